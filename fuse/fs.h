@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The filesystem's objects: in-memory inodes, directories, symlinks,
+ * xattrs, extent maps, and the cache ops that map file ranges to blocks.
+ * Built on the metadata engine (meta.h) and the page cache (cache.h);
+ * used by the FUSE glue (ops.c) and by fsck.
+ *
+ * All functions are task context, return 0 or -errno (ssize_t: bytes or
+ * -errno), and check permissions only where noted: FUSE mounts use
+ * default_permissions, so the kernel checks mode bits and ACLs; the
+ * filesystem enforces what the kernel cannot (sticky bits are the kernel's
+ * too, ownership changes are checked by ops.c from the request context).
+ *
+ * Inode lifetime, as libfuse passthrough_hp: every entry reply increments
+ * nlookup (fs_iget_lookup), forget decrements it; an inode with nlookup 0,
+ * no open files and nlink 0 is freed on disk (its blocks and items);
+ * nlookup going below zero is a bug (warn, -EIO).
+ *
+ * Lock order (outermost first): fs_inode.rwsem (writes, truncate, fallocate
+ * exclusive; reads shared) -> cache mapping locks -> folio lock -> the
+ * metadata lock (meta_begin) -> fs.icache_lock (the inode hash).
+ */
+#ifndef IOMAPFS_FS_H
+#define IOMAPFS_FS_H
+
+#include <iomapfs/cache.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include "meta.h"
+
+struct fs;
+
+struct fs_extent {		/* in-memory extent, as the incore extent tree */
+	uint64_t	fblk, pblk;	/* pblk meaningless for delalloc */
+	uint32_t	len;
+	uint32_t	state;		/* FS_EXT_WRITTEN / UNWRITTEN / DELALLOC */
+};
+enum { FS_EXT_WRITTEN, FS_EXT_UNWRITTEN, FS_EXT_DELALLOC };
+
+struct fs_inode {
+	uint64_t		ino;
+	struct fs		*fs;
+	pthread_rwlock_t	rwsem;		/* see lock order above */
+	pthread_mutex_t		lock;		/* protects the fields below and the extent map */
+	uint64_t		nlookup;	/* FUSE lookup count */
+	unsigned		refcount;	/* in-memory users: lookups, opens, internal */
+	unsigned		nopen;
+	struct iomapfs_dinode	di;		/* attributes; size lives in the mapping */
+	bool			dirty;		/* di differs from disk */
+	uint64_t		last_txn;	/* running seq when last changed: fsync needs commit? */
+	struct fs_extent	*ext;		/* sorted by fblk, no overlaps */
+	uint32_t		nr_ext, cap_ext;
+	struct cache_mapping	*mapping;	/* regular files only */
+	struct fs_inode		*hash_next;
+};
+
+struct fs_mount_opts {
+	struct cache_config	cache;
+	struct blk_dev_config	blk;
+	struct meta_mount_opts	meta;
+	bool			readonly;
+};
+
+/* Open @dev_path, mount the metadata engine and the cache. */
+int fs_mount(const char *dev_path, const struct fs_mount_opts *opts, struct fs **out);
+/* Write back everything, commit, unmount, close the device. */
+int fs_unmount(struct fs *fs);
+/* FS_IOC_SHUTDOWN (we implement NOLOGFLUSH: stop at once; what was fsynced
+ * or committed survives, nothing later reaches the device).  Every later
+ * call fails with -EIO. */
+void fs_shutdown(struct fs *fs);
+bool fs_is_shutdown(struct fs *fs);
+struct meta *fs_meta(struct fs *fs);
+struct cache *fs_cache(struct fs *fs);
+struct blk_dev *fs_dev(struct fs *fs);
+
+/* ---- inodes ---- */
+
+/* Get an inode by number with a reference; -ENOENT if it does not exist. */
+int fs_iget(struct fs *fs, uint64_t ino, struct fs_inode **out);
+void fs_iput(struct fs_inode *ip);
+/* nlookup bookkeeping for FUSE lookup/forget; forget drops @n lookups and
+ * frees the inode when unused. */
+void fs_inode_lookup_inc(struct fs_inode *ip);
+void fs_forget(struct fs *fs, uint64_t ino, uint64_t n);
+void fs_inode_open(struct fs_inode *ip);
+void fs_inode_release(struct fs_inode *ip);	/* last close of an unlinked file frees it */
+void fs_fill_stat(struct fs_inode *ip, struct stat *st);
+
+/* Mark in-memory attributes dirty; they reach disk in the running txn. */
+int fs_inode_mark_dirty(struct fs_inode *ip);
+
+/* ---- namespace (all take and drop their own locks) ---- */
+
+struct fs_create_args {
+	mode_t		mode;		/* full mode incl. S_IFMT; umask already applied */
+	dev_t		rdev;
+	uid_t		uid;
+	gid_t		gid;		/* ops.c applies setgid-directory inheritance */
+	const char	*symlink;	/* target for S_IFLNK */
+};
+int fs_lookup(struct fs *fs, uint64_t dir, const char *name, struct fs_inode **out);
+/* Create a file, directory, symlink or special node; -EEXIST, -ENAMETOOLONG,
+ * -ENOSPC, -EMLINK.  New files inherit DONTCACHE from the directory. */
+int fs_create(struct fs *fs, uint64_t dir, const char *name,
+	      const struct fs_create_args *args, struct fs_inode **out);
+int fs_link(struct fs *fs, uint64_t ino, uint64_t newdir, const char *name,
+	    struct fs_inode **out);
+int fs_unlink(struct fs *fs, uint64_t dir, const char *name);
+int fs_rmdir(struct fs *fs, uint64_t dir, const char *name);	/* -ENOTEMPTY */
+/* @flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE; -EINVAL for a directory
+ * moved under itself; replaces an empty directory target. */
+int fs_rename(struct fs *fs, uint64_t dir, const char *name, uint64_t newdir,
+	      const char *newname, unsigned flags);
+ssize_t fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size);
+
+/*
+ * readdir: entries with cookie > @pos in cookie order; "." and ".." have
+ * cookies 1 and 2, other cookies are stable hash-based values, so telldir/
+ * seekdir survive concurrent changes.  @fill returns non-zero to stop
+ * (buffer full); the entry it refused is returned again next time.
+ */
+typedef int (*fs_filldir_t)(void *ctx, const char *name, uint64_t ino,
+			    unsigned dtype, uint64_t cookie);
+int fs_readdir(struct fs *fs, uint64_t dir, uint64_t pos, fs_filldir_t fill, void *ctx);
+
+/* ---- attributes ---- */
+
+struct fs_setattr {
+	unsigned	valid;		/* FS_SET_* */
+	mode_t		mode;
+	uid_t		uid;
+	gid_t		gid;
+	uint64_t	size;
+	struct timespec	atime, mtime;	/* UTIME_NOW honoured */
+};
+enum {
+	FS_SET_MODE = 1, FS_SET_UID = 2, FS_SET_GID = 4, FS_SET_SIZE = 8,
+	FS_SET_ATIME = 16, FS_SET_MTIME = 32, FS_SET_CTIME_ONLY = 64,
+	FS_SET_KILL_SUIDGID = 128,	/* clear setuid/setgid (write/truncate by non-owner) */
+};
+int fs_setattr(struct fs *fs, uint64_t ino, const struct fs_setattr *sa);
+
+/* ---- data ---- */
+
+ssize_t fs_read(struct fs_inode *ip, uint64_t pos, size_t len,
+		struct cache_read_result *res);
+/* Updates mtime/ctime, extends size; -EFBIG past IOMAPFS_MAX_FILE_SIZE. */
+ssize_t fs_write(struct fs_inode *ip, uint64_t pos, const void *buf, size_t len,
+		 bool kill_suidgid);
+/* Write back, wait, commit the inode's metadata if needed, flush the device.
+ * Returns the writeback error once per @since holder (errseq). */
+int fs_fsync(struct fs_inode *ip, bool datasync, errseq_t *since);
+int fs_syncfs(struct fs *fs);
+/* mode: 0, FALLOC_FL_KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE[|KEEP_SIZE];
+ * anything else -EOPNOTSUPP. */
+int fs_fallocate(struct fs_inode *ip, int mode, uint64_t off, uint64_t len);
+/* SEEK_DATA / SEEK_HOLE; -ENXIO past the end. */
+int64_t fs_lseek(struct fs_inode *ip, int64_t off, int whence);
+
+/* ---- xattrs: full names ("user.foo"); flags XATTR_CREATE/XATTR_REPLACE ---- */
+int fs_setxattr(struct fs *fs, uint64_t ino, const char *name, const void *value,
+		size_t size, int flags);
+/* size 0: return the value's size; -ERANGE if @size is too small; -ENODATA. */
+ssize_t fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *value,
+		    size_t size);
+ssize_t fs_listxattr(struct fs *fs, uint64_t ino, char *list, size_t size);
+int fs_removexattr(struct fs *fs, uint64_t ino, const char *name);
+
+struct statvfs;
+int fs_statfs(struct fs *fs, struct statvfs *st);
+
+/* ---- fsck (fsck.c) ---- */
+enum { FSCK_OK = 0, FSCK_CORRECTED = 1, FSCK_REBOOT = 2, FSCK_UNCORRECTED = 4,
+       FSCK_ERROR = 8, FSCK_USAGE = 16 };
+struct fsck_opts {
+	bool	no_change;	/* -n */
+	bool	yes;		/* -y: repair what can be repaired */
+	bool	verbose;
+};
+/* Check every structure on @dev_path; returns fsck(8) exit bits. */
+int fs_fsck(const char *dev_path, const struct fsck_opts *opts, FILE *log);
+
+/* Counters for iomapfs-stat, beyond the cache's and block layer's. */
+void fs_stats_for_each(struct fs *fs,
+		       void (*fn)(void *ctx, const char *name, uint64_t val), void *ctx);
+
+#endif /* IOMAPFS_FS_H */

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The metadata engine: superblock, metadata buffer cache, journal, the
+ * B+tree of items and the free-space allocator.  Used by the filesystem
+ * objects (inode.c, dir.c, xattr.c, extent.c), mkfs and fsck.
+ *
+ * Concurrency: one metadata lock per filesystem, taken by meta_begin() and
+ * dropped by meta_end().  Every B+tree, allocator and superblock change
+ * happens between the two, in the running transaction; a transaction only
+ * commits between sections, so a section is atomic on disk.  A section
+ * must check its preconditions (ENOENT, EEXIST, ENOSPC, ...) before it
+ * changes anything: there is no rollback.  Metadata blocks needed by
+ * B+tree splits come from a reserve that data allocations cannot touch, so
+ * a section that passed its checks does not fail halfway for lack of space.
+ *
+ * Never wait for data I/O while holding the metadata lock.  Journal and
+ * metadata I/O complete in the reaper without locks, so waiting for them
+ * is fine.
+ *
+ * Lock order: inode rw lock -> mapping locks (cache/) -> folio lock ->
+ * metadata lock.
+ */
+#ifndef IOMAPFS_META_H
+#define IOMAPFS_META_H
+
+#include <iomapfs/bio.h>
+#include <iomapfs/format.h>
+#include <pthread.h>
+
+struct meta;
+
+/* crc32c (Castagnoli) as in format.h: crc32c(~0, ...) then ~. */
+uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
+/* Fill hdr->crc for a metadata block / check it (also magic, blkno, uuid). */
+void meta_block_set_crc(void *block);
+int meta_block_verify(struct meta *m, const void *block, uint32_t magic,
+		      uint64_t blkno);	/* 0, -EUCLEAN (bad crc/magic/uuid) or -EIO */
+
+/* ---- format, mount, unmount ---- */
+
+struct mkfs_opts {
+	const char	*label;
+	uint64_t	journal_blocks;	/* 0: default (1% of the device, 1024..8192) */
+	bool		force;		/* overwrite an existing filesystem */
+};
+/* Write a new filesystem on @dev: superblocks, journal, bitmap, the B+tree
+ * root and the root directory inode (mode 0755 root:root). */
+int meta_mkfs(struct blk_dev *dev, const struct mkfs_opts *opts);
+/* Does @dev already hold an iomapfs superblock? (for mkfs without -f) */
+bool meta_probe(struct blk_dev *dev);
+
+struct meta_mount_opts {
+	bool		readonly;	/* fsck -n: never write, not even replay */
+	unsigned	commit_interval_ms;	/* default 5000; 0 = no log thread */
+	bool		no_replay;	/* fsck: report a dirty journal instead of replaying */
+};
+/*
+ * Read and verify the superblock (magic, version, features, crc; a bad
+ * primary falls back to the copy), replay the journal, load the free-space
+ * bitmap.  Clear errors on stderr for a foreign or corrupt image: -EINVAL
+ * (not iomapfs), -EUCLEAN (corrupt), -EOPNOTSUPP (unknown incompat
+ * feature).  Starts the "iomapfs-log" thread that commits every
+ * commit_interval_ms.
+ */
+int meta_mount(struct blk_dev *dev, const struct meta_mount_opts *opts,
+	       struct meta **out);
+/* Commit, checkpoint, mark clean, free everything.  Returns the first error. */
+int meta_unmount(struct meta *m);
+struct blk_dev *meta_dev(struct meta *m);
+const struct iomapfs_super *meta_super(struct meta *m);	/* in-memory copy */
+
+/* ---- transactions ---- */
+
+void meta_begin(struct meta *m);	/* takes the metadata lock */
+void meta_end(struct meta *m);		/* drops it; may commit if the txn is large */
+/*
+ * Make every section that ended so far durable: write the running
+ * transaction to the journal, flush the device, checkpoint.  Takes the
+ * metadata lock itself (call it outside a section).  Returns 0 or -errno;
+ * after an I/O error the filesystem is shut down (every later call -EIO).
+ */
+int meta_commit(struct meta *m);
+/* Sequence number of the running transaction / of the last durable one:
+ * fsync commits only if its inode was changed in a txn not yet durable. */
+uint64_t meta_running_seq(struct meta *m);
+uint64_t meta_durable_seq(struct meta *m);
+/* Stop all metadata I/O (FS_IOC_SHUTDOWN); later calls fail with -EIO. */
+void meta_shutdown(struct meta *m);
+bool meta_is_shutdown(struct meta *m);
+
+/* ---- the B+tree (inside a section) ---- */
+
+struct iomapfs_key;
+static inline struct iomapfs_key meta_key(uint64_t objectid, uint8_t type,
+					  uint64_t offset)
+{
+	struct iomapfs_key k = { .objectid = objectid, .offset = offset, .type = type };
+	return k;
+}
+/* Order: objectid, then type, then offset. */
+int meta_key_cmp(const struct iomapfs_key *a, const struct iomapfs_key *b);
+
+/* Copy the value of @key into @val (up to *len bytes); *len = its size.
+ * 0 or -ENOENT. */
+int btree_lookup(struct meta *m, const struct iomapfs_key *key, void *val,
+		 uint32_t *len);
+/* Insert, or replace the value of an existing key.  @len <= IOMAPFS_ITEM_MAX. */
+int btree_insert(struct meta *m, const struct iomapfs_key *key,
+		 const void *val, uint32_t len);
+/* 0 or -ENOENT. */
+int btree_delete(struct meta *m, const struct iomapfs_key *key);
+/*
+ * First item with key >= *key and key <= *max: copies key and value out.
+ * 0, or -ENOENT when there is none.  Iterate by setting key->offset + 1
+ * (meta_key_next()) and calling again.
+ */
+int btree_next(struct meta *m, struct iomapfs_key *key,
+	       const struct iomapfs_key *max, void *val, uint32_t *len);
+void meta_key_next(struct iomapfs_key *key);
+/* Delete every item in [*lo, *hi]; returns the count or -errno.  May be
+ * called repeatedly with a bound on work to keep transactions small. */
+long btree_delete_range(struct meta *m, const struct iomapfs_key *lo,
+			const struct iomapfs_key *hi);
+
+/* ---- free space (inside a section, except the counters) ---- */
+
+/*
+ * Allocate up to @max_len contiguous blocks, at least @min_len, near
+ * @goal (0: anywhere).  Returns 0 with *start/*len, or -ENOSPC.  Data
+ * allocations (@meta false) cannot dip into the metadata reserve.
+ */
+int alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
+		 uint64_t max_len, bool meta, uint64_t *start, uint64_t *len);
+/* Free blocks; they become allocatable only after the transaction that
+ * freed them is durable (a crash must not find them overwritten). */
+int free_extent(struct meta *m, uint64_t start, uint64_t len);
+/*
+ * Delayed-allocation reservations: reserve @n blocks for dirty data that
+ * will be allocated at writeback, without a section.  -ENOSPC when the free
+ * space minus reservations minus the metadata reserve is short.
+ * alloc_extent(..., reserved=true) consumes from the reservation.
+ */
+int alloc_reserve(struct meta *m, uint64_t n);
+void alloc_unreserve(struct meta *m, uint64_t n);
+int alloc_extent_reserved(struct meta *m, uint64_t goal, uint64_t max_len,
+			  uint64_t *start, uint64_t *len);
+
+struct meta_space {
+	uint64_t total_blocks, free_blocks, reserved_blocks, meta_reserve;
+	uint64_t avail_blocks;	/* free - reserved - meta_reserve: statfs f_bavail */
+};
+void meta_get_space(struct meta *m, struct meta_space *sp);
+
+/* Inode numbers (inside a section). */
+uint64_t meta_alloc_ino(struct meta *m);
+void meta_inodes_changed(struct meta *m, int64_t delta);
+
+/* ---- fsck support ---- */
+
+/*
+ * Walk the whole B+tree verifying every node (crc, magic, blkno, key order,
+ * parent/child key bounds, levels).  Calls @item for every leaf item in
+ * key order and marks every tree block in @used (1 bit per device block,
+ * caller-allocated, nr_blocks bits).  Returns the number of problems found.
+ */
+long meta_check_tree(struct meta *m, uint8_t *used,
+		     void (*item)(void *ctx, const struct iomapfs_key *key,
+				  const void *val, uint32_t len),
+		     void *ctx);
+/* Mark superblocks, journal and bitmap blocks in @used. */
+void meta_mark_static(struct meta *m, uint8_t *used);
+/*
+ * Compare @used with the on-disk bitmap: blocks used but free (cross-links
+ * ahead) and blocks marked allocated but unused (leaks).  With @fix, rewrite
+ * the bitmap from @used (in a section, committed).  Returns problems found.
+ */
+long meta_check_bitmap(struct meta *m, const uint8_t *used, bool fix, FILE *log);
+
+struct meta_stats {
+	uint64_t commits, journal_blocks_written, checkpoints, replayed_txns;
+	uint64_t buf_hits, buf_misses, buf_cached;
+};
+void meta_get_stats(struct meta *m, struct meta_stats *st);
+
+#endif /* IOMAPFS_META_H */

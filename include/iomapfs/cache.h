@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The private page cache (cache/): folios, mappings, buffered read/write,
+ * reclaim, dirty throttling, the flusher, writeback and ioends.
+ *
+ * Mirrors mm/filemap.c, mm/page-writeback.c and fs/iomap/buffered-io.c +
+ * ioend.c.  The cache knows nothing of the on-disk format: the filesystem
+ * hands each mapping an ops table (cache_mapping_ops), as XFS hands iomap
+ * its iomap_ops and iomap_writeback_ops.
+ *
+ * Threads: cache_* entry points are called from task context (FUSE request
+ * threads, workers).  The flusher "iomapfs-flush" runs writeback.  The
+ * reaper only runs the bio completions registered here (end writeback,
+ * mark uptodate, unlock, wake); everything else is deferred to workers with
+ * bio_complete_in_task().
+ */
+#ifndef IOMAPFS_CACHE_H
+#define IOMAPFS_CACHE_H
+
+#include <iomapfs/bio.h>
+
+#define PAGE_SHIFT	12
+#define PAGE_SIZE	(1u << PAGE_SHIFT)	/* one folio; a "block" is the fs's unit */
+
+struct cache;
+struct cache_mapping;
+
+/*
+ * Folio flags (folio->flags, atomic).  The state machine is drawn in
+ * DESIGN.md; PG_locked is a bit with a futex wait queue, not a mutex: the
+ * reaper unlocks a folio that a request thread locked for a read.
+ */
+enum {
+	PG_locked	= 1u << 0,
+	PG_uptodate	= 1u << 1,
+	PG_dirty	= 1u << 2,
+	PG_writeback	= 1u << 3,
+	PG_dropbehind	= 1u << 4,
+	PG_referenced	= 1u << 5,
+	PG_waiters	= 1u << 6,
+	PG_error	= 1u << 7,
+};
+
+/* Fields are owned by cache/; the filesystem reads ->index and ->data only. */
+struct folio {
+	atomic_uint		flags;
+	atomic_int		refcount;
+	struct cache_mapping	*mapping;
+	uint64_t		index;		/* file offset >> PAGE_SHIFT */
+	void			*data;		/* PAGE_SIZE bytes in the folio arena */
+	struct list_head	lru;
+	void			*private;	/* cache/-internal */
+};
+
+static inline uint64_t folio_pos(const struct folio *folio)
+{
+	return folio->index << PAGE_SHIFT;
+}
+
+/* ---- mapping ranges to the device: the iomap ---- */
+
+#define IOMAP_NULL_ADDR	UINT64_MAX
+
+enum iomap_type {
+	IOMAP_HOLE,		/* no blocks: reads as zeros */
+	IOMAP_DELALLOC,		/* space reserved, not allocated: data is in the cache */
+	IOMAP_MAPPED,		/* written blocks at ->addr */
+	IOMAP_UNWRITTEN,	/* allocated, reads as zeros until converted */
+};
+
+enum {
+	IOMAP_F_NEW		= 1u << 0,	/* blocks newly allocated by this call */
+	IOMAP_F_BOUNDARY	= 1u << 1,	/* never merge an ioend across ->offset */
+};
+
+struct iomap {
+	uint64_t	offset;		/* file offset, bytes */
+	uint64_t	length;		/* bytes, > 0 */
+	uint64_t	addr;		/* device byte address of ->offset, or IOMAP_NULL_ADDR */
+	uint16_t	type;		/* enum iomap_type */
+	uint16_t	flags;		/* IOMAP_F_* */
+};
+
+enum {
+	CACHE_MAP_READ	= 1u << 0,	/* buffered read / readahead */
+	CACHE_MAP_WRITE	= 1u << 1,	/* buffered write: reserve space for delalloc */
+};
+
+/* ---- ioends: runs contiguous in file and on disk, with equal flags ---- */
+
+enum {
+	IOEND_F_UNWRITTEN	= 1u << 0,	/* convert to written on completion (worker) */
+	IOEND_F_DROPBEHIND	= 1u << 1,	/* invalidate the folios on completion (worker) */
+	IOEND_F_BOUNDARY	= 1u << 2,	/* do not merge with the previous ioend */
+};
+#define IOEND_NOMERGE_FLAGS	(IOEND_F_UNWRITTEN | IOEND_F_DROPBEHIND)
+
+struct ioend {
+	struct list_head	io_list;	/* ioends merged into this one */
+	struct cache_mapping	*io_mapping;
+	uint16_t		io_flags;
+	uint64_t		io_offset;	/* file offset, bytes */
+	uint64_t		io_size;	/* bytes, clamped to EOF */
+	uint64_t		io_sector;	/* device sector of io_offset */
+	int			io_error;
+	struct bio		io_bio;		/* must be last: its vecs follow */
+};
+
+static inline struct ioend *ioend_from_bio(struct bio *bio)
+{
+	return container_of(bio, struct ioend, io_bio);
+}
+
+/* Per-call writeback state, as iomap_writeback_ctx. */
+struct writeback_ctx {
+	struct iomap		iomap;		/* the filesystem's current mapping */
+	struct cache_mapping	*mapping;
+	const struct cache_mapping_ops *ops;
+	void			*wb_ctx;	/* the ioend being built (cache/ owns it) */
+	uint32_t		nr_folios;	/* folios added to the current ioend */
+	bool			sync;		/* data integrity writeback (fsync) */
+	void			*fs_private;	/* for the filesystem */
+};
+
+/*
+ * The filesystem's side of a mapping.
+ */
+struct cache_mapping_ops {
+	/*
+	 * Required.  Task context; the caller holds no folio lock.  Map the
+	 * file range starting at @pos (up to @len bytes) into *iomap, which
+	 * must cover @pos.  CACHE_MAP_READ: report what is there.
+	 * CACHE_MAP_WRITE: a buffered write is about to dirty this range; for
+	 * a hole the filesystem reserves space (delayed allocation) and reports
+	 * IOMAP_DELALLOC, or fails with -ENOSPC / -EDQUOT before any data is
+	 * copied.  Returns 0 or -errno.
+	 */
+	int (*map_begin)(struct cache_mapping *m, uint64_t pos, uint64_t len,
+			 unsigned flags, struct iomap *iomap);
+
+	/*
+	 * Required.  Flusher or fsync thread.  Map the dirty range
+	 * [@pos, @pos + @len) of @folio (locked, under writeback) into
+	 * wpc->iomap, allocating blocks for delalloc ranges (as unwritten
+	 * extents, so a crash before completion exposes zeros), then add it to
+	 * the ioend with cache_add_to_ioend().  May handle less than @len.
+	 * @end_pos is EOF.  Returns bytes handled or -errno.
+	 */
+	ssize_t (*writeback_range)(struct writeback_ctx *wpc, struct folio *folio,
+				   uint64_t pos, uint32_t len, uint64_t end_pos);
+
+	/*
+	 * Required.  Submit the ioend built in wpc->wb_ctx; with @error != 0
+	 * complete it with that error instead.  Most filesystems just call
+	 * cache_ioend_writeback_submit().  Returns 0 or -errno.
+	 */
+	int (*writeback_submit)(struct writeback_ctx *wpc, int error);
+
+	/*
+	 * Optional.  Worker context (never the reaper), no cache locks held.
+	 * Called once per completed ioend that has IOEND_F_UNWRITTEN, after
+	 * adjacent ioends of the same batch were merged: convert
+	 * [io_offset, io_offset + io_size) to written in one transaction.
+	 * @error is the I/O result; on error the filesystem leaves the range
+	 * unwritten.  Returns 0 or -errno (recorded as a writeback error).
+	 */
+	int (*ioend_complete)(struct ioend *ioend, int error);
+};
+
+/* Called by ->writeback_range: append @len bytes of @folio at @pos to the
+ * current ioend, or submit it and start a new one. */
+ssize_t cache_add_to_ioend(struct writeback_ctx *wpc, struct folio *folio,
+			   uint64_t pos, uint64_t end_pos, uint32_t len);
+/* The generic ->writeback_submit. */
+int cache_ioend_writeback_submit(struct writeback_ctx *wpc, int error);
+
+/* ---- the cache ---- */
+
+struct cache_config {
+	uint64_t	size_bytes;		/* folio arena; default 256 MiB */
+	unsigned	dirty_background_pct;	/* flusher starts (default 10) */
+	unsigned	dirty_pct;		/* writers throttled (default 40) */
+	unsigned	dirty_expire_ms;	/* default 3000 */
+	unsigned	flush_interval_ms;	/* default 1000 */
+	uint32_t	max_ioend_bytes;	/* ioend size cap, default 1 MiB */
+	uint32_t	readahead_bytes;	/* default 1 MiB */
+	bool		dontcache_all;		/* -o dontcache */
+};
+
+int cache_create(const struct cache_config *cfg, struct blk_dev *dev,
+		 struct cache **out);
+/* Stops the flusher; every mapping must have been destroyed. */
+void cache_destroy(struct cache *cache);
+
+struct cache_mapping *cache_mapping_create(struct cache *cache,
+					   const struct cache_mapping_ops *ops,
+					   void *host);
+/*
+ * Drop every folio (waiting for writeback); dirty data is discarded, so
+ * the caller writes back first if it wants it.  Waits until the flusher no
+ * longer uses the mapping.
+ */
+void cache_mapping_destroy(struct cache_mapping *m);
+void *cache_mapping_host(const struct cache_mapping *m);
+struct cache *cache_mapping_cache(const struct cache_mapping *m);
+
+/* i_size lives here, like the VFS inode's; the filesystem persists it. */
+uint64_t cache_mapping_size(const struct cache_mapping *m);
+void cache_mapping_set_size(struct cache_mapping *m, uint64_t size);
+void cache_mapping_set_dontcache(struct cache_mapping *m, bool on);
+bool cache_mapping_dontcache(const struct cache_mapping *m);
+bool cache_mapping_has_dirty(const struct cache_mapping *m);
+
+/*
+ * Buffered read of up to @len bytes at @pos (clamped to i_size).  Fills
+ * @res with referenced folios and iovecs pointing into folio memory, for a
+ * zero-copy FUSE reply; cache_read_done() drops the references (and frees
+ * drop-behind folios).  Returns bytes or -errno (a read error).
+ */
+struct cache_read_result {
+	unsigned	nr;
+	size_t		bytes;
+	struct folio	*folios[288];	/* enough for 1 MiB unaligned */
+	struct iovec	iov[288];
+};
+ssize_t cache_read(struct cache_mapping *m, uint64_t pos, size_t len,
+		   struct cache_read_result *res);
+void cache_read_done(struct cache_read_result *res);
+
+/*
+ * Buffered write: map (CACHE_MAP_WRITE), read-modify-write partial blocks
+ * only when the block is mapped and below EOF, copy, dirty, extend i_size.
+ * Throttles when dirty memory is over the limit.  Returns bytes written or
+ * -errno (short writes return the bytes done).
+ */
+ssize_t cache_write(struct cache_mapping *m, uint64_t pos, const void *buf,
+		    size_t len);
+
+/* Zero [pos, pos+len) in cached folios (partial blocks at truncate/punch). */
+int cache_zero_range(struct cache_mapping *m, uint64_t pos, uint64_t len);
+/*
+ * Remove folios wholly inside [start, end) from the cache, waiting for their
+ * writeback and discarding dirty data (truncate down, punch hole).
+ */
+void cache_truncate_range(struct cache_mapping *m, uint64_t start, uint64_t end);
+
+/*
+ * Write back dirty folios in [start, end) and, if @wait, wait for all
+ * writeback there to finish.  The same loop the flusher runs.  Returns 0 or
+ * the first error seen by this call.
+ */
+int cache_write_and_wait_range(struct cache_mapping *m, uint64_t start,
+			       uint64_t end, bool wait);
+/* Write back every dirty mapping and wait (syncfs, unmount). */
+int cache_sync_all(struct cache *cache);
+
+/*
+ * Writeback errors, errseq-style: each open file samples the mapping's
+ * sequence at open; check_and_advance returns the error once per sample
+ * holder for every error recorded after its sample.
+ */
+typedef uint32_t errseq_t;
+errseq_t cache_errseq_sample(struct cache_mapping *m);
+int cache_errseq_check_and_advance(struct cache_mapping *m, errseq_t *since);
+void cache_mapping_set_error(struct cache_mapping *m, int error);
+
+/* cachestat(2)-like per-file counters, in pages. */
+struct cache_mapping_stat {
+	uint64_t cached, dirty, writeback, evicted;
+};
+void cache_mapping_get_stat(struct cache_mapping *m, struct cache_mapping_stat *st);
+
+struct cache_stats {
+	uint64_t pages_total, pages_resident, pages_dirty, pages_writeback;
+	uint64_t hits, misses, readahead_pages;
+	uint64_t ioends_built, ioends_merged, ioends_submitted;
+	uint64_t evicted, dropbehind_freed, throttled;
+	uint64_t read_errors, write_errors;
+};
+void cache_get_stats(struct cache *cache, struct cache_stats *st);
+void cache_stats_for_each(const struct cache_stats *st,
+			  void (*fn)(void *ctx, const char *name, uint64_t val), void *ctx);
+
+#endif /* IOMAPFS_CACHE_H */
