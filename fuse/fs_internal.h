@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Private to the filesystem object code in fuse/: struct fs and the
+ * helpers that inode.c/extent.c/file.c/mount.c (the "data side") offer
+ * dir.c/namei.c/xattr.c/fsck.c (the "namespace side").
+ *
+ * "In a section" means between meta_begin() and meta_end() (meta.h).
+ */
+#ifndef IOMAPFS_FS_INTERNAL_H
+#define IOMAPFS_FS_INTERNAL_H
+
+#include "fs.h"
+
+struct fs {
+	struct blk_dev		*dev;
+	struct meta		*meta;
+	struct cache		*cache;
+	struct fs_mount_opts	opts;
+	atomic_bool		shutdown;
+
+	pthread_mutex_t		icache_lock;	/* innermost: protects ihash only */
+	struct fs_inode		**ihash;
+	size_t			ihash_size, nr_cached;
+
+	/* counters for fs_stats_for_each() */
+	atomic_ulong		unwritten_converted;	/* ioend_complete calls that converted */
+	atomic_ulong		blocks_allocated;	/* at writeback (delalloc) */
+	atomic_ulong		fsyncs, commits_by_fsync;
+};
+
+static inline bool fs_ro(const struct fs *fs) { return fs->opts.readonly; }
+
+/* ---- inode.c ---- */
+
+/*
+ * In a section: allocate an inode number, fill ip->di from @args (times now,
+ * nlink 1, or 2 for a directory; DONTCACHE from @parent's flags), insert its
+ * INODE item, and return it referenced and hashed.  Directories and special
+ * files get no mapping; regular files get one.
+ */
+int fs_inode_alloc(struct fs *fs, const struct fs_inode *parent,
+		   const struct fs_create_args *args, struct fs_inode **out);
+/* In a section: write ip->di (size from the mapping) and its extent map
+ * (inline or as EXTENT items) to the tree; clears ip->dirty. */
+int fs_inode_write(struct fs_inode *ip);
+/* Set times to now: FS_TOUCH_* bits.  Marks dirty (no section needed). */
+enum { FS_TOUCH_ATIME = 1, FS_TOUCH_MTIME = 2, FS_TOUCH_CTIME = 4 };
+void fs_inode_touch(struct fs_inode *ip, unsigned which);
+/*
+ * In a section: nlink-- (and ctime); when it reaches 0 the inode becomes an
+ * orphan (ORPHAN item) and is freed when nlookup and nopen are both 0 --
+ * immediately if they already are.  Directories: the caller drops both
+ * links (".") at rmdir.
+ */
+int fs_inode_drop_link(struct fs_inode *ip);
+/* In a section: nlink++ (and ctime), removing an ORPHAN item if present. */
+int fs_inode_add_link(struct fs_inode *ip);
+/* Directory type for a mode: DT_REG, DT_DIR, ... */
+unsigned fs_mode_to_dtype(mode_t mode);
+
+/* ---- extent.c ---- */
+
+/* In a section: free every block and EXTENT item of @ip at or beyond file
+ * block @fblk (truncate, unlink of the last link). */
+int fs_extent_truncate(struct fs_inode *ip, uint64_t fblk);
+/* Count of allocated blocks (for st_blocks). */
+uint64_t fs_extent_blocks(const struct fs_inode *ip);
+
+/* ---- dir.c (namespace side) ---- */
+
+/* In a section: add/remove/look up one entry; -EEXIST / -ENOENT. */
+int fs_dir_add(struct fs *fs, uint64_t dir, const char *name, uint64_t ino,
+	       unsigned dtype);
+int fs_dir_remove(struct fs *fs, uint64_t dir, const char *name);
+int fs_dir_find(struct fs *fs, uint64_t dir, const char *name, uint64_t *ino,
+		unsigned *dtype);
+bool fs_dir_is_empty(struct fs *fs, uint64_t dir);
+
+/* ---- xattr.c (namespace side) ---- */
+
+/* In a section: delete every XATTR and XATTR_DATA item of @ino (inode free). */
+int fs_xattr_remove_all(struct fs *fs, uint64_t ino);
+
+#endif /* IOMAPFS_FS_INTERNAL_H */
