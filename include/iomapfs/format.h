@@ -171,7 +171,9 @@ struct iomapfs_dinode {
 	uint32_t	flags;		/* IOMAPFS_INODE_* */
 	uint32_t	nr_extents;	/* total; <= INLINE_EXTENTS: all in ext[] */
 	uint64_t	xattr_cookie;	/* next cookie for XATTR_DATA chunks */
-	uint64_t	reserved[4];
+	uint64_t	parent;		/* directories: the parent's ino (".." and
+					 * rename loop checks); root: itself */
+	uint64_t	reserved[3];
 	struct iomapfs_extent ext[IOMAPFS_INLINE_EXTENTS];
 };
 #define IOMAPFS_INODE_DONTCACHE	1u	/* user.iomapfs.dontcache=1 */
