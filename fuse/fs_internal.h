@@ -75,6 +75,21 @@ int fs_dir_remove(struct fs *fs, uint64_t dir, const char *name);
 int fs_dir_find(struct fs *fs, uint64_t dir, const char *name, uint64_t *ino,
 		unsigned *dtype);
 bool fs_dir_is_empty(struct fs *fs, uint64_t dir);
+/* In a section: 0 when fs_dir_add(@dir, @name) would succeed, else -EEXIST
+ * or -ENOSPC (hash bucket full): lets a caller check before it changes
+ * anything. */
+int fs_dir_check_add(struct fs *fs, uint64_t dir, const char *name);
+/* The same operations on the metadata engine alone (fsck works without a
+ * struct fs).  In a section. */
+int __fs_dir_add(struct meta *m, uint64_t dir, const char *name, uint64_t ino,
+		 unsigned dtype);
+int __fs_dir_find(struct meta *m, uint64_t dir, const char *name, uint64_t *ino,
+		  unsigned *dtype);
+/* st_size of a directory: bytes accounted per entry. */
+#define FS_DIRENT_SIZE	32
+/* 56-bit name hash, never 0: cookies (hash << 8 | idx) stay >= 256 so they
+ * never collide with "." (1) and ".." (2).  Used for dirents and xattrs. */
+uint64_t fs_name_hash56(const char *name, size_t len);
 
 /* ---- xattr.c (namespace side) ---- */
 
