@@ -53,6 +53,13 @@ struct fs_inode {
 	uint32_t		nr_ext, cap_ext;
 	struct cache_mapping	*mapping;	/* regular files only */
 	struct fs_inode		*hash_next;
+
+	/* Data side (inode.c/extent.c), under ->lock unless noted. */
+	bool			freeing;	/* being evicted; under fs.icache_lock */
+	bool			ext_in_tree;	/* EXTENT items exist on disk */
+	uint64_t		ext_dirty_lo;	/* file blocks whose extents changed */
+	uint64_t		ext_dirty_hi;	/*  since the last store (lo > hi: none) */
+	uint64_t		delalloc_blocks;	/* reserved, not yet allocated */
 };
 
 struct fs_mount_opts {

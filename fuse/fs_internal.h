@@ -21,6 +21,7 @@ struct fs {
 	pthread_mutex_t		icache_lock;	/* innermost: protects ihash only */
 	struct fs_inode		**ihash;
 	size_t			ihash_size, nr_cached;
+	pthread_cond_t		icache_wait;	/* an inode marked freeing left the hash */
 
 	/* counters for fs_stats_for_each() */
 	atomic_ulong		unwritten_converted;	/* ioend_complete calls that converted */
@@ -58,6 +59,25 @@ int fs_inode_add_link(struct fs_inode *ip);
 /* Directory type for a mode: DT_REG, DT_DIR, ... */
 unsigned fs_mode_to_dtype(mode_t mode);
 
+/*
+ * Data side, inode.c.  Rule for attributes: the data side writes every
+ * attribute change in a section right away (the journal batches them);
+ * fs_inode_touch() only marks the inode dirty, so callers inside a section
+ * follow it with fs_inode_write().  Inodes still dirty are written at
+ * fsync, syncfs, unmount and eviction.
+ *
+ * Lock order inside fs.h's: metadata lock -> fs_inode.lock -> icache_lock.
+ * fs_iput() may free an unlinked inode (writeback, cache teardown, its own
+ * sections): call it outside a section.
+ */
+/* Write every dirty cached inode, one section each (syncfs, unmount). */
+int fs_inode_write_dirty_all(struct fs *fs);
+/* Free the inodes that ORPHAN items name (mount, after a crash). */
+int fs_free_orphans(struct fs *fs);
+/* Unmount: evict every cached inode, freeing unlinked ones on disk unless
+ * the filesystem is shut down.  Returns the first error. */
+int fs_inode_evict_all(struct fs *fs);
+
 /* ---- extent.c ---- */
 
 /* In a section: free every block and EXTENT item of @ip at or beyond file
@@ -65,6 +85,43 @@ unsigned fs_mode_to_dtype(mode_t mode);
 int fs_extent_truncate(struct fs_inode *ip, uint64_t fblk);
 /* Count of allocated blocks (for st_blocks). */
 uint64_t fs_extent_blocks(const struct fs_inode *ip);
+
+/*
+ * The in-memory extent map (ip->ext, sorted by fblk, no overlaps; adjacent
+ * extents with the same state and contiguous pblk are always merged).
+ * Callers hold ip->lock; these never touch the disk.
+ */
+#define FS_EXT_MAX_LEN	(1u << 30)	/* merge cap, blocks */
+/* 0 and *ext = the extent containing @fblk, or -ENOENT and *ext = the hole
+ * at @fblk (state meaningless, len up to the next extent, capped at
+ * FS_EXT_MAX_LEN). */
+int fs_ext_lookup(const struct fs_inode *ip, uint64_t fblk, struct fs_extent *ext);
+/* Index of the first extent that ends after @fblk (ip->nr_ext if none). */
+uint32_t fs_ext_search(const struct fs_inode *ip, uint64_t fblk);
+/* Insert @ext into a hole (-EEXIST if it overlaps), merging neighbours. */
+int fs_ext_insert(struct fs_inode *ip, const struct fs_extent *ext);
+/* Remove [fblk, fblk + len), splitting extents at the ends; @fn (may be
+ * NULL) sees every removed piece.  0 or -errno (-ENOMEM). */
+typedef void (*fs_ext_fn)(void *ctx, const struct fs_extent *piece);
+int fs_ext_remove(struct fs_inode *ip, uint64_t fblk, uint64_t len,
+		  fs_ext_fn fn, void *ctx);
+/* Change pieces of [fblk, fblk + len) in state @from to state @to,
+ * splitting and merging.  Returns blocks changed or -errno. */
+int64_t fs_ext_convert(struct fs_inode *ip, uint64_t fblk, uint64_t len,
+		       unsigned from, unsigned to);
+void fs_ext_map_free(struct fs_inode *ip);
+
+/* In a section: load ip->ext from ip->di (inline) or EXTENT items / store
+ * the written and unwritten extents back (delalloc stays in memory).
+ * fs_extent_store updates ip->di.nr_extents/ext; both with ip->lock held. */
+int fs_extent_load(struct fs_inode *ip);
+int fs_extent_store(struct fs_inode *ip);
+
+/* ---- file.c ---- */
+
+/* The cache_mapping_ops of every regular file; the mapping's host is the
+ * struct fs_inode. */
+extern const struct cache_mapping_ops fs_file_mapping_ops;
 
 /* ---- dir.c (namespace side) ---- */
 
