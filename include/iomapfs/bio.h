@@ -60,6 +60,17 @@ struct bio {
 	uint64_t		bi_submit_ns;
 	uint16_t		bi_vcnt, bi_max_vecs;
 	struct iovec		*bi_io_vec;	/* points at bi_inline_vecs or a bigger array */
+	/*
+	 * Fault injection (tests): a wrapping backend sets this to -errno
+	 * before calling blk_dev_default_submit(); the bio then does not
+	 * reach the device (a NOP is queued instead) and the reaper completes
+	 * it with this status, exactly like a device error.  0 otherwise.
+	 */
+	int			bi_inject_status;
+	/* Private to iouring/: */
+	uint32_t		bi_done;	/* bytes transferred so far (short I/O) */
+	struct iovec		*bi_remain_vec;	/* remainder of a short I/O, or NULL */
+	uint32_t		bi_front_pad;	/* bio_alloc_bioset() front_pad */
 	struct iovec		bi_inline_vecs[];
 };
 
@@ -80,6 +91,8 @@ void bio_put(struct bio *bio);
  * or it would exceed the device's max I/O size); the caller submits and
  * starts a new bio.
  */
+#define BIO_MAX_VECS	1024u		/* IOV_MAX: readv/writev limit */
+#define BIO_MAX_SIZE	(8u << 20)	/* bytes per bio */
 bool bio_add_buf(struct bio *bio, void *buf, uint32_t len);
 static inline uint64_t bio_end_sector(const struct bio *bio)
 {
@@ -218,6 +231,12 @@ int blkdev_issue_flush(struct blk_dev *dev);
 void blk_worker_offline(struct blk_dev *dev, unsigned cpu);
 void blk_worker_online(struct blk_dev *dev, unsigned cpu);
 unsigned blk_nr_workers(const struct blk_dev *dev);
+/*
+ * Pin ring @ring's reaper to @cpu (the IRQ-affinity analogue).  The reaper's
+ * deferrals then land on worker (@cpu % blk_nr_workers()), which is how
+ * tests choose the batch a bio goes to.  Returns 0 or -errno.
+ */
+int blk_dev_set_irq_affinity(struct blk_dev *dev, unsigned ring, unsigned cpu);
 /* Wait until every deferred bio queued so far has completed. */
 void blk_drain_deferred(struct blk_dev *dev);
 
@@ -232,6 +251,7 @@ struct blk_stats {
 	uint64_t worker_batches, worker_batch_bios;	/* mean batch = bios / batches */
 	uint64_t defer_lat_p50_us, defer_lat_p99_us;	/* deferral -> ->bi_end_io in worker */
 	uint64_t defer_lat_max_us;
+	uint64_t io_resubmits;		/* short reads/writes resubmitted for the rest */
 };
 void blk_dev_get_stats(struct blk_dev *dev, struct blk_stats *st);
 /* Name/value pairs for the stats table, in a stable order. */

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The device (block/bdev.c + blk-core.c's submit_bio): opening a block
+ * device or image file O_DIRECT with an exclusive lock, its geometry, the
+ * backend ops table, the shutdown switch, submit_bio(), and a close that
+ * leaves nothing unfinished.
+ */
+#include "blk.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const struct blk_dev_ops blk_default_ops = {
+	.submit = blk_dev_default_submit,
+};
+
+static void blk_config_defaults(struct blk_dev_config *c, const struct blk_dev_config *in)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (in)
+		*c = *in;
+	else
+		memset(c, 0, sizeof(*c));
+	if (!c->delay_us)
+		c->delay_us = 1000;
+	if (!c->nr_rings)
+		c->nr_rings = 1;
+	if (!c->queue_depth)
+		c->queue_depth = 128;
+	if (!c->nr_workers)
+		c->nr_workers = cpus > 0 ? cpus : 1;
+}
+
+/*
+ * Open O_DIRECT; an image on a filesystem without O_DIRECT support gets
+ * EINVAL, and is reopened buffered with one warning.
+ */
+static int blk_open_fd(struct blk_dev *dev, bool is_bdev)
+{
+	int flags = (dev->cfg.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	static atomic_bool warned;
+	int fd;
+
+	if (is_bdev)
+		flags |= O_EXCL;
+	fd = open(dev->path, flags | O_DIRECT);
+	if (fd >= 0) {
+		dev->direct = true;
+	} else if (errno == EINVAL) {
+		fd = open(dev->path, flags);
+		if (fd >= 0 && !atomic_exchange(&warned, true))
+			fprintf(stderr, "iomapfs: %s: O_DIRECT not supported, using buffered I/O\n",
+				dev->path);
+	}
+	if (fd < 0) {
+		int err = -errno;
+
+		fprintf(stderr, "iomapfs: cannot open %s: %s\n", dev->path, strerror(errno));
+		return err;
+	}
+	dev->fd = fd;
+	return 0;
+}
+
+static int blk_lock_fd(struct blk_dev *dev)
+{
+	if (dev->cfg.no_excl_lock || !flock(dev->fd, LOCK_EX | LOCK_NB))
+		return 0;
+	if (errno == EWOULDBLOCK) {
+		fprintf(stderr, "iomapfs: %s is in use (already mounted?)\n", dev->path);
+		return -EBUSY;
+	}
+	fprintf(stderr, "iomapfs: %s: flock: %s\n", dev->path, strerror(errno));
+	return -errno;
+}
+
+static int blk_read_geometry(struct blk_dev *dev)
+{
+	struct stat st;
+	int lbs;
+
+	if (fstat(dev->fd, &st))
+		return -errno;
+	dev->is_bdev = S_ISBLK(st.st_mode);
+	if (!dev->is_bdev) {
+		dev->size = st.st_size;
+		dev->lbs = SECTOR_SIZE;
+		return 0;
+	}
+	if (ioctl(dev->fd, BLKGETSIZE64, &dev->size) || ioctl(dev->fd, BLKSSZGET, &lbs)) {
+		fprintf(stderr, "iomapfs: %s: cannot read device geometry: %s\n",
+			dev->path, strerror(errno));
+		return -errno;
+	}
+	dev->lbs = lbs;
+	return 0;
+}
+
+static int blk_dev_setup(struct blk_dev *dev)
+{
+	struct stat st;
+	int ret;
+
+	if (stat(dev->path, &st)) {
+		fprintf(stderr, "iomapfs: cannot open %s: %s\n", dev->path, strerror(errno));
+		return -errno;
+	}
+	ret = blk_open_fd(dev, S_ISBLK(st.st_mode));
+	if (!ret)
+		ret = blk_lock_fd(dev);
+	if (!ret)
+		ret = blk_read_geometry(dev);
+	if (!ret)
+		ret = blk_rings_start(dev);
+	if (!ret)
+		ret = blk_workers_start(dev);
+	return ret;
+}
+
+int blk_dev_open(const char *path, const struct blk_dev_config *cfg,
+		 struct blk_dev **out)
+{
+	struct blk_dev *dev = kzalloc(sizeof(*dev));
+	int ret;
+
+	dev->fd = -1;
+	dev->path = strdup(path);
+	dev->ops = &blk_default_ops;
+	blk_config_defaults(&dev->cfg, cfg);
+	dev->nr_rings = dev->cfg.nr_rings;
+	dev->nr_workers = dev->cfg.nr_workers;
+	ret = blk_dev_setup(dev);
+	if (ret) {
+		blk_workers_stop(dev);
+		if (dev->rings)
+			blk_rings_stop(dev);
+		if (dev->fd >= 0)
+			close(dev->fd);
+		free(dev->path);
+		kfree(dev);
+		*out = NULL;
+		return ret;
+	}
+	*out = dev;
+	return 0;
+}
+
+/*
+ * Task context, after the last submit_bio() of the owner.  Completions may
+ * submit more I/O (a worker converting extents writes metadata), so wait
+ * for the rings and drain the workers until both stay empty.
+ */
+void blk_dev_close(struct blk_dev *dev)
+{
+	if (!dev)
+		return;
+	might_sleep();
+	do {
+		blk_rings_wait_idle(dev);
+		blk_drain_deferred(dev);
+	} while (!blk_rings_idle(dev) || !blk_workers_idle(dev));
+	blk_workers_stop(dev);
+	blk_rings_stop(dev);
+	close(dev->fd);
+	free(dev->path);
+	kfree(dev);
+}
+
+uint64_t blk_dev_size(const struct blk_dev *dev)
+{
+	return dev->size;
+}
+
+unsigned blk_dev_logical_block_size(const struct blk_dev *dev)
+{
+	return dev->lbs;
+}
+
+int blk_dev_fd(const struct blk_dev *dev)
+{
+	return dev->fd;
+}
+
+unsigned blk_nr_workers(const struct blk_dev *dev)
+{
+	return dev->nr_workers;
+}
+
+void blk_dev_set_ops(struct blk_dev *dev, const struct blk_dev_ops *ops, void *priv)
+{
+	dev->ops = ops ? ops : &blk_default_ops;
+	dev->ops_priv = priv;
+}
+
+void *blk_dev_ops_private(struct blk_dev *dev)
+{
+	return dev->ops_priv;
+}
+
+void blk_dev_shutdown(struct blk_dev *dev)
+{
+	atomic_store(&dev->shutdown, true);
+}
+
+bool blk_dev_is_shutdown(const struct blk_dev *dev)
+{
+	return atomic_load(&dev->shutdown);
+}
+
+/* bio_check_eod(): a read or write past the end of the device fails. */
+static bool bio_beyond_eod(const struct blk_dev *dev, const struct bio *bio)
+{
+	if (bio->bi_op == REQ_OP_FLUSH)
+		return false;
+	return (bio_end_sector(bio) << SECTOR_SHIFT) > dev->size;
+}
+
+static void bio_fail(struct bio *bio, int err)
+{
+	bio->bi_status = err;
+	bio_endio(bio);
+}
+
+/* Task context.  Failures complete the bio here, through bio_endio(). */
+void submit_bio(struct bio *bio)
+{
+	struct blk_dev *dev = bio->bi_dev;
+
+	might_sleep();
+	blk_count(&dev->stats.bios_submitted, 1);
+	if (bio->bi_op == REQ_OP_FLUSH)
+		blk_count(&dev->stats.flushes, 1);
+	if (blk_dev_is_shutdown(dev))
+		return bio_fail(bio, -EIO);
+	if (dev->cfg.readonly && bio->bi_op == REQ_OP_WRITE)
+		return bio_fail(bio, -EROFS);
+	if (bio_beyond_eod(dev, bio) || (bio->bi_op != REQ_OP_FLUSH && !bio->bi_size))
+		return bio_fail(bio, -EIO);
+	dev->ops->submit(dev, bio);
+}

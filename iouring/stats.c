@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Counters for iomapfs-stat: bios, bytes, errors, where completions ran,
+ * deferrals by reason, worker batch sizes, and a histogram of the deferral
+ * latency (bio_complete_in_task() -> ->bi_end_io in the worker) giving p50
+ * and p99 in microseconds.  All counters are relaxed atomics: they are
+ * read for display, never to synchronise.
+ *
+ * The histogram is log-linear: exact below 16 us, then 8 buckets per power
+ * of two, so a reported percentile is within 1/16 of the true value.
+ */
+#include "blk.h"
+
+static unsigned lat_bucket(uint64_t us)
+{
+	unsigned b, idx;
+
+	if (us < 16)
+		return us;
+	b = 63 - __builtin_clzll(us);
+	idx = 16 + (b - 4) * 8 + ((us >> (b - 3)) & 7);
+	return min_t(unsigned, idx, BLK_LAT_BUCKETS - 1);
+}
+
+/* The middle of a bucket, the value reported for it. */
+static uint64_t lat_bucket_value(unsigned idx)
+{
+	unsigned b, sub;
+
+	if (idx < 16)
+		return idx;
+	b = (idx - 16) / 8 + 4;
+	sub = (idx - 16) % 8;
+	return ((8ull + sub) << (b - 3)) + (1ull << (b - 3)) / 2;
+}
+
+/* Worker (or a caller draining an offline worker). */
+void blk_stats_record_defer_latency(struct blk_dev *dev, uint64_t ns)
+{
+	uint64_t us = ns / 1000;
+	uint_fast64_t max = atomic_load_explicit(&dev->stats.lat_max_us, memory_order_relaxed);
+
+	blk_count(&dev->stats.lat[lat_bucket(us)], 1);
+	while (us > max && !atomic_compare_exchange_weak_explicit(&dev->stats.lat_max_us,
+								   &max, us,
+								   memory_order_relaxed,
+								   memory_order_relaxed))
+		;
+}
+
+static uint64_t lat_percentile(const uint64_t *hist, uint64_t total, unsigned pct,
+			       uint64_t max)
+{
+	uint64_t rank = DIV_ROUND_UP(total * pct, 100), seen = 0;
+	unsigned i;
+
+	if (!total)
+		return 0;
+	for (i = 0; i < BLK_LAT_BUCKETS; i++) {
+		seen += hist[i];
+		if (seen >= rank)
+			return min_t(uint64_t, lat_bucket_value(i), max);
+	}
+	return max;
+}
+
+#define LOAD(c)	atomic_load_explicit(&(c), memory_order_relaxed)
+
+static void blk_stats_latency(struct blk_dev *dev, struct blk_stats *st)
+{
+	uint64_t hist[BLK_LAT_BUCKETS], total = 0;
+	unsigned i;
+
+	for (i = 0; i < BLK_LAT_BUCKETS; i++) {
+		hist[i] = LOAD(dev->stats.lat[i]);
+		total += hist[i];
+	}
+	st->defer_lat_max_us = LOAD(dev->stats.lat_max_us);
+	st->defer_lat_p50_us = lat_percentile(hist, total, 50, st->defer_lat_max_us);
+	st->defer_lat_p99_us = lat_percentile(hist, total, 99, st->defer_lat_max_us);
+}
+
+void blk_dev_get_stats(struct blk_dev *dev, struct blk_stats *st)
+{
+	const struct blk_dev_counters *c = &dev->stats;
+	unsigned i;
+
+	st->bios_submitted = LOAD(c->bios_submitted);
+	st->bios_completed = LOAD(c->bios_completed);
+	st->bytes_read = LOAD(c->bytes_read);
+	st->bytes_written = LOAD(c->bytes_written);
+	st->flushes = LOAD(c->flushes);
+	st->io_errors = LOAD(c->io_errors);
+	st->io_resubmits = LOAD(c->io_resubmits);
+	st->completed_in_reaper = LOAD(c->completed_in_reaper);
+	for (i = 0; i < BIO_DEFER_NR; i++)
+		st->deferred[i] = LOAD(c->deferred[i]);
+	st->completed_in_worker = LOAD(c->completed_in_worker);
+	st->worker_batches = LOAD(c->worker_batches);
+	st->worker_batch_bios = LOAD(c->worker_batch_bios);
+	blk_stats_latency(dev, st);
+}
+
+/*
+ * Stable names, in a stable order: tools and scripts parse them.
+ * worker_batch_mean is bios per batch, rounded to the nearest integer.
+ */
+void blk_stats_for_each(const struct blk_stats *st,
+			void (*fn)(void *ctx, const char *name, uint64_t val), void *ctx)
+{
+	uint64_t mean = st->worker_batches ?
+		(st->worker_batch_bios + st->worker_batches / 2) / st->worker_batches : 0;
+
+	fn(ctx, "bios_submitted", st->bios_submitted);
+	fn(ctx, "bios_completed", st->bios_completed);
+	fn(ctx, "bytes_read", st->bytes_read);
+	fn(ctx, "bytes_written", st->bytes_written);
+	fn(ctx, "flushes", st->flushes);
+	fn(ctx, "io_errors", st->io_errors);
+	fn(ctx, "io_resubmits", st->io_resubmits);
+	fn(ctx, "completed_in_reaper", st->completed_in_reaper);
+	fn(ctx, "deferred_dropbehind", st->deferred[BIO_DEFER_DROPBEHIND]);
+	fn(ctx, "deferred_error", st->deferred[BIO_DEFER_ERROR]);
+	fn(ctx, "deferred_unwritten", st->deferred[BIO_DEFER_UNWRITTEN]);
+	fn(ctx, "deferred_read_error", st->deferred[BIO_DEFER_READ_ERROR]);
+	fn(ctx, "completed_in_worker", st->completed_in_worker);
+	fn(ctx, "worker_batches", st->worker_batches);
+	fn(ctx, "worker_batch_bios", st->worker_batch_bios);
+	fn(ctx, "worker_batch_mean", mean);
+	fn(ctx, "defer_lat_p50_us", st->defer_lat_p50_us);
+	fn(ctx, "defer_lat_p99_us", st->defer_lat_p99_us);
+	fn(ctx, "defer_lat_max_us", st->defer_lat_max_us);
+}
