@@ -43,81 +43,93 @@ struct dirent_buf {
 };
 
 /*
- * Walk @name's bucket in @dir.  Returns 0 with the entry's key and value
- * when found, -ENOENT otherwise; *free_idx gets the first unused slot
- * (256 when the bucket is full).
+ * Walk @name's bucket of b->type items under b->objectid.  Returns 0 with
+ * the match's key and value in @b, -ENOENT with b->free_idx = the first
+ * unused slot (256 when the bucket is full), or -errno.
  */
-static int dir_bucket_scan(struct meta *m, uint64_t dir, const char *name,
-			   struct iomapfs_key *found, struct dirent_buf *out,
-			   unsigned *free_idx)
+int fs_bucket_find(struct meta *m, struct fs_bucket *b, const char *name)
 {
 	size_t len = strlen(name);
 	uint64_t base = fs_name_hash56(name, len) << 8;
-	struct iomapfs_key key = meta_key(dir, IOMAPFS_ITEM_DIRENT, base);
-	struct iomapfs_key max = meta_key(dir, IOMAPFS_ITEM_DIRENT, base | 255);
-	struct dirent_buf buf;
-	unsigned next_free = 0;
+	struct iomapfs_key max = meta_key(b->objectid, b->type, base | 255);
 	bool have_free = false;
 
+	b->key = meta_key(b->objectid, b->type, base);
+	b->free_idx = 0;
 	for (;;) {
-		uint32_t vlen = sizeof(buf);
-		int err = btree_next(m, &key, &max, &buf, &vlen);
+		const char *iname;
+		int err, ilen;
 
-		if (err == -ENOENT)
-			break;
+		b->val_len = sizeof(b->val);
+		err = btree_next(m, &b->key, &max, b->val, &b->val_len);
 		if (err)
 			return err;
-		unsigned idx = key.offset & 255;
-		if (!have_free && idx != next_free)
+		unsigned idx = b->key.offset & 255;
+		if (!have_free && idx != b->free_idx)
 			have_free = true;
 		else if (!have_free)
-			next_free = idx + 1;
-		if (WARN_ON_ONCE(vlen < sizeof(buf.de) ||
-				 buf.de.name_len != vlen - sizeof(buf.de)))
+			b->free_idx = idx + 1;
+		ilen = b->name_of(b->val, b->val_len, &iname);
+		if (WARN_ON_ONCE(ilen < 0))
 			return -EIO;
-		if (buf.de.name_len == len && !memcmp(buf.name, name, len)) {
-			if (found)
-				*found = key;
-			if (out)
-				*out = buf;
+		if ((size_t)ilen == len && !memcmp(iname, name, len))
 			return 0;
-		}
 		if (idx == 255)
-			break;
-		meta_key_next(&key);
+			return -ENOENT;
+		meta_key_next(&b->key);
 	}
-	if (free_idx)
-		*free_idx = next_free;
-	return -ENOENT;
+}
+
+static int dirent_name(const void *val, uint32_t len, const char **name)
+{
+	const struct iomapfs_dirent *de = val;
+
+	if (len < sizeof(*de) || de->name_len != len - sizeof(*de))
+		return -1;
+	*name = (const char *)(de + 1);
+	return de->name_len;
+}
+
+static void dir_bucket_init(struct fs_bucket *b, uint64_t dir)
+{
+	b->objectid = dir;
+	b->type = IOMAPFS_ITEM_DIRENT;
+	b->name_of = dirent_name;
 }
 
 int __fs_dir_find(struct meta *m, uint64_t dir, const char *name, uint64_t *ino,
 		  unsigned *dtype)
 {
-	struct dirent_buf buf;
-	int err = dir_bucket_scan(m, dir, name, NULL, &buf, NULL);
+	struct fs_bucket b;
+	const struct iomapfs_dirent *de = (const void *)b.val;
+	int err;
 
+	dir_bucket_init(&b, dir);
+	err = fs_bucket_find(m, &b, name);
 	if (err)
 		return err;
 	if (ino)
-		*ino = buf.de.ino;
+		*ino = de->ino;
 	if (dtype)
-		*dtype = buf.de.type;
+		*dtype = de->type;
 	return 0;
 }
 
 static int dir_check_add(struct meta *m, uint64_t dir, const char *name,
 			 unsigned *idx)
 {
+	struct fs_bucket b;
 	int err;
 
 	if (strlen(name) > IOMAPFS_NAME_MAX)
 		return -ENAMETOOLONG;
-	err = dir_bucket_scan(m, dir, name, NULL, NULL, idx);
+	dir_bucket_init(&b, dir);
+	err = fs_bucket_find(m, &b, name);
 	if (!err)
 		return -EEXIST;
 	if (err != -ENOENT)
 		return err;
+	*idx = b.free_idx;
 	return *idx > 255 ? -ENOSPC : 0;
 }
 
@@ -154,12 +166,14 @@ int fs_dir_add(struct fs *fs, uint64_t dir, const char *name, uint64_t ino,
 
 int fs_dir_remove(struct fs *fs, uint64_t dir, const char *name)
 {
-	struct iomapfs_key key;
-	int err = dir_bucket_scan(fs->meta, dir, name, &key, NULL, NULL);
+	struct fs_bucket b;
+	int err;
 
+	dir_bucket_init(&b, dir);
+	err = fs_bucket_find(fs->meta, &b, name);
 	if (err)
 		return err;
-	return btree_delete(fs->meta, &key);
+	return btree_delete(fs->meta, &b.key);
 }
 
 int fs_dir_find(struct fs *fs, uint64_t dir, const char *name, uint64_t *ino,

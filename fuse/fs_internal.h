@@ -147,6 +147,24 @@ int __fs_dir_find(struct meta *m, uint64_t dir, const char *name, uint64_t *ino,
 /* 56-bit name hash, never 0: cookies (hash << 8 | idx) stay >= 256 so they
  * never collide with "." (1) and ".." (2).  Used for dirents and xattrs. */
 uint64_t fs_name_hash56(const char *name, size_t len);
+/*
+ * One hash bucket of named items (dirents, xattrs): keys (objectid, type,
+ * hash56(name) << 8 | idx).  Set objectid, type and name_of (where the
+ * name is inside a value: its length, or -1 if the value is malformed);
+ * fs_bucket_find() fills the rest.
+ */
+struct fs_bucket {
+	uint64_t		objectid;
+	uint8_t			type;
+	int			(*name_of)(const void *val, uint32_t len,
+					   const char **name);
+	struct iomapfs_key	key;		/* the match */
+	uint32_t		val_len;
+	unsigned		free_idx;	/* first unused slot; 256: full */
+	_Alignas(8) uint8_t	val[IOMAPFS_ITEM_MAX];
+};
+/* In a section: 0 (found: key, val), -ENOENT (free_idx valid) or -errno. */
+int fs_bucket_find(struct meta *m, struct fs_bucket *b, const char *name);
 
 /* ---- xattr.c (namespace side) ---- */
 
