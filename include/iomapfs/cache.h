@@ -50,6 +50,12 @@ struct folio {
 	void			*data;		/* PAGE_SIZE bytes in the folio arena */
 	struct list_head	lru;
 	void			*private;	/* cache/-internal */
+	/*
+	 * Bytes of this folio in ioends not yet completed, plus a bias of 1
+	 * while the writeback loop works on it (iomap_folio_state's
+	 * write_bytes_pending): writeback ends when it drops to 0.
+	 */
+	atomic_uint		write_bytes_pending;
 };
 
 static inline uint64_t folio_pos(const struct folio *folio)
@@ -218,6 +224,7 @@ bool cache_mapping_has_dirty(const struct cache_mapping *m);
  * drop-behind folios).  Returns bytes or -errno (a read error).
  */
 struct cache_read_result {
+	struct cache_mapping *mapping;	/* set by cache_read() for cache_read_done() */
 	unsigned	nr;
 	size_t		bytes;
 	struct folio	*folios[288];	/* enough for 1 MiB unaligned */
