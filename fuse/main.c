@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The daemon's main: parse the options, mount the filesystem on the device,
+ * mount the FUSE session, go to the background, serve requests with the
+ * multithreaded loop, and on unmount or SIGTERM write everything back.
+ *
+ * Going to the background: the filesystem must be mounted before the shell
+ * gets its prompt back, so that a corrupt or foreign image, a device in use
+ * or a missing file gives a message and a non-zero exit.  libfuse's
+ * fuse_daemonize() cannot be used after fs_mount(): it forks, and the
+ * child would lose the reaper, worker, flusher and journal threads that
+ * fs_mount() started.  So we fork first (daemon_fork), the child does all
+ * the work while still attached to the terminal's stderr, and the parent
+ * waits on a pipe for the child's verdict and exits with it -- the same
+ * handshake fuse_daemonize() does internally, moved before the mount.
+ *
+ * Threads: main thread only; the FUSE request threads are libfuse's.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "ops.h"
+
+#define IOMAPFS_DAEMON_VERSION	"0.1"
+
+/*
+ * Fork into the background before anything else starts threads.  The
+ * parent never returns: it exits with the status the child reports through
+ * the pipe (1 if the child died without reporting).  The child returns the
+ * pipe's write end.
+ */
+static int daemon_fork(void)
+{
+	int fds[2];
+	char status = 1;
+	pid_t pid;
+
+	if (pipe(fds)) {
+		perror("iomapfs: pipe");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("iomapfs: fork");
+		return -1;
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(fds[0]);
+	if (setsid() < 0)
+		perror("iomapfs: setsid");
+	return fds[1];
+}
+
+/* The child is mounted: detach from the terminal and release the parent. */
+static void daemon_ready(int ready_fd, char status)
+{
+	int nullfd;
+
+	if (ready_fd < 0)
+		return;
+	if (!status) {
+		if (chdir("/"))
+			perror("iomapfs: chdir");
+		nullfd = open("/dev/null", O_RDWR);
+		if (nullfd >= 0) {
+			dup2(nullfd, STDIN_FILENO);
+			dup2(nullfd, STDOUT_FILENO);
+			dup2(nullfd, STDERR_FILENO);
+			if (nullfd > STDERR_FILENO)
+				close(nullfd);
+		}
+	}
+	if (write(ready_fd, &status, 1) != 1)
+		perror("iomapfs: notify parent");
+	close(ready_fd);
+}
+
+static struct fuse_session *session_create(const struct daemon_opts *o,
+					   struct iomapfs_daemon *d)
+{
+	char *argv[5] = { "iomapfs", "-o", o->fuse_opts };
+	struct fuse_args args;
+	int argc = 3;
+
+	if (o->debug)
+		argv[argc++] = "-d";
+	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	return fuse_session_new(&args, &iomapfs_ll_ops, sizeof(iomapfs_ll_ops), d);
+}
+
+static int session_loop(struct fuse_session *se, const struct daemon_opts *o)
+{
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned idle = o->max_idle_threads;
+	int ret;
+
+	/* Enough idle threads that a burst of requests on every CPU finds
+	 * one waiting, without keeping libfuse's 10 on a small machine. */
+	if (!idle)
+		idle = max_t(long, 4, 2 * (cpus > 0 ? cpus : 1));
+	fuse_loop_cfg_set_clone_fd(cfg, 1);
+	fuse_loop_cfg_set_idle_threads(cfg, idle);
+	if (o->max_threads)
+		fuse_loop_cfg_set_max_threads(cfg, o->max_threads);
+	ret = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
+/* Everything after the fork: 0 on a clean unmount, else 1. */
+static int run(const struct daemon_opts *o, int ready_fd)
+{
+	struct iomapfs_daemon d = {
+		.readonly = o->fs.readonly, .attr_timeout = 1.0, .entry_timeout = 1.0,
+	};
+	struct fuse_session *se;
+	int err, ret = 1;
+
+	err = fs_mount(o->device, &o->fs, &d.fs);
+	if (err) {
+		fprintf(stderr, "iomapfs: cannot mount %s: %s\n", o->device, strerror(-err));
+		goto out_notify;
+	}
+	se = session_create(o, &d);
+	if (!se) {
+		fprintf(stderr, "iomapfs: bad FUSE options: %s\n", o->fuse_opts);
+		goto out_fs;
+	}
+	if (fuse_set_signal_handlers(se))
+		goto out_session;
+	if (fuse_session_mount(se, o->mountpoint)) {
+		fprintf(stderr, "iomapfs: cannot mount on %s\n", o->mountpoint);
+		goto out_signals;
+	}
+	daemon_ready(ready_fd, 0);
+	ready_fd = -1;
+	ret = session_loop(se, o) ? 1 : 0;
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_fs:
+	/* Writes everything back: unmount, SIGTERM and a failed start alike. */
+	err = fs_unmount(d.fs);
+	if (err) {
+		fprintf(stderr, "iomapfs: unmount of %s failed: %s\n", o->device,
+			strerror(-err));
+		ret = 1;
+	}
+out_notify:
+	daemon_ready(ready_fd, 1);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon_opts o;
+	int ready_fd = -1, ret;
+
+	if (daemon_parse_args(argc, argv, &o)) {
+		fprintf(stderr, "Try '%s --help'.\n", argv[0]);
+		daemon_opts_free(&o);
+		return 1;
+	}
+	if (o.help || o.version) {
+		if (o.help)
+			daemon_usage(stdout, argv[0]);
+		else
+			printf("iomapfs %s\n", IOMAPFS_DAEMON_VERSION);
+		daemon_opts_free(&o);
+		return 0;
+	}
+	if (!o.foreground) {
+		ready_fd = daemon_fork();
+		if (ready_fd < 0)
+			return 1;
+	}
+	ret = run(&o, ready_fd);
+	daemon_opts_free(&o);
+	return ret;
+}

@@ -1,0 +1,1052 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The FUSE lowlevel ops: the VFS glue between the kernel's FUSE requests and
+ * the filesystem objects (fs.h).  It owns the translation only: entry and
+ * attribute replies, lookup counts, open-file state (the errseq sample that
+ * fsync reports against), the zero-copy read reply, ownership and mode of
+ * new inodes (request context, setgid directories, umask or default ACL),
+ * the daemon's own xattrs (user.iomapfs.*) and FS_IOC_SHUTDOWN.
+ *
+ * Every op runs in a FUSE request thread (task context).  -errno from the
+ * filesystem becomes a FUSE error in exactly one place, reply_err().
+ *
+ * Lookup counts, as libfuse passthrough_hp: every entry reply (lookup,
+ * create, mknod, mkdir, symlink, link, and readdirplus for each entry but
+ * "." and "..") does fs_inode_lookup_inc(); forget gives them back.  When an
+ * entry reply cannot be delivered (the request was interrupted) the count
+ * is given back at once, because the kernel will never forget it.
+ */
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include "ops.h"
+
+#define XATTR_DONTCACHE		"user.iomapfs.dontcache"
+#define XATTR_CACHESTAT		"user.iomapfs.cachestat"
+#define XATTR_STATS		"user.iomapfs.stats"
+#define XATTR_OWN_PREFIX	"user.iomapfs."
+
+/* Per open regular file: fi->fh. */
+struct ops_file {
+	struct fs_inode	*ip;		/* referenced until release */
+	pthread_mutex_t	lock;		/* serializes fsyncs on this file: wb_err */
+	errseq_t	wb_err;		/* errseq sample: errors seen by this open */
+};
+
+static struct iomapfs_daemon *req_daemon(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct fs *req_fs(fuse_req_t req)
+{
+	return req_daemon(req)->fs;
+}
+
+static struct ops_file *file_of(const struct fuse_file_info *fi)
+{
+	return (struct ops_file *)(uintptr_t)fi->fh;
+}
+
+/* The one place -errno becomes a FUSE error. */
+static void reply_err(fuse_req_t req, int err)
+{
+	if (WARN_ON_ONCE(err > 0))
+		err = -EIO;
+	fuse_reply_err(req, -err);
+}
+
+static bool caller_is_root(fuse_req_t req)
+{
+	return fuse_req_ctx(req)->uid == 0;
+}
+
+/* in_group_or_capable(): may the caller keep S_ISGID on a file of @gid? */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[64];
+	int n;
+
+	if (ctx->uid == 0 || ctx->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, ARRAY_SIZE(groups), groups);
+	for (int i = 0; i < n && i < (int)ARRAY_SIZE(groups); i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+static mode_t inode_mode(struct fs_inode *ip)
+{
+	mode_t mode;
+
+	pthread_mutex_lock(&ip->lock);
+	mode = ip->di.mode;
+	pthread_mutex_unlock(&ip->lock);
+	return mode;
+}
+
+static int name_check(const char *name)
+{
+	return strlen(name) > IOMAPFS_NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* ---- entries and attributes ---- */
+
+static void fill_entry(struct iomapfs_daemon *d, struct fs_inode *ip,
+		       struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = ip->ino;
+	pthread_mutex_lock(&ip->lock);
+	e->generation = ip->di.generation;
+	pthread_mutex_unlock(&ip->lock);
+	fs_fill_stat(ip, &e->attr);
+	e->attr_timeout = d->attr_timeout;
+	e->entry_timeout = d->entry_timeout;
+}
+
+/* Reply with @ip as a new entry; consumes the caller's reference. */
+static void reply_entry(fuse_req_t req, struct fs_inode *ip)
+{
+	struct fs *fs = req_fs(req);
+	struct fuse_entry_param e;
+	uint64_t ino = ip->ino;
+
+	fill_entry(req_daemon(req), ip, &e);
+	fs_inode_lookup_inc(ip);
+	fs_iput(ip);
+	if (fuse_reply_entry(req, &e) == -ENOENT)
+		fs_forget(fs, ino, 1);		/* interrupted: never reached the kernel */
+}
+
+static void reply_attr(fuse_req_t req, struct fs_inode *ip)
+{
+	struct stat st;
+
+	fs_fill_stat(ip, &st);
+	fuse_reply_attr(req, &st, req_daemon(req)->attr_timeout);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_inode *ip;
+	int err = name_check(name);
+
+	if (!err)
+		err = fs_lookup(req_fs(req), parent, name, &ip);
+	if (err == -ENOENT) {
+		/* A negative entry: only the kernel changes this filesystem,
+		 * so it may cache the absence like any other entry. */
+		struct fuse_entry_param e = {
+			.entry_timeout = req_daemon(req)->entry_timeout,
+		};
+
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (err)
+		return reply_err(req, err);
+	reply_entry(req, ip);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_forget(req_fs(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		fs_forget(req_fs(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_inode *ip;
+	int err = fs_iget(req_fs(req), ino, &ip);
+
+	if (err)
+		return reply_err(req, err);
+	reply_attr(req, ip);
+	fs_iput(ip);
+}
+
+/* UTIME_NOW / UTIME_OMIT from the FUSE_SET_ATTR_* bits. */
+static void setattr_times(const struct stat *attr, int to_set, struct fs_setattr *sa)
+{
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		sa->valid |= FS_SET_ATIME;
+		sa->atime.tv_nsec = UTIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
+		sa->valid |= FS_SET_ATIME;
+		sa->atime = attr->st_atim;
+	}
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		sa->valid |= FS_SET_MTIME;
+		sa->mtime.tv_nsec = UTIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		sa->valid |= FS_SET_MTIME;
+		sa->mtime = attr->st_mtim;
+	}
+}
+
+/* Translate FUSE_SET_ATTR_* into struct fs_setattr.  Permission to chown,
+ * chmod and set times was checked by the kernel (default_permissions). */
+static void setattr_from_fuse(const struct stat *attr, int to_set, struct fs_setattr *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		sa->valid |= FS_SET_MODE;
+		sa->mode = attr->st_mode;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		sa->valid |= FS_SET_UID;
+		sa->uid = attr->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		sa->valid |= FS_SET_GID;
+		sa->gid = attr->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		sa->valid |= FS_SET_SIZE;
+		sa->size = attr->st_size;
+	}
+	setattr_times(attr, to_set, sa);
+	if (to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID))
+		sa->valid |= FS_SET_KILL_SUIDGID;
+	if (!sa->valid && (to_set & FUSE_SET_ATTR_CTIME))
+		sa->valid = FS_SET_CTIME_ONLY;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *ip;
+	struct fs_setattr sa;
+	int err;
+
+	setattr_from_fuse(attr, to_set, &sa);
+	err = sa.valid ? fs_setattr(fs, ino, &sa) : 0;
+	if (!err && (sa.valid & FS_SET_MODE) && req_daemon(req)->posix_acl)
+		err = acl_chmod(fs, ino, sa.mode);
+	if (!err)
+		err = fs_iget(fs, ino, &ip);
+	if (err)
+		return reply_err(req, err);
+	reply_attr(req, ip);
+	fs_iput(ip);
+}
+
+/* ---- creating inodes ---- */
+
+/*
+ * Owner, group and mode of a new inode: the caller's fsuid/fsgid, the
+ * parent's group and S_ISGID for directories under a setgid directory
+ * (inode_init_owner), and the umask or the parent's default ACL.
+ */
+static int create_args(fuse_req_t req, uint64_t parent, struct fs_create_args *args,
+		       struct acl_inherit *ai)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs *fs = req_fs(req);
+	struct fs_inode *dp;
+	mode_t dmode;
+	gid_t dgid;
+	int err;
+
+	memset(ai, 0, sizeof(*ai));
+	err = fs_iget(fs, parent, &dp);
+	if (err)
+		return err;
+	pthread_mutex_lock(&dp->lock);
+	dmode = dp->di.mode;
+	dgid = dp->di.gid;
+	pthread_mutex_unlock(&dp->lock);
+	fs_iput(dp);
+	if (!S_ISDIR(dmode))
+		return -ENOTDIR;
+	args->uid = ctx->uid;
+	args->gid = ctx->gid;
+	if (dmode & S_ISGID) {
+		args->gid = dgid;
+		if (S_ISDIR(args->mode))
+			args->mode |= S_ISGID;
+	}
+	/* With FUSE_CAP_POSIX_ACL the kernel leaves the umask to us. */
+	if (req_daemon(req)->posix_acl)
+		return acl_prepare_create(fs, parent, &args->mode, ctx->umask, ai);
+	return 0;
+}
+
+/* Undo a create whose ACLs could not be stored, so it stays all or nothing. */
+static void create_undo(struct fs *fs, uint64_t parent, const char *name, mode_t mode)
+{
+	int err = S_ISDIR(mode) ? fs_rmdir(fs, parent, name) : fs_unlink(fs, parent, name);
+
+	WARN_ON_ONCE(err && err != -EIO);
+}
+
+static int do_create(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
+		     dev_t rdev, const char *target, struct fs_inode **out)
+{
+	struct fs_create_args args = { .mode = mode, .rdev = rdev, .symlink = target };
+	struct fs *fs = req_fs(req);
+	struct acl_inherit ai;
+	int err;
+
+	err = name_check(name);
+	if (!err)
+		err = create_args(req, parent, &args, &ai);
+	if (!err)
+		err = fs_create(fs, parent, name, &args, out);
+	if (!err) {
+		err = acl_apply_create(fs, (*out)->ino, &ai);
+		if (err) {
+			fs_iput(*out);
+			create_undo(fs, parent, name, args.mode);
+		}
+	}
+	acl_inherit_free(&ai);
+	return err;
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct fs_inode *ip;
+	int err = do_create(req, parent, name, mode, rdev, NULL, &ip);
+
+	if (err)
+		return reply_err(req, err);
+	reply_entry(req, ip);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	op_mknod(req, parent, name, (mode & 07777) | S_IFDIR, 0);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	struct fs_inode *ip;
+	int err = -ENAMETOOLONG;
+
+	if (strlen(link) <= IOMAPFS_SYMLINK_MAX)
+		err = do_create(req, parent, name, S_IFLNK | 0777, 0, link, &ip);
+	if (err)
+		return reply_err(req, err);
+	reply_entry(req, ip);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct fs_inode *ip;
+	int err = name_check(newname);
+
+	if (!err)
+		err = fs_link(req_fs(req), ino, newparent, newname, &ip);
+	if (err)
+		return reply_err(req, err);
+	reply_entry(req, ip);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_err(req, fs_unlink(req_fs(req), parent, name));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_err(req, fs_rmdir(req_fs(req), parent, name));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	int err = name_check(newname);
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
+	    flags == (RENAME_NOREPLACE | RENAME_EXCHANGE))
+		err = -EINVAL;	/* RENAME_WHITEOUT is for overlayfs' upper layers */
+	if (!err)
+		err = fs_rename(req_fs(req), parent, name, newparent, newname, flags);
+	reply_err(req, err);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[IOMAPFS_SYMLINK_MAX + 1];
+	ssize_t n = fs_readlink(req_fs(req), ino, buf, sizeof(buf) - 1);
+
+	if (n < 0)
+		return reply_err(req, n);
+	buf[n] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+/* ---- open files ---- */
+
+static int file_open(fuse_req_t req, struct fs_inode *ip, struct fuse_file_info *fi)
+{
+	struct ops_file *of;
+
+	if (!ip->mapping)
+		return -EINVAL;	/* only regular files reach FUSE open */
+	of = kzalloc(sizeof(*of));
+	pthread_mutex_init(&of->lock, NULL);
+	of->ip = ip;
+	of->wb_err = cache_errseq_sample(ip->mapping);
+	fs_inode_open(ip);
+	fi->fh = (uintptr_t)of;
+	/* The daemon's cache is the only cache: every read and write comes
+	 * here, so drop-behind and cachestat mean what they say. */
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	return 0;
+}
+
+static void file_close(struct ops_file *of)
+{
+	fs_inode_release(of->ip);
+	fs_iput(of->ip);
+	pthread_mutex_destroy(&of->lock);
+	kfree(of);
+}
+
+/* O_TRUNC with FUSE_CAP_ATOMIC_O_TRUNC arrives here, not as a setattr. */
+static int open_truncate(fuse_req_t req, uint64_t ino)
+{
+	struct fs_setattr sa = { .valid = FS_SET_SIZE | FS_SET_MTIME, .size = 0 };
+
+	sa.mtime.tv_nsec = UTIME_NOW;
+	if (!caller_is_root(req))
+		sa.valid |= FS_SET_KILL_SUIDGID;
+	return fs_setattr(req_fs(req), ino, &sa);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_inode *ip;
+	int err = fs_iget(req_fs(req), ino, &ip);
+
+	if (err)
+		return reply_err(req, err);
+	if ((fi->flags & O_TRUNC) && ip->mapping)
+		err = open_truncate(req, ino);
+	if (!err)
+		err = file_open(req, ip, fi);
+	if (err) {
+		fs_iput(ip);
+		return reply_err(req, err);
+	}
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		file_close(file_of(fi));	/* interrupted: no release will come */
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct fuse_entry_param e;
+	struct fs_inode *ip;
+	int err = do_create(req, parent, name, (mode & 07777) | S_IFREG, 0, NULL, &ip);
+
+	if (err)
+		return reply_err(req, err);
+	fill_entry(req_daemon(req), ip, &e);
+	err = file_open(req, ip, fi);	/* the open file keeps our reference */
+	if (err) {
+		fs_iput(ip);
+		return reply_err(req, err);
+	}
+	fs_inode_lookup_inc(ip);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		fs_forget(fs, e.ino, 1);
+		file_close(file_of(fi));
+	}
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	file_close(file_of(fi));
+	fuse_reply_err(req, 0);
+}
+
+/* Cheap on purpose: close() must not write back; errors reach fsync. */
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+/*
+ * Zero copy: the reply's iovecs point into folio memory, referenced until
+ * the kernel has copied them (cache_read_done after the reply).  We send
+ * them with fuse_reply_iov: libfuse 3.14's fuse_reply_data copies any
+ * bufvec of more than one memory buffer into a bounce buffer first
+ * (fuse_send_data_iov_fallback), which a folio-per-page reply always is.
+ */
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct cache_read_result *res = kmalloc(sizeof(*res));
+	ssize_t n = fs_read(file_of(fi)->ip, off, size, res);
+
+	if (n < 0) {
+		reply_err(req, n);
+	} else {
+		fuse_reply_iov(req, res->iov, res->nr);
+		cache_read_done(res);
+	}
+	kfree(res);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		     off_t off, struct fuse_file_info *fi)
+{
+	/*
+	 * file_remove_privs(): a write by a caller without CAP_FSETID clears
+	 * setuid (and setgid with group-exec).  libfuse 3.14 does not pass
+	 * FUSE_WRITE_KILL_SUIDGID and we refuse FUSE_CAP_HANDLE_KILLPRIV's
+	 * other duties to the kernel, so the request's uid decides: root keeps
+	 * the bits, anyone else (the owner included, as in the kernel) not.
+	 */
+	bool kill = !caller_is_root(req);
+	ssize_t n = fs_write(file_of(fi)->ip, off, buf, size, kill);
+
+	if (n < 0)
+		return reply_err(req, n);
+	fuse_reply_write(req, n);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	struct ops_file *of = file_of(fi);
+	int err;
+
+	pthread_mutex_lock(&of->lock);
+	err = fs_fsync(of->ip, datasync, &of->wb_err);
+	pthread_mutex_unlock(&of->lock);
+	reply_err(req, err);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+			 off_t length, struct fuse_file_info *fi)
+{
+	int err = -EINVAL;
+
+	if (offset >= 0 && length > 0)
+		err = fs_fallocate(file_of(fi)->ip, mode, offset, length);
+	reply_err(req, err);
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	int64_t pos;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return reply_err(req, -EINVAL);	/* the kernel does the others */
+	pos = fs_lseek(file_of(fi)->ip, off, whence);
+	if (pos < 0)
+		return reply_err(req, pos);
+	fuse_reply_lseek(req, pos);
+}
+
+/* ---- directories ---- */
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_inode *ip;
+	int err = fs_iget(req_fs(req), ino, &ip);
+
+	if (err)
+		return reply_err(req, err);
+	if (!S_ISDIR(inode_mode(ip)))
+		err = -ENOTDIR;
+	fs_iput(ip);
+	if (err)
+		return reply_err(req, err);
+	fi->fh = 0;
+	fuse_reply_open(req, fi);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+/* Entries are collected first and replied after fs_readdir() returns, so
+ * that readdirplus's fs_iget never runs inside the directory walk. */
+struct dirent_rec {
+	uint64_t	ino, cookie;
+	unsigned	dtype;
+	char		*name;
+};
+
+struct readdir_ctx {
+	fuse_req_t		req;
+	bool			plus;
+	size_t			size, used;
+	struct dirent_rec	*ents;
+	size_t			nr, cap;
+};
+
+static int readdir_collect(void *arg, const char *name, uint64_t ino,
+			   unsigned dtype, uint64_t cookie)
+{
+	struct readdir_ctx *rc = arg;
+	size_t need = rc->plus ?
+		fuse_add_direntry_plus(rc->req, NULL, 0, name, NULL, 0) :
+		fuse_add_direntry(rc->req, NULL, 0, name, NULL, 0);
+	struct dirent_rec *r;
+
+	if (rc->used + need > rc->size)
+		return 1;	/* full: this entry comes again next time */
+	if (rc->nr == rc->cap) {
+		rc->cap = rc->cap ? 2 * rc->cap : 32;
+		rc->ents = krealloc(rc->ents, rc->cap * sizeof(*rc->ents));
+	}
+	r = &rc->ents[rc->nr++];
+	r->ino = ino;
+	r->cookie = cookie;
+	r->dtype = dtype;
+	r->name = strdup(name);
+	rc->used += need;
+	return 0;
+}
+
+static bool name_is_dot_or_dotdot(const char *name)
+{
+	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
+}
+
+/* One readdirplus entry; an entry that vanished since the walk is skipped. */
+static size_t add_plus(fuse_req_t req, char *buf, size_t size,
+		       const struct dirent_rec *r)
+{
+	struct fuse_entry_param e = { .attr.st_ino = r->ino,
+				      .attr.st_mode = r->dtype << 12 };
+	struct fs_inode *ip;
+
+	if (!name_is_dot_or_dotdot(r->name)) {
+		if (fs_iget(req_fs(req), r->ino, &ip))
+			return 0;
+		fill_entry(req_daemon(req), ip, &e);
+		fs_inode_lookup_inc(ip);
+		fs_iput(ip);
+	}
+	return fuse_add_direntry_plus(req, buf, size, r->name, &e, r->cookie);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       bool plus)
+{
+	struct readdir_ctx rc = { .req = req, .plus = plus, .size = size };
+	char *buf;
+	size_t pos = 0;
+	int err;
+
+	err = fs_readdir(req_fs(req), ino, off, readdir_collect, &rc);
+	if (err < 0 && rc.nr == 0) {
+		kfree(rc.ents);
+		return reply_err(req, err);
+	}
+	buf = kmalloc(size ? size : 1);
+	for (size_t i = 0; i < rc.nr; i++) {
+		struct dirent_rec *r = &rc.ents[i];
+		struct stat st = { .st_ino = r->ino, .st_mode = r->dtype << 12 };
+
+		if (plus)
+			pos += add_plus(req, buf + pos, size - pos, r);
+		else
+			pos += fuse_add_direntry(req, buf + pos, size - pos, r->name,
+						 &st, r->cookie);
+		free(r->name);
+	}
+	/* If the reply is lost, readdirplus's counts leak like passthrough_hp's:
+	 * the kernel cannot tell us which entries it saw. */
+	fuse_reply_buf(req, buf, pos);
+	kfree(buf);
+	kfree(rc.ents);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, true);
+}
+
+/* A directory's entries are metadata: one journal commit makes them durable. */
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+
+	reply_err(req, fs_is_shutdown(fs) ? -EIO : meta_commit(fs_meta(fs)));
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st;
+	int err = fs_statfs(req_fs(req), &st);
+
+	if (err)
+		return reply_err(req, err);
+	fuse_reply_statfs(req, &st);
+}
+
+/* ---- xattrs: the daemon's own names first, then ACLs, then stored ones ---- */
+
+/* A growable text buffer for the stats xattr. */
+struct textbuf {
+	char	*s;
+	size_t	len, cap;
+};
+
+static void textbuf_add(void *arg, const char *name, uint64_t val)
+{
+	struct textbuf *tb = arg;
+	int n;
+
+	for (;;) {
+		n = snprintf(tb->s + tb->len, tb->cap - tb->len, "%s %llu\n", name,
+			     (unsigned long long)val);
+		if (n >= 0 && (size_t)n < tb->cap - tb->len)
+			break;
+		tb->cap = tb->cap ? 2 * tb->cap : 4096;
+		tb->s = krealloc(tb->s, tb->cap);
+	}
+	tb->len += n;
+}
+
+/* user.iomapfs.stats: every counter of the three layers, "name value\n". */
+static void stats_text(struct fs *fs, struct textbuf *tb)
+{
+	struct blk_stats bs;
+	struct cache_stats cs;
+
+	memset(tb, 0, sizeof(*tb));
+	blk_dev_get_stats(fs_dev(fs), &bs);
+	blk_stats_for_each(&bs, textbuf_add, tb);
+	cache_get_stats(fs_cache(fs), &cs);
+	cache_stats_for_each(&cs, textbuf_add, tb);
+	fs_stats_for_each(fs, textbuf_add, tb);
+}
+
+/* getxattr's size protocol: 0 asks for the length; too small is -ERANGE. */
+static ssize_t xattr_copy_out(const char *val, size_t len, void *buf, size_t size)
+{
+	if (!size)
+		return len;
+	if (size < len)
+		return -ERANGE;
+	memcpy(buf, val, len);
+	return len;
+}
+
+static bool inode_dontcache(struct fs_inode *ip)
+{
+	bool on;
+
+	pthread_mutex_lock(&ip->lock);
+	on = ip->di.flags & IOMAPFS_INODE_DONTCACHE;
+	pthread_mutex_unlock(&ip->lock);
+	return on;
+}
+
+/*
+ * user.iomapfs.dontcache reads "1" while the flag is set and is absent
+ * (ENODATA, and not listed) while it is clear, so files that never used it
+ * show no extra xattr and `cp -a` carries it only where it was set.
+ */
+static ssize_t own_getxattr(struct fs *fs, struct fs_inode *ip, const char *name,
+			    void *buf, size_t size)
+{
+	char text[128];
+	ssize_t ret;
+
+	if (!strcmp(name, XATTR_DONTCACHE)) {
+		if (!inode_dontcache(ip))
+			return -ENODATA;
+		return xattr_copy_out("1", 1, buf, size);
+	}
+	if (!strcmp(name, XATTR_CACHESTAT) && ip->mapping) {
+		struct cache_mapping_stat st;
+		int n;
+
+		cache_mapping_get_stat(ip->mapping, &st);
+		n = snprintf(text, sizeof(text), "cached=%llu dirty=%llu writeback=%llu evicted=%llu",
+			     (unsigned long long)st.cached, (unsigned long long)st.dirty,
+			     (unsigned long long)st.writeback, (unsigned long long)st.evicted);
+		return xattr_copy_out(text, n, buf, size);
+	}
+	if (!strcmp(name, XATTR_STATS) && ip->ino == FUSE_ROOT_ID) {
+		struct textbuf tb;
+
+		stats_text(fs, &tb);
+		ret = xattr_copy_out(tb.s ? tb.s : "", tb.len, buf, size);
+		kfree(tb.s);
+		return ret;
+	}
+	return -ENODATA;
+}
+
+/* Set or clear IOMAPFS_INODE_DONTCACHE: persisted in the dinode, applied
+ * to the mapping at once, inherited by new children of a directory. */
+static int dontcache_set(struct fs *fs, struct fs_inode *ip, const char *value,
+			 size_t size, int flags)
+{
+	bool on, was;
+	int err = 0;
+
+	if (size != 1 || (value[0] != '0' && value[0] != '1'))
+		return -EINVAL;
+	if (fs_is_shutdown(fs))
+		return -EIO;
+	on = value[0] == '1';
+	pthread_mutex_lock(&ip->lock);
+	was = ip->di.flags & IOMAPFS_INODE_DONTCACHE;
+	if ((flags & XATTR_CREATE) && was)
+		err = -EEXIST;
+	else if ((flags & XATTR_REPLACE) && !was)
+		err = -ENODATA;
+	else if (on)
+		ip->di.flags |= IOMAPFS_INODE_DONTCACHE;
+	else
+		ip->di.flags &= ~IOMAPFS_INODE_DONTCACHE;
+	pthread_mutex_unlock(&ip->lock);
+	if (err || on == was)
+		return err;
+	if (ip->mapping)
+		cache_mapping_set_dontcache(ip->mapping, on);
+	return fs_inode_mark_dirty(ip);
+}
+
+static int own_setxattr(struct fs *fs, struct fs_inode *ip, const char *name,
+			const char *value, size_t size, int flags)
+{
+	if (!strcmp(name, XATTR_DONTCACHE))
+		return dontcache_set(fs, ip, value, size, flags);
+	if (!strcmp(name, XATTR_CACHESTAT) || !strcmp(name, XATTR_STATS))
+		return -EPERM;	/* read-only views */
+	return -EOPNOTSUPP;	/* the user.iomapfs. namespace is reserved */
+}
+
+static bool is_own_xattr(const char *name)
+{
+	return !strncmp(name, XATTR_OWN_PREFIX, strlen(XATTR_OWN_PREFIX));
+}
+
+static int do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		       const char *value, size_t size, int flags)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *ip;
+	gid_t gid;
+	int err;
+
+	if (!is_own_xattr(name) && !acl_is_xattr(name))
+		return fs_setxattr(fs, ino, name, value, size, flags);
+	if (acl_is_xattr(name) && !req_daemon(req)->posix_acl)
+		return -EOPNOTSUPP;
+	err = fs_iget(fs, ino, &ip);
+	if (err)
+		return err;
+	if (is_own_xattr(name)) {
+		err = own_setxattr(fs, ip, name, value, size, flags);
+	} else {
+		pthread_mutex_lock(&ip->lock);
+		gid = ip->di.gid;
+		pthread_mutex_unlock(&ip->lock);
+		err = acl_set(fs, ino, name, value, size, flags, caller_in_group(req, gid));
+	}
+	fs_iput(ip);
+	return err;
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	reply_err(req, do_setxattr(req, ino, name, value, size, flags));
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fs *fs = req_fs(req);
+	char *buf = size ? kmalloc(size) : NULL;
+	struct fs_inode *ip;
+	ssize_t n;
+
+	if (is_own_xattr(name)) {
+		n = fs_iget(fs, ino, &ip);
+		if (!n) {
+			n = own_getxattr(fs, ip, name, buf, size);
+			fs_iput(ip);
+		}
+	} else {
+		n = fs_getxattr(fs, ino, name, buf, size);
+	}
+	if (n < 0)
+		reply_err(req, n);
+	else if (!size)
+		fuse_reply_xattr(req, n);
+	else
+		fuse_reply_buf(req, buf, n);
+	kfree(buf);
+}
+
+/* The stored names, plus user.iomapfs.dontcache while the flag is set. */
+static ssize_t do_listxattr(struct fs *fs, uint64_t ino, char *buf, size_t size)
+{
+	static const char extra[] = XATTR_DONTCACHE;	/* with its NUL */
+	struct fs_inode *ip;
+	ssize_t n;
+	int err = fs_iget(fs, ino, &ip);
+
+	if (err)
+		return err;
+	n = fs_listxattr(fs, ino, buf, size);
+	if (n >= 0 && inode_dontcache(ip)) {
+		if (size && n + sizeof(extra) > size)
+			n = -ERANGE;
+		else if (size)
+			memcpy(buf + n, extra, sizeof(extra));
+		if (n >= 0)
+			n += sizeof(extra);
+	}
+	fs_iput(ip);
+	return n;
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf = size ? kmalloc(size) : NULL;
+	ssize_t n = do_listxattr(req_fs(req), ino, buf, size);
+
+	if (n < 0)
+		reply_err(req, n);
+	else if (!size)
+		fuse_reply_xattr(req, n);
+	else
+		fuse_reply_buf(req, buf, n);
+	kfree(buf);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *ip;
+	int err;
+
+	if (acl_is_xattr(name)) {
+		err = acl_remove(fs, ino, name);
+	} else if (!strcmp(name, XATTR_DONTCACHE)) {
+		err = fs_iget(fs, ino, &ip);
+		if (!err) {
+			err = dontcache_set(fs, ip, "0", 1, XATTR_REPLACE);
+			fs_iput(ip);
+		}
+	} else if (is_own_xattr(name)) {
+		err = -EPERM;
+	} else {
+		err = fs_removexattr(fs, ino, name);
+	}
+	reply_err(req, err);
+}
+
+/* ---- ioctl ---- */
+
+/*
+ * FS_IOC_SHUTDOWN on any file or directory of the mount.  The command is an
+ * _IOR, so FUSE copies nothing in and the flags argument never reaches us:
+ * we always do XFS_FSOP_GOING_FLAGS_NOLOGFLUSH -- stop at once; what was
+ * fsynced or committed survives, nothing later reaches the device, and
+ * every later operation fails with EIO until unmount.  CAP_SYS_ADMIN is
+ * approximated by uid 0, as the request carries no capabilities.
+ */
+static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+		     size_t in_bufsz, size_t out_bufsz)
+{
+	if (flags & FUSE_IOCTL_COMPAT)
+		return reply_err(req, -ENOSYS);
+	if (cmd != FS_IOC_SHUTDOWN)
+		return reply_err(req, -ENOTTY);
+	if (!caller_is_root(req))
+		return reply_err(req, -EPERM);
+	fs_shutdown(req_fs(req));
+	fuse_reply_ioctl(req, 0, NULL, 0);
+}
+
+/* ---- session ---- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct iomapfs_daemon *d = userdata;
+
+	if (conn->capable & FUSE_CAP_POSIX_ACL) {
+		conn->want |= FUSE_CAP_POSIX_ACL;
+		d->posix_acl = true;
+	}
+	/* The kernel must not cache file data (see file_open) nor take over
+	 * the suid/sgid clearing that op_write does. */
+	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_HANDLE_KILLPRIV);
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->max_write = 1u << 20;
+	conn->max_readahead = 1u << 20;
+	conn->time_gran = 1;
+}
+
+const struct fuse_lowlevel_ops iomapfs_ll_ops = {
+	.init		= op_init,
+	.lookup		= op_lookup,
+	.forget		= op_forget,
+	.forget_multi	= op_forget_multi,
+	.getattr	= op_getattr,
+	.setattr	= op_setattr,
+	.readlink	= op_readlink,
+	.mknod		= op_mknod,
+	.mkdir		= op_mkdir,
+	.unlink		= op_unlink,
+	.rmdir		= op_rmdir,
+	.symlink	= op_symlink,
+	.rename		= op_rename,
+	.link		= op_link,
+	.open		= op_open,
+	.read		= op_read,
+	.write		= op_write,
+	.flush		= op_flush,
+	.release	= op_release,
+	.fsync		= op_fsync,
+	.opendir	= op_opendir,
+	.readdir	= op_readdir,
+	.releasedir	= op_releasedir,
+	.fsyncdir	= op_fsyncdir,
+	.statfs		= op_statfs,
+	.setxattr	= op_setxattr,
+	.getxattr	= op_getxattr,
+	.listxattr	= op_listxattr,
+	.removexattr	= op_removexattr,
+	.create		= op_create,
+	.ioctl		= op_ioctl,
+	.fallocate	= op_fallocate,
+	.readdirplus	= op_readdirplus,
+	.lseek		= op_lseek,
+};

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The daemon's command line: `iomapfs DEVICE MOUNTPOINT [-f] [-d] [-o opts]`.
+ *
+ * Each -o option is one of three kinds: ours (cache, offload, dirty limits,
+ * journal, ro), FUSE's and the kernel's (passed on to fuse_session_new, which
+ * hands mount flags to the kernel), or one that mount(8) and mount.fuse3 add
+ * from fstab and that means nothing here (auto, nouser, defaults, _netdev,
+ * and the rw/dev/suid/exec defaults).  Anything else is an error, and so is
+ * a bad value: the daemon refuses to start rather than guess.
+ */
+#include <limits.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include "ops.h"
+
+#define MIN_CACHE_SIZE	(4ull << 20)	/* a few folios per worker and then some */
+
+/* Options from fstab/mount(8) that carry no meaning for this daemon. */
+static const char *const ignored_opts[] = {
+	"rw", "dev", "suid", "exec", "auto", "noauto", "nouser", "user", "users",
+	"defaults", "_netdev", "nofail", "owner", "group", "loop",
+};
+/* FUSE and kernel mount options passed through unchanged (bare or name=). */
+static const char *const fuse_flag_opts[] = {
+	"allow_other", "allow_root", "default_permissions", "nosuid", "nodev",
+	"noexec", "sync", "async", "dirsync", "atime", "noatime", "nodiratime",
+	"relatime", "norelatime", "strictatime", "lazytime", "nolazytime",
+	"auto_unmount",
+};
+static const char *const fuse_value_opts[] = {
+	"fsname=", "subtype=", "max_read=", "blksize=", "context=", "fscontext=",
+	"defcontext=", "rootcontext=",
+};
+
+static bool in_list(const char *opt, const char *const *list, size_t n, bool prefix)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(list[i]);
+
+		if (prefix ? !strncmp(opt, list[i], len) : !strcmp(opt, list[i]))
+			return true;
+	}
+	return false;
+}
+
+/* "123", "64k", "256m", "4g": bytes; -EINVAL on junk or overflow. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int bad_value(const char *name, const char *val, const char *want)
+{
+	fprintf(stderr, "iomapfs: bad value '%s' for option %s (expected %s)\n",
+		val, name, want);
+	return -EINVAL;
+}
+
+static void fuse_opts_append(struct daemon_opts *o, const char *opt)
+{
+	size_t old = o->fuse_opts ? strlen(o->fuse_opts) : 0;
+
+	o->fuse_opts = krealloc(o->fuse_opts, old + strlen(opt) + 2);
+	if (old)
+		o->fuse_opts[old++] = ',';
+	strcpy(o->fuse_opts + old, opt);
+}
+
+static int parse_size_opt(const char *name, const char *val, uint64_t min,
+			  uint64_t max, uint64_t *out)
+{
+	if (parse_size(val, out) || *out < min || *out > max)
+		return bad_value(name, val, "a size with k/m/g suffix in range");
+	return 0;
+}
+
+/* One of our own options; 1 if @name is not ours. */
+static int parse_own_opt(struct daemon_opts *o, const char *name, const char *val)
+{
+	struct cache_config *cc = &o->fs.cache;
+	uint64_t v;
+
+	if (!strcmp(name, "dontcache") && !val) {
+		cc->dontcache_all = true;
+	} else if (!strcmp(name, "ro") && !val) {
+		o->fs.readonly = o->fs.blk.readonly = true;
+		fuse_opts_append(o, "ro");
+	} else if (!val) {
+		return 1;
+	} else if (!strcmp(name, "cache_size")) {
+		if (parse_size_opt(name, val, MIN_CACHE_SIZE, 1ull << 40, &cc->size_bytes))
+			return -EINVAL;
+	} else if (!strcmp(name, "offload")) {
+		if (!strcmp(val, "delayed"))
+			o->fs.blk.offload = BLK_OFFLOAD_DELAYED;
+		else if (!strcmp(val, "thread"))
+			o->fs.blk.offload = BLK_OFFLOAD_THREAD;
+		else
+			return bad_value(name, val, "delayed or thread");
+	} else if (!strcmp(name, "offload_delay_us")) {
+		if (parse_uint(val, 1000000, &o->fs.blk.delay_us))
+			return bad_value(name, val, "microseconds, 0..1000000");
+	} else if (!strcmp(name, "dirty_background")) {
+		if (parse_uint(val, 100, &cc->dirty_background_pct) || !cc->dirty_background_pct)
+			return bad_value(name, val, "a percentage 1..100");
+	} else if (!strcmp(name, "dirty_limit")) {
+		if (parse_uint(val, 100, &cc->dirty_pct) || !cc->dirty_pct)
+			return bad_value(name, val, "a percentage 1..100");
+	} else if (!strcmp(name, "dirty_expire_ms")) {
+		if (parse_uint(val, UINT_MAX, &cc->dirty_expire_ms))
+			return bad_value(name, val, "milliseconds");
+	} else if (!strcmp(name, "commit_interval_ms")) {
+		if (parse_uint(val, UINT_MAX, &o->fs.meta.commit_interval_ms))
+			return bad_value(name, val, "milliseconds");
+	} else if (!strcmp(name, "max_ioend")) {
+		if (parse_size_opt(name, val, PAGE_SIZE, 1ull << 30, &v))
+			return -EINVAL;
+		cc->max_ioend_bytes = v;
+	} else if (!strcmp(name, "readahead")) {
+		if (parse_size_opt(name, val, 0, 1ull << 30, &v))
+			return -EINVAL;
+		cc->readahead_bytes = v;
+	} else if (!strcmp(name, "max_threads")) {
+		if (parse_uint(val, 100000, &o->max_threads) || !o->max_threads)
+			return bad_value(name, val, "a thread count >= 1");
+	} else if (!strcmp(name, "max_idle_threads")) {
+		if (parse_uint(val, 100000, &o->max_idle_threads))
+			return bad_value(name, val, "a thread count");
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
+static int parse_one_opt(struct daemon_opts *o, char *opt)
+{
+	char *eq = strchr(opt, '=');
+	int ret;
+
+	if (!*opt)
+		return 0;
+	if (in_list(opt, ignored_opts, ARRAY_SIZE(ignored_opts), false) ||
+	    !strncmp(opt, "x-", 2) || !strncmp(opt, "comment=", 8))
+		return 0;
+	if (in_list(opt, fuse_flag_opts, ARRAY_SIZE(fuse_flag_opts), false) ||
+	    in_list(opt, fuse_value_opts, ARRAY_SIZE(fuse_value_opts), true)) {
+		fuse_opts_append(o, opt);
+		return 0;
+	}
+	if (eq)
+		*eq = '\0';
+	ret = parse_own_opt(o, opt, eq ? eq + 1 : NULL);
+	if (eq)
+		*eq = '=';
+	if (ret > 0) {
+		fprintf(stderr, "iomapfs: unknown option '%s'\n", opt);
+		return -EINVAL;
+	}
+	return ret;
+}
+
+/* Split a -o list on commas ("\," escapes one, as libfuse's parser). */
+static int parse_opt_list(struct daemon_opts *o, const char *list)
+{
+	char *buf = kmalloc(strlen(list) + 1), *w = buf;
+	int err = 0;
+
+	for (const char *r = list; !err; r++) {
+		if (*r == '\\' && r[1]) {
+			*w++ = *++r;
+			continue;
+		}
+		if (*r && *r != ',') {
+			*w++ = *r;
+			continue;
+		}
+		*w = '\0';
+		err = parse_one_opt(o, buf);
+		w = buf;
+		if (!*r)
+			break;
+	}
+	kfree(buf);
+	return err;
+}
+
+static void set_defaults(struct daemon_opts *o)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(o, 0, sizeof(*o));
+	o->fs.cache = (struct cache_config){
+		.size_bytes = 256ull << 20, .dirty_background_pct = 10,
+		.dirty_pct = 40, .dirty_expire_ms = 3000, .flush_interval_ms = 1000,
+		.max_ioend_bytes = 1u << 20, .readahead_bytes = 1u << 20,
+	};
+	o->fs.blk = (struct blk_dev_config){
+		.offload = BLK_OFFLOAD_DELAYED, .delay_us = 1000, .nr_rings = 1,
+		.queue_depth = 128, .nr_workers = cpus > 0 ? cpus : 1,
+	};
+	o->fs.meta.commit_interval_ms = 5000;
+}
+
+/* Escape commas and backslashes for libfuse's option parser. */
+static void append_fsname(struct daemon_opts *o, const char *dev)
+{
+	char *buf = kmalloc(2 * strlen(dev) + sizeof("fsname="));
+	char *w = buf + sprintf(buf, "fsname=");
+
+	for (const char *r = dev; *r; r++) {
+		if (*r == ',' || *r == '\\')
+			*w++ = '\\';
+		*w++ = *r;
+	}
+	*w = '\0';
+	fuse_opts_append(o, buf);
+	kfree(buf);
+}
+
+/* The defaults the brief of the daemon fixes, unless the user chose. */
+static void add_fuse_defaults(struct daemon_opts *o)
+{
+	const char *s = o->fuse_opts ? o->fuse_opts : "";
+	bool has_fsname = strstr(s, "fsname=") != NULL;
+	bool has_subtype = strstr(s, "subtype=") != NULL;
+	bool has_allow_other = strstr(s, "allow_other") != NULL;
+
+	fuse_opts_append(o, "default_permissions");
+	if (!has_fsname)
+		append_fsname(o, o->device);
+	if (!has_subtype)
+		fuse_opts_append(o, "subtype=iomapfs");
+	if (!has_allow_other && geteuid() == 0)
+		fuse_opts_append(o, "allow_other");
+}
+
+static int check_consistency(const struct daemon_opts *o)
+{
+	const struct cache_config *cc = &o->fs.cache;
+
+	if (cc->dirty_background_pct > cc->dirty_pct) {
+		fprintf(stderr, "iomapfs: dirty_background (%u%%) must not exceed dirty_limit (%u%%)\n",
+			cc->dirty_background_pct, cc->dirty_pct);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
+{
+	const char *pos[2];
+	int npos = 0;
+
+	set_defaults(o);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-f")) {
+			o->foreground = true;
+		} else if (!strcmp(a, "-d") || !strcmp(a, "--debug")) {
+			o->debug = o->foreground = true;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			o->help = true;
+			return 0;
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			o->version = true;
+			return 0;
+		} else if (!strncmp(a, "-o", 2)) {
+			const char *list = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+
+			if (!list) {
+				fprintf(stderr, "iomapfs: -o needs an option list\n");
+				return -EINVAL;
+			}
+			if (parse_opt_list(o, list))
+				return -EINVAL;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "iomapfs: unknown argument '%s'\n", a);
+			return -EINVAL;
+		} else if (npos < 2) {
+			pos[npos++] = a;
+		} else {
+			fprintf(stderr, "iomapfs: unexpected argument '%s'\n", a);
+			return -EINVAL;
+		}
+	}
+	if (npos != 2) {
+		fprintf(stderr, "iomapfs: need a DEVICE and a MOUNTPOINT\n");
+		return -EINVAL;
+	}
+	o->device = pos[0];
+	o->mountpoint = pos[1];
+	add_fuse_defaults(o);
+	return check_consistency(o);
+}
+
+void daemon_opts_free(struct daemon_opts *o)
+{
+	kfree(o->fuse_opts);
+	o->fuse_opts = NULL;
+}
+
+void daemon_usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s DEVICE MOUNTPOINT [-f] [-d] [-o opt[,opt...]]\n"
+		"  -f                      stay in the foreground\n"
+		"  -d                      FUSE debug output (implies -f)\n"
+		"options:\n"
+		"  cache_size=SIZE         page cache size, k/m/g suffixes (256m)\n"
+		"  offload=delayed|thread  how task workers run deferred completions (delayed)\n"
+		"  offload_delay_us=N      the delay of offload=delayed (1000)\n"
+		"  dontcache               every file is drop-behind\n"
+		"  dirty_background=PCT    flusher starts at this dirty share (10)\n"
+		"  dirty_limit=PCT         writers are throttled at this dirty share (40)\n"
+		"  dirty_expire_ms=N       dirty data older than this is written back (3000)\n"
+		"  commit_interval_ms=N    journal commit interval (5000)\n"
+		"  max_ioend=SIZE          ioend size cap (1m)\n"
+		"  readahead=SIZE          readahead window (1m)\n"
+		"  ro                      read-only\n"
+		"  allow_other, default_permissions (always), fsname=, subtype=,\n"
+		"  max_threads=N, max_idle_threads=N, and the kernel's mount flags\n",
+		prog);
+}
