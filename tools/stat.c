@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * iomapfs-stat MOUNTPOINT [INTERVAL] [--once]: the live counters of a
+ * mounted iomapfs, read from the root directory's user.iomapfs.stats xattr
+ * ("name value" lines from the block layer, the cache and the filesystem).
+ *
+ * --once prints the lines as they are, for scripts.  Otherwise a table is
+ * redrawn every INTERVAL seconds (default 1): counters show their value and
+ * their rate over the last interval, gauges (pages resident, dirty, under
+ * writeback, deferral latencies) their current value only.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STATS_XATTR	"user.iomapfs.stats"
+#define NAME_LEN	64
+
+struct counter {
+	char		name[NAME_LEN];
+	uint64_t	val;
+};
+
+struct snapshot {
+	struct counter	*c;
+	size_t		nr;
+	struct timespec	when;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* Values that are levels, not running totals: no rate makes sense. */
+static bool is_gauge(const char *name)
+{
+	static const char *const gauges[] = {
+		"pages_total", "pages_resident", "pages_dirty", "pages_writeback",
+	};
+
+	if (!strncmp(name, "defer_lat_", 10))
+		return true;
+	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
+		if (!strcmp(name, gauges[i]))
+			return true;
+	return false;
+}
+
+/* The xattr's text, NUL-terminated, or NULL with errno set. */
+static char *read_stats(const char *mnt)
+{
+	for (int tries = 0; tries < 4; tries++) {
+		ssize_t len = getxattr(mnt, STATS_XATTR, NULL, 0);
+		char *buf;
+
+		if (len < 0)
+			return NULL;
+		buf = malloc(len + 1);
+		if (!buf)
+			return NULL;
+		len = getxattr(mnt, STATS_XATTR, buf, len);
+		if (len >= 0) {
+			buf[len] = '\0';
+			return buf;
+		}
+		free(buf);
+		if (errno != ERANGE)	/* ERANGE: it grew between the calls */
+			return NULL;
+	}
+	return NULL;
+}
+
+static int parse_stats(char *text, struct snapshot *s)
+{
+	size_t cap = 0;
+
+	s->nr = 0;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		struct counter c;
+		unsigned long long v;
+
+		if (sscanf(line, "%63s %llu", c.name, &v) != 2)
+			continue;
+		c.val = v;
+		if (s->nr == cap) {
+			cap = cap ? 2 * cap : 64;
+			s->c = realloc(s->c, cap * sizeof(*s->c));
+			if (!s->c)
+				return -ENOMEM;
+		}
+		s->c[s->nr++] = c;
+	}
+	return 0;
+}
+
+static int take_snapshot(const char *mnt, struct snapshot *s)
+{
+	char *text = read_stats(mnt);
+	int err;
+
+	if (!text)
+		return -errno;
+	clock_gettime(CLOCK_MONOTONIC, &s->when);
+	err = parse_stats(text, s);
+	free(text);
+	return err;
+}
+
+static const struct counter *find(const struct snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->nr; i++)
+		if (!strcmp(s->c[i].name, name))
+			return &s->c[i];
+	return NULL;
+}
+
+static void print_table(const char *mnt, const struct snapshot *prev,
+			const struct snapshot *cur, bool tty)
+{
+	double secs = (cur->when.tv_sec - prev->when.tv_sec) +
+		      (cur->when.tv_nsec - prev->when.tv_nsec) / 1e9;
+
+	if (tty)
+		fputs("\033[H\033[2J", stdout);
+	printf("iomapfs-stat %s   interval %.2fs\n", mnt, secs);
+	printf("%-28s %20s %16s\n", "counter", "value", "per second");
+	for (size_t i = 0; i < cur->nr; i++) {
+		const struct counter *c = &cur->c[i], *p = find(prev, c->name);
+
+		if (is_gauge(c->name) || !p || secs <= 0)
+			printf("%-28s %20llu %16s\n", c->name, (unsigned long long)c->val, "");
+		else
+			printf("%-28s %20llu %16.1f\n", c->name, (unsigned long long)c->val,
+			       (double)(c->val - p->val) / secs);
+	}
+	if (!tty)
+		putchar('\n');
+	fflush(stdout);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: iomapfs-stat MOUNTPOINT [INTERVAL] [--once]\n");
+}
+
+static int report_error(const char *mnt, int err)
+{
+	if (err == -ENODATA || err == -EOPNOTSUPP || err == -ENOTSUP)
+		fprintf(stderr, "iomapfs-stat: %s is not an iomapfs mount (no %s)\n",
+			mnt, STATS_XATTR);
+	else
+		fprintf(stderr, "iomapfs-stat: %s: %s\n", mnt, strerror(-err));
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct snapshot a = { 0 }, b = { 0 }, *prev = &a, *cur = &b, *tmp;
+	const char *mnt = NULL;
+	double interval = 1.0;
+	bool once = false;
+	int err;
+
+	for (int i = 1; i < argc; i++) {
+		char *end;
+
+		if (!strcmp(argv[i], "--once")) {
+			once = true;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!mnt) {
+			mnt = argv[i];
+		} else {
+			interval = strtod(argv[i], &end);
+			if (*end || interval <= 0) {
+				fprintf(stderr, "iomapfs-stat: bad interval '%s'\n", argv[i]);
+				return 1;
+			}
+		}
+	}
+	if (!mnt) {
+		usage(stderr);
+		return 1;
+	}
+	err = take_snapshot(mnt, prev);
+	if (err)
+		return report_error(mnt, err);
+	if (once) {
+		for (size_t i = 0; i < prev->nr; i++)
+			printf("%s %llu\n", prev->c[i].name, (unsigned long long)prev->c[i].val);
+		return 0;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	while (!stop) {
+		struct timespec ts = { (time_t)interval,
+				       (long)((interval - (time_t)interval) * 1e9) };
+
+		nanosleep(&ts, NULL);
+		if (stop)
+			break;
+		err = take_snapshot(mnt, cur);
+		if (err)
+			return report_error(mnt, err);
+		print_table(mnt, prev, cur, isatty(STDOUT_FILENO));
+		tmp = prev;
+		prev = cur;
+		cur = tmp;
+	}
+	free(a.c);
+	free(b.c);
+	return 0;
+}
