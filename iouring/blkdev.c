@@ -152,19 +152,24 @@ int blk_dev_open(const char *path, const struct blk_dev_config *cfg,
 }
 
 /*
- * Task context, after the last submit_bio() of the owner.  Completions may
- * submit more I/O (a worker converting extents writes metadata), so wait
- * for the rings and drain the workers until both stay empty.
+ * Completions may submit more I/O (a worker converting extents writes
+ * metadata), so wait for the rings and drain the workers until both stay
+ * empty.
  */
-void blk_dev_close(struct blk_dev *dev)
+void blk_dev_wait_idle(struct blk_dev *dev)
 {
-	if (!dev)
-		return;
 	might_sleep();
 	do {
 		blk_rings_wait_idle(dev);
 		blk_drain_deferred(dev);
 	} while (!blk_rings_idle(dev) || !blk_workers_idle(dev));
+}
+
+void blk_dev_close(struct blk_dev *dev)
+{
+	if (!dev)
+		return;
+	blk_dev_wait_idle(dev);
 	blk_workers_stop(dev);
 	blk_rings_stop(dev);
 	close(dev->fd);

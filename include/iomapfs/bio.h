@@ -193,6 +193,13 @@ struct blk_dev_config {
  */
 int blk_dev_open(const char *path, const struct blk_dev_config *cfg,
 		 struct blk_dev **out);
+/*
+ * Task context, not from a worker.  Wait until every bio submitted so far
+ * has ended (its bio_endio() in the reaper has returned) and every deferred
+ * bio has run its ->bi_end_io in a worker, including bios that those
+ * completions submitted.  Counters are exact afterwards.
+ */
+void blk_dev_wait_idle(struct blk_dev *dev);
 /* Drain every ring and every worker batch, stop the threads, close. */
 void blk_dev_close(struct blk_dev *dev);
 

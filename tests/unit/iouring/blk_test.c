@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Helpers shared by the iouring/ unit suites (see blk_test.h).
+ */
+#include "blk_test.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+atomic_int tio_final_calls;
+atomic_int tio_first_calls;
+
+static char scratch_dir[64];
+
+void blk_test_scratch_init(void)
+{
+	snprintf(scratch_dir, sizeof(scratch_dir), "/var/tmp/iomapfs-blk-XXXXXX");
+	if (!mkdtemp(scratch_dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+}
+
+void blk_test_scratch_cleanup(void)
+{
+	DIR *d = opendir(scratch_dir);
+	struct dirent *de;
+	char p[512];
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", scratch_dir, de->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(scratch_dir);
+}
+
+void blk_test_image(char *path, size_t pathlen, const char *name, uint64_t size)
+{
+	int fd;
+
+	snprintf(path, pathlen, "%s/%s-%d.img", scratch_dir, name, (int)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, size), 0);
+	close(fd);
+}
+
+void *abuf(size_t len)
+{
+	void *p = NULL;
+
+	ck_assert_int_eq(posix_memalign(&p, 4096, len), 0);
+	memset(p, 0, len);
+	return p;
+}
+
+void fill_pattern(void *buf, size_t len, unsigned seed)
+{
+	unsigned char *b = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		b[i] = (unsigned char)(i * 31 + seed * 7 + (i >> 12));
+}
+
+void current_comm(char comm[16])
+{
+	memset(comm, 0, 16);
+	prctl(PR_GET_NAME, comm);
+}
+
+void tio_init(struct tio *t, int defer_reason)
+{
+	memset(t, 0, sizeof(*t));
+	t->defer_reason = defer_reason;
+}
+
+static bool tio_try_defer(struct tio *t, struct bio *bio)
+{
+	if (t->always_defer)
+		return bio_complete_in_task(bio, BIO_DEFER_DROPBEHIND);
+	if (t->defer_on_error)
+		return bio->bi_status && bio_complete_in_task(bio, BIO_DEFER_ERROR);
+	if (t->defer_reason < 0)
+		return false;
+	return bio_complete_in_task(bio, t->defer_reason);
+}
+
+/*
+ * Runs in the reaper, a worker, or a submitting thread.  Records the call,
+ * defers when asked, and on the final call records the status.
+ */
+void tio_end_io(struct bio *bio)
+{
+	struct tio *t = bio->bi_private;
+	int n = atomic_load(&t->calls);
+	bool deferred;
+
+	if (n < TIO_MAX_CALLS) {
+		current_comm(t->comm[n]);
+		t->atomic_ctx[n] = in_atomic_ctx();
+	}
+	if (n == 0)
+		atomic_fetch_add(&tio_first_calls, 1);
+	deferred = tio_try_defer(t, bio);
+	if (n < TIO_MAX_CALLS)
+		t->deferred[n] = deferred;
+	if (deferred) {
+		atomic_store(&t->calls, n + 1);
+		return;
+	}
+	t->status = bio->bi_status;
+	if (t->batch_cb)
+		bio_task_batch_add_cb(t->batch_cb);
+	if (!t->keep)
+		bio_put(bio);
+	atomic_store(&t->calls, n + 1);
+	atomic_store(&t->ended, 1);
+	atomic_fetch_add(&tio_final_calls, 1);
+}
+
+struct bio *tio_bio(struct blk_dev *dev, enum req_op op, void *buf, size_t len,
+		    uint64_t off, struct tio *t)
+{
+	struct bio *bio = bio_alloc(dev, len ? 1 : 0, op);
+
+	bio->bi_sector = off >> SECTOR_SHIFT;
+	bio->bi_end_io = tio_end_io;
+	bio->bi_private = t;
+	if (len)
+		ck_assert(bio_add_buf(bio, buf, len));
+	return bio;
+}
+
+bool wait_atomic_ge(atomic_int *v, int target)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 30000; i++) {
+		if (atomic_load(v) >= target)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return atomic_load(v) >= target;
+}
+
+struct blk_dev *open_dev(const char *path, const struct blk_dev_config *cfg)
+{
+	struct blk_dev *dev = NULL;
+
+	ck_assert_int_eq(blk_dev_open(path, cfg, &dev), 0);
+	ck_assert_ptr_nonnull(dev);
+	return dev;
+}
