@@ -86,8 +86,22 @@ void tio_init(struct tio *t, int defer_reason)
 
 static bool tio_try_defer(struct tio *t, struct bio *bio)
 {
-	if (t->always_defer)
-		return bio_complete_in_task(bio, BIO_DEFER_DROPBEHIND);
+	if (t->always_defer) {
+		/*
+		 * The v6 loop: a worker that still looks atomic (no preempt
+		 * count) would offload the bio again, forever.  Pretend to be
+		 * such a worker.
+		 */
+		bool fake = !in_atomic_ctx();
+		bool ret;
+
+		if (fake)
+			atomic_ctx_enter();
+		ret = bio_complete_in_task(bio, BIO_DEFER_DROPBEHIND);
+		if (fake)
+			atomic_ctx_exit();
+		return ret;
+	}
 	if (t->defer_on_error)
 		return bio->bi_status && bio_complete_in_task(bio, BIO_DEFER_ERROR);
 	if (t->defer_reason < 0)
@@ -102,7 +116,13 @@ static bool tio_try_defer(struct tio *t, struct bio *bio)
 void tio_end_io(struct bio *bio)
 {
 	struct tio *t = bio->bi_private;
-	int n = atomic_load(&t->calls);
+	/*
+	 * Count the call before deferring: once bio_complete_in_task() has
+	 * queued the bio, a worker may run the next call at once, and this
+	 * call must not touch the bio or its tracker any more (the kernel's
+	 * rule too).
+	 */
+	int n = atomic_fetch_add(&t->calls, 1);
 	bool deferred;
 
 	if (n < TIO_MAX_CALLS) {
@@ -111,19 +131,17 @@ void tio_end_io(struct bio *bio)
 	}
 	if (n == 0)
 		atomic_fetch_add(&tio_first_calls, 1);
-	deferred = tio_try_defer(t, bio);
 	if (n < TIO_MAX_CALLS)
-		t->deferred[n] = deferred;
-	if (deferred) {
-		atomic_store(&t->calls, n + 1);
+		t->deferred[n] = true;	/* before: the worker may run at once */
+	deferred = tio_try_defer(t, bio);
+	if (deferred)
 		return;
-	}
+	if (n < TIO_MAX_CALLS)
+		t->deferred[n] = false;
 	t->status = bio->bi_status;
 	if (t->batch_cb)
 		bio_task_batch_add_cb(t->batch_cb);
-	if (!t->keep)
-		bio_put(bio);
-	atomic_store(&t->calls, n + 1);
+	bio_put(bio);
 	atomic_store(&t->ended, 1);
 	atomic_fetch_add(&tio_final_calls, 1);
 }

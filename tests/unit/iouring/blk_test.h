@@ -20,7 +20,6 @@ struct tio {
 	int			defer_reason;	/* -1: never defer */
 	bool			always_defer;	/* re-offload guard test */
 	bool			defer_on_error;	/* BIO_DEFER_ERROR when bi_status != 0 */
-	bool			keep;		/* do not bio_put: the test inspects it */
 	atomic_int		calls;
 	atomic_int		ended;		/* the final call ran (1) */
 	char			comm[TIO_MAX_CALLS][16];

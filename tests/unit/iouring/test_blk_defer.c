@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Description: bio_complete_in_task() and its per-CPU workers: each
+ * deferral reason runs in an "iomapfs-wq/N" thread out of atomic context,
+ * both offload modes, the re-offload guard (v6 review: infinite loop), the
+ * hotplug analogue (v6 review: stranded bios on re-online), draining at
+ * close and on demand, batch callbacks, and the latency statistics.
+ */
+#include "blk_test.h"
+
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MiB		(1024 * 1024)
+#define ONE_HOUR_US	3600000000u
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+/* The highest CPU this process may run on: where tests pin the reaper. */
+static unsigned pick_cpu(void)
+{
+	cpu_set_t set;
+	int cpu;
+
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+	for (cpu = CPU_SETSIZE - 1; cpu >= 0; cpu--)
+		if (CPU_ISSET(cpu, &set))
+			return cpu;
+	ck_abort_msg("no CPU in the affinity mask");
+	return 0;
+}
+
+/* Submit @nr 4 KiB writes, each tracked by t[i] deferring with @reason. */
+static void submit_deferring_writes(struct blk_dev *dev, char *buf, struct tio *t,
+				    int nr, int reason)
+{
+	int i;
+
+	for (i = 0; i < nr; i++) {
+		tio_init(&t[i], reason);
+		submit_bio(tio_bio(dev, REQ_OP_WRITE, buf + i * 4096, 4096, i * 4096, &t[i]));
+	}
+}
+
+static void get_stats(struct blk_dev *dev, struct blk_stats *st)
+{
+	blk_dev_wait_idle(dev);
+	blk_dev_get_stats(dev, st);
+}
+
+START_TEST(each_deferral_reason_runs_in_worker_out_of_atomic_context)
+{
+	char path[256], *buf = abuf(BIO_DEFER_NR * 4096);
+	struct tio t[BIO_DEFER_NR];
+	struct blk_stats st;
+	struct blk_dev *dev;
+	int r;
+
+	blk_test_image(path, sizeof(path), "reasons", MiB);
+	dev = open_dev(path, NULL);
+	for (r = 0; r < BIO_DEFER_NR; r++) {
+		enum req_op op = r == BIO_DEFER_READ_ERROR ? REQ_OP_READ : REQ_OP_WRITE;
+
+		tio_init(&t[r], r);
+		submit_bio(tio_bio(dev, op, buf + r * 4096, 4096, r * 4096, &t[r]));
+	}
+	for (r = 0; r < BIO_DEFER_NR; r++) {
+		ck_assert(wait_atomic_ge(&t[r].ended, 1));
+		ck_assert_int_eq(atomic_load(&t[r].calls), 2);
+		ck_assert_str_eq(t[r].comm[0], "iomapfs-irq/0");
+		ck_assert(t[r].atomic_ctx[0]);
+		ck_assert(t[r].deferred[0]);
+		ck_assert_msg(starts_with(t[r].comm[1], "iomapfs-wq/"), "ran in %s", t[r].comm[1]);
+		ck_assert(!t[r].atomic_ctx[1]);
+		ck_assert_int_eq(t[r].status, 0);
+	}
+	get_stats(dev, &st);
+	for (r = 0; r < BIO_DEFER_NR; r++)
+		ck_assert_uint_eq(st.deferred[r], 1);
+	ck_assert_uint_eq(st.completed_in_worker, BIO_DEFER_NR);
+	ck_assert_uint_eq(st.completed_in_reaper, 0);
+	ck_assert_uint_eq(st.worker_batch_bios, BIO_DEFER_NR);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+START_TEST(delayed_mode_batches_completions_that_end_together)
+{
+	struct blk_dev_config cfg = {
+		.offload = BLK_OFFLOAD_DELAYED, .delay_us = 200000, .nr_workers = 1,
+	};
+	enum { NR = 32 };
+	char path[256], *buf = abuf(NR * 4096);
+	struct tio t[NR];
+	struct blk_stats st;
+	struct blk_dev *dev;
+
+	blk_test_image(path, sizeof(path), "delayed", MiB);
+	dev = open_dev(path, &cfg);
+	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_DROPBEHIND);
+	ck_assert(wait_atomic_ge(&tio_final_calls, NR));
+	get_stats(dev, &st);
+	ck_assert_uint_eq(st.worker_batch_bios, NR);
+	/* The "jiffy" let completions pile up: fewer batches than bios. */
+	ck_assert_uint_lt(st.worker_batches, NR);
+	ck_assert_uint_ge(st.worker_batches, 1);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+START_TEST(thread_mode_wakes_worker_at_once)
+{
+	/* A delay that thread mode must ignore: the test would time out. */
+	struct blk_dev_config cfg = {
+		.offload = BLK_OFFLOAD_THREAD, .delay_us = ONE_HOUR_US, .nr_workers = 1,
+	};
+	char path[256], *buf = abuf(4096);
+	struct blk_dev *dev;
+	struct tio t;
+
+	blk_test_image(path, sizeof(path), "thread", MiB);
+	dev = open_dev(path, &cfg);
+	submit_deferring_writes(dev, buf, &t, 1, BIO_DEFER_UNWRITTEN);
+	ck_assert(wait_atomic_ge(&t.ended, 1));
+	ck_assert_msg(atomic_load(&t.calls) == 2, "calls %d comm0 %s def0 %d", atomic_load(&t.calls), t.comm[0], t.deferred[0]);
+	ck_assert_str_eq(t.comm[1], "iomapfs-wq/0");
+	ck_assert(!t.atomic_ctx[1]);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+START_TEST(reoffload_guard_runs_end_io_exactly_twice)
+{
+	char path[256], *buf = abuf(4096);
+	struct blk_stats st;
+	struct blk_dev *dev;
+	struct tio t;
+
+	blk_test_image(path, sizeof(path), "reoffload", MiB);
+	dev = open_dev(path, NULL);
+	tio_init(&t, -1);
+	t.always_defer = true;	/* defers on every call, even in the worker */
+	submit_bio(tio_bio(dev, REQ_OP_WRITE, buf, 4096, 0, &t));
+	ck_assert(wait_atomic_ge(&t.ended, 1));
+	get_stats(dev, &st);
+	ck_assert_int_eq(atomic_load(&t.calls), 2);
+	ck_assert(t.deferred[0]);
+	ck_assert(!t.deferred[1]);	/* the flag stopped the second offload */
+	ck_assert(starts_with(t.comm[1], "iomapfs-wq/"));
+	ck_assert_uint_eq(st.deferred[BIO_DEFER_DROPBEHIND], 1);
+	ck_assert_uint_eq(st.completed_in_worker, 1);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+START_TEST(complete_in_task_defers_only_from_atomic_context)
+{
+	char path[256];
+	struct blk_dev *dev;
+	struct bio *bio;
+	struct tio t;
+
+	blk_test_image(path, sizeof(path), "ctx", MiB);
+	dev = open_dev(path, NULL);
+	tio_init(&t, -1);
+	bio = tio_bio(dev, REQ_OP_WRITE, NULL, 0, 0, &t);
+	/* Task context: nothing to do, and the bio is not marked. */
+	ck_assert(!bio_complete_in_task(bio, BIO_DEFER_ERROR));
+	ck_assert_uint_eq(atomic_load(&bio->bi_flags) & BIO_COMPLETE_IN_TASK, 0);
+	/* Atomic context: queued, and ->bi_end_io runs in a worker. */
+	atomic_ctx_enter();
+	ck_assert(bio_complete_in_task(bio, BIO_DEFER_ERROR));
+	atomic_ctx_exit();
+	ck_assert(wait_atomic_ge(&t.ended, 1));
+	ck_assert(starts_with(t.comm[0], "iomapfs-wq/"));
+	blk_dev_close(dev);
+}
+END_TEST
+
+/*
+ * Regression test for the stranded-bios bug of the v6 review: a worker
+ * re-enabled with a non-empty batch must run it without any new deferral.
+ */
+START_TEST(offline_worker_keeps_bios_until_online_then_runs_them)
+{
+	struct blk_dev_config cfg = { .offload = BLK_OFFLOAD_THREAD, .nr_workers = 2 };
+	enum { NR = 8 };
+	char path[256], *buf = abuf(NR * 4096), want[32];
+	unsigned cpu = pick_cpu(), w;
+	struct blk_dev *dev;
+	struct tio t[NR];
+	int i;
+
+	blk_test_image(path, sizeof(path), "online", MiB);
+	dev = open_dev(path, &cfg);
+	ck_assert_int_eq(blk_dev_set_irq_affinity(dev, 0, cpu), 0);
+	w = cpu % blk_nr_workers(dev);
+	blk_worker_offline(dev, w);
+	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_DROPBEHIND);
+	ck_assert(wait_atomic_ge(&tio_first_calls, NR));
+	ck_assert_int_eq(atomic_load(&tio_final_calls), 0);
+	blk_worker_online(dev, w);
+	/* No drain call: coming online alone must run the batch. */
+	ck_assert(wait_atomic_ge(&tio_final_calls, NR));
+	snprintf(want, sizeof(want), "iomapfs-wq/%u", w);
+	for (i = 0; i < NR; i++)
+		ck_assert_str_eq(t[i].comm[1], want);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+START_TEST(offline_drains_pending_batch_in_caller)
+{
+	/* The worker sits in an hour-long "jiffy": only the caller can run them. */
+	struct blk_dev_config cfg = {
+		.offload = BLK_OFFLOAD_DELAYED, .delay_us = ONE_HOUR_US, .nr_workers = 1,
+	};
+	enum { NR = 4 };
+	char path[256], *buf = abuf(NR * 4096), comm[16];
+	struct blk_dev *dev;
+	struct tio t[NR];
+	int i;
+
+	blk_test_image(path, sizeof(path), "offline", MiB);
+	dev = open_dev(path, &cfg);
+	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_ERROR);
+	ck_assert(wait_atomic_ge(&tio_first_calls, NR));
+	blk_worker_offline(dev, 0);
+	ck_assert_int_eq(atomic_load(&tio_final_calls), NR);
+	current_comm(comm);
+	for (i = 0; i < NR; i++) {
+		ck_assert_str_eq(t[i].comm[1], comm);
+		ck_assert(!t[i].atomic_ctx[1]);
+	}
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+START_TEST(close_completes_bios_deferred_to_offline_worker)
+{
+	struct blk_dev_config cfg = { .offload = BLK_OFFLOAD_THREAD, .nr_workers = 1 };
+	enum { NR = 6 };
+	char path[256], *buf = abuf(NR * 4096);
+	struct blk_dev *dev;
+	struct tio t[NR];
+
+	blk_test_image(path, sizeof(path), "close", MiB);
+	dev = open_dev(path, &cfg);
+	blk_worker_offline(dev, 0);
+	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_UNWRITTEN);
+	ck_assert(wait_atomic_ge(&tio_first_calls, NR));
+	ck_assert_int_eq(atomic_load(&tio_final_calls), 0);
+	blk_dev_close(dev);
+	ck_assert_int_eq(atomic_load(&tio_final_calls), NR);
+	free(buf);
+}
+END_TEST
+
+START_TEST(drain_deferred_runs_offline_workers_bios_in_caller)
+{
+	struct blk_dev_config cfg = { .offload = BLK_OFFLOAD_THREAD, .nr_workers = 1 };
+	enum { NR = 5 };
+	char path[256], *buf = abuf(NR * 4096), comm[16];
+	struct blk_dev *dev;
+	struct tio t[NR];
+	int i;
+
+	blk_test_image(path, sizeof(path), "drain", MiB);
+	dev = open_dev(path, &cfg);
+	blk_worker_offline(dev, 0);
+	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_READ_ERROR);
+	ck_assert(wait_atomic_ge(&tio_first_calls, NR));
+	blk_dev_wait_idle(dev);
+	ck_assert_int_eq(atomic_load(&tio_final_calls), NR);
+	current_comm(comm);
+	for (i = 0; i < NR; i++)
+		ck_assert_str_eq(t[i].comm[1], comm);
+	blk_worker_online(dev, 0);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+/* Batch callback state: what the callback saw each time it ran. */
+static atomic_int cb_calls;
+static int cb_seen_final[64];
+static char cb_comm[16];
+
+static void batch_cb_fn(struct task_batch_cb *cb)
+{
+	int n = atomic_load(&cb_calls);
+
+	if (n < 64)
+		cb_seen_final[n] = atomic_load(&tio_final_calls);
+	current_comm(cb_comm);
+	atomic_store(&cb_calls, n + 1);
+}
+
+START_TEST(batch_callback_runs_once_after_its_batch)
+{
+	struct blk_dev_config cfg = {
+		.offload = BLK_OFFLOAD_DELAYED, .delay_us = 100000, .nr_workers = 1,
+	};
+	struct task_batch_cb cb = { .fn = batch_cb_fn };
+	enum { NR = 16 };
+	char path[256], *buf = abuf(NR * 4096);
+	struct blk_stats st;
+	struct blk_dev *dev;
+	struct tio t[NR];
+	int i;
+
+	blk_test_image(path, sizeof(path), "batchcb", MiB);
+	dev = open_dev(path, &cfg);
+	for (i = 0; i < NR; i++) {
+		tio_init(&t[i], BIO_DEFER_UNWRITTEN);
+		t[i].batch_cb = &cb;
+		submit_bio(tio_bio(dev, REQ_OP_WRITE, buf + i * 4096, 4096, i * 4096, &t[i]));
+	}
+	ck_assert(wait_atomic_ge(&tio_final_calls, NR));
+	get_stats(dev, &st);
+	/* Registered by every bio, run once per batch, after the batch. */
+	ck_assert_int_eq(atomic_load(&cb_calls), st.worker_batches);
+	ck_assert_uint_lt(st.worker_batches, NR);
+	for (i = 1; i < atomic_load(&cb_calls) && i < 64; i++)
+		ck_assert_int_gt(cb_seen_final[i], cb_seen_final[i - 1]);
+	ck_assert_int_eq(cb_seen_final[atomic_load(&cb_calls) - 1], NR);
+	ck_assert_str_eq(cb_comm, "iomapfs-wq/0");
+	ck_assert(!cb.pending);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+START_TEST(defer_latency_percentiles_cover_the_delay)
+{
+	struct blk_dev_config cfg = {
+		.offload = BLK_OFFLOAD_DELAYED, .delay_us = 20000, .nr_workers = 1,
+	};
+	enum { NR = 4 };
+	char path[256], *buf = abuf(NR * 4096);
+	struct blk_stats st;
+	struct blk_dev *dev;
+	struct tio t[NR];
+
+	blk_test_image(path, sizeof(path), "latency", MiB);
+	dev = open_dev(path, &cfg);
+	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_DROPBEHIND);
+	ck_assert(wait_atomic_ge(&tio_final_calls, NR));
+	get_stats(dev, &st);
+	/* The first bio of a batch waits at least the whole "jiffy". */
+	ck_assert_uint_ge(st.defer_lat_max_us, cfg.delay_us);
+	ck_assert_uint_gt(st.defer_lat_p50_us, 0);
+	ck_assert_uint_le(st.defer_lat_p50_us, st.defer_lat_p99_us);
+	ck_assert_uint_le(st.defer_lat_p99_us, st.defer_lat_max_us);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+static Suite *blk_defer_suite(void)
+{
+	Suite *s = suite_create("blk_defer");
+	TCase *tc = tcase_create("defer");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, each_deferral_reason_runs_in_worker_out_of_atomic_context);
+	tcase_add_test(tc, delayed_mode_batches_completions_that_end_together);
+	tcase_add_test(tc, thread_mode_wakes_worker_at_once);
+	tcase_add_test(tc, reoffload_guard_runs_end_io_exactly_twice);
+	tcase_add_test(tc, complete_in_task_defers_only_from_atomic_context);
+	tcase_add_test(tc, offline_worker_keeps_bios_until_online_then_runs_them);
+	tcase_add_test(tc, offline_drains_pending_batch_in_caller);
+	tcase_add_test(tc, close_completes_bios_deferred_to_offline_worker);
+	tcase_add_test(tc, drain_deferred_runs_offline_workers_bios_in_caller);
+	tcase_add_test(tc, batch_callback_runs_once_after_its_batch);
+	tcase_add_test(tc, defer_latency_percentiles_cover_the_delay);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(blk_defer_suite());
+	int failed;
+
+	blk_test_scratch_init();
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	blk_test_scratch_cleanup();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
