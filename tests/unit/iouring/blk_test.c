@@ -17,7 +17,7 @@ atomic_int tio_first_calls;
 
 static char scratch_dir[64];
 
-void blk_test_scratch_init(void)
+static void blk_test_scratch_init(void)
 {
 	snprintf(scratch_dir, sizeof(scratch_dir), "/var/tmp/iomapfs-blk-XXXXXX");
 	if (!mkdtemp(scratch_dir)) {
@@ -26,7 +26,7 @@ void blk_test_scratch_init(void)
 	}
 }
 
-void blk_test_scratch_cleanup(void)
+static void blk_test_scratch_cleanup(void)
 {
 	DIR *d = opendir(scratch_dir);
 	struct dirent *de;
@@ -41,6 +41,19 @@ void blk_test_scratch_cleanup(void)
 	if (d)
 		closedir(d);
 	rmdir(scratch_dir);
+}
+
+int blk_test_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	blk_test_scratch_init();
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	blk_test_scratch_cleanup();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 void blk_test_image(char *path, size_t pathlen, const char *name, uint64_t size)
@@ -76,6 +89,11 @@ void current_comm(char comm[16])
 {
 	memset(comm, 0, 16);
 	prctl(PR_GET_NAME, comm);
+}
+
+bool starts_with(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
 }
 
 void tio_init(struct tio *t, int defer_reason)

@@ -33,15 +33,18 @@ struct tio {
 extern atomic_int tio_final_calls;	/* ->bi_end_io calls that did not defer */
 extern atomic_int tio_first_calls;	/* first ->bi_end_io calls */
 
-/* main(): one scratch directory per suite run, removed at the end. */
-void blk_test_scratch_init(void);
-void blk_test_scratch_cleanup(void);
+/*
+ * main(): run @s with one scratch directory under /var/tmp for its images,
+ * removed at the end even when tests fail.  Returns the exit status.
+ */
+int blk_test_run(Suite *s);
 /* A sparse image file of @size bytes in the scratch directory. */
 void blk_test_image(char *path, size_t pathlen, const char *name, uint64_t size);
 
 void *abuf(size_t len);
 void fill_pattern(void *buf, size_t len, unsigned seed);
 void current_comm(char comm[16]);
+bool starts_with(const char *s, const char *prefix);
 
 void tio_init(struct tio *t, int defer_reason);
 void tio_end_io(struct bio *bio);

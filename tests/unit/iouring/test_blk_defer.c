@@ -15,11 +15,6 @@
 #define MiB		(1024 * 1024)
 #define ONE_HOUR_US	3600000000u
 
-static bool starts_with(const char *s, const char *prefix)
-{
-	return !strncmp(s, prefix, strlen(prefix));
-}
-
 /* The highest CPU this process may run on: where tests pin the reaper. */
 static unsigned pick_cpu(void)
 {
@@ -390,13 +385,5 @@ static Suite *blk_defer_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(blk_defer_suite());
-	int failed;
-
-	blk_test_scratch_init();
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	blk_test_scratch_cleanup();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return blk_test_run(blk_defer_suite());
 }

@@ -18,11 +18,6 @@
 
 #define MiB	(1024 * 1024)
 
-static bool starts_with(const char *s, const char *prefix)
-{
-	return !strncmp(s, prefix, strlen(prefix));
-}
-
 static void pread_image(const char *path, void *buf, size_t len, off_t off)
 {
 	int fd = open(path, O_RDONLY);
@@ -594,13 +589,5 @@ static Suite *blk_io_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(blk_io_suite());
-	int failed;
-
-	blk_test_scratch_init();
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	blk_test_scratch_cleanup();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return blk_test_run(blk_io_suite());
 }
