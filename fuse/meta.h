@@ -84,6 +84,16 @@ int meta_commit(struct meta *m);
  * fsync commits only if its inode was changed in a txn not yet durable. */
 uint64_t meta_running_seq(struct meta *m);
 uint64_t meta_durable_seq(struct meta *m);
+/*
+ * Test hook for crash tests, never called by the daemon: write the running
+ * transaction to the journal and flush like meta_commit(), but do not
+ * checkpoint, then shut the filesystem down as if the machine had crashed
+ * there.  With @torn the commit block is left out (the transaction was
+ * torn before its commit block reached the device).  The caller then calls
+ * meta_unmount() (which writes nothing and returns -EIO) and mounts again
+ * to see the replay.
+ */
+int meta_commit_no_checkpoint(struct meta *m, bool torn);
 /* Stop all metadata I/O (FS_IOC_SHUTDOWN); later calls fail with -EIO. */
 void meta_shutdown(struct meta *m);
 bool meta_is_shutdown(struct meta *m);
@@ -126,7 +136,7 @@ long btree_delete_range(struct meta *m, const struct iomapfs_key *lo,
 
 /*
  * Allocate up to @max_len contiguous blocks, at least @min_len, near
- * @goal (0: anywhere).  Returns 0 with *start/*len, or -ENOSPC.  Data
+ * @goal (0: anywhere).  Returns 0 with *start and *len set, or -ENOSPC.  Data
  * allocations (@meta false) cannot dip into the metadata reserve.
  */
 int alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,

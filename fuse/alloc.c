@@ -1,0 +1,548 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The free-space allocator.  The on-disk bitmap (journaled bitmap blocks,
+ * one bit per device block, 1 = used) is the truth; in memory we keep a
+ * flat copy, busy[], in which blocks freed by a transaction that is not yet
+ * durable still count as used, plus a free count per bitmap block so that
+ * a search skips full groups without touching their words.  A search scans
+ * 64 blocks per word and stops at the first run that satisfies the whole
+ * request, so large contiguous allocations on a mostly empty device cost a
+ * few word reads.
+ *
+ * Policies:
+ *  - goal-directed: a request first tries exactly at @goal, then scans
+ *    forward from it (wrapping once); without a goal, data continues after
+ *    the previous data extent and metadata after the previous node;
+ *  - a metadata reserve (max(256 blocks, 1%)) that only @meta allocations
+ *    may use, so B+tree splits never fail after a section's checks;
+ *  - delayed-allocation reservations (alloc_reserve) are subtracted from
+ *    what data allocations may take;
+ *  - frees are deferred: the bitmap block is cleared in the freeing
+ *    transaction, but busy[] keeps the blocks until that transaction is
+ *    durable and checkpointed (meta_alloc_release from journal.c).
+ *
+ * fsck support (meta_mark_static, meta_check_bitmap) lives here too.
+ */
+#include "meta_internal.h"
+
+#define BITS_PER_WORD	64
+#define GROUP_WORDS	(IOMAPFS_BITMAP_BITS / BITS_PER_WORD)
+static_assert(IOMAPFS_BITMAP_BITS % BITS_PER_WORD == 0, "groups are whole words");
+
+/* Scan at most this many candidate runs once one that fits @min_len is
+ * known: bounds the cost on badly fragmented free space. */
+#define ALLOC_SCAN_RUNS	4096
+
+static inline bool busy_test(const struct meta_alloc *a, uint64_t b)
+{
+	return a->busy[b / 64] >> (b % 64) & 1;
+}
+
+static inline uint8_t *bitmap_bits(struct mbuf *b)
+{
+	return blk_ptr(b, sizeof(struct iomapfs_bitmap_hdr));
+}
+
+uint64_t meta_reserve_for(uint64_t nr_blocks)
+{
+	return max_t(uint64_t, 256, nr_blocks / 100);
+}
+
+/* Mark [start, start+len) busy (@set) or not, keeping the counters. */
+static void busy_update(struct meta_alloc *a, uint64_t start, uint64_t len, bool set)
+{
+	for (uint64_t b = start; b < start + len; b++) {
+		uint64_t bit = 1ull << (b % 64);
+		uint64_t *w = &a->busy[b / 64];
+
+		if (!!(*w & bit) == set)
+			continue;
+		*w ^= bit;
+		if (set) {
+			a->group_free[b / IOMAPFS_BITMAP_BITS]--;
+			a->nr_free--;
+		} else {
+			a->group_free[b / IOMAPFS_BITMAP_BITS]++;
+			a->nr_free++;
+		}
+	}
+}
+
+static struct mbuf *bitmap_buf(struct meta *m, uint64_t group)
+{
+	return mbuf_read(m, m->sb.bitmap_start + group, IOMAPFS_BITMAP_MAGIC);
+}
+
+/* Load the on-disk bitmap into busy[] (mount). */
+int meta_alloc_load(struct meta *m)
+{
+	struct meta_alloc *a = &m->alloc;
+	uint64_t nr = m->nr_blocks;
+
+	a->nr_groups = meta_bitmap_groups(nr);
+	a->nr_words = a->nr_groups * GROUP_WORDS;
+	a->busy = kzalloc(a->nr_words * sizeof(uint64_t));
+	a->group_free = kzalloc(a->nr_groups * sizeof(uint32_t));
+	pthread_mutex_init(&a->space_lock, NULL);
+	a->data_start = m->sb.bitmap_start + m->sb.bitmap_blocks;
+	a->goal_meta = a->goal_data = a->data_start;
+	a->meta_reserve = meta_reserve_for(nr);
+	/* Bits past the device end are never free. */
+	memset(a->busy, 0xff, a->nr_words * sizeof(uint64_t));
+	for (uint64_t g = 0; g < a->nr_groups; g++) {
+		struct mbuf *b = bitmap_buf(m, g);
+		const uint8_t *bits;
+		uint64_t first = g * IOMAPFS_BITMAP_BITS;
+		uint64_t n = min_t(uint64_t, IOMAPFS_BITMAP_BITS, nr - first);
+
+		if (IS_ERR(b))
+			return PTR_ERR(b);
+		bits = bitmap_bits(b);
+		memcpy(&a->busy[g * GROUP_WORDS], bits, DIV_ROUND_UP(n, 8));
+		for (uint64_t i = n; i < IOMAPFS_BITMAP_BITS && i % 8; i++)
+			a->busy[(first + i) / 64] |= 1ull << ((first + i) % 64);
+		for (uint64_t w = 0; w < GROUP_WORDS; w++)
+			a->group_free[g] += 64 - __builtin_popcountll(a->busy[g * GROUP_WORDS + w]);
+		a->nr_free += a->group_free[g];
+		mbuf_put(m, b);
+	}
+	return 0;
+}
+
+void meta_alloc_destroy(struct meta *m)
+{
+	struct meta_alloc *a = &m->alloc;
+
+	kfree(a->busy);
+	kfree(a->group_free);
+	kfree(a->dfree);
+	if (a->busy)
+		pthread_mutex_destroy(&a->space_lock);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Set or clear bits in the on-disk bitmap blocks (journaled). */
+static int bitmap_update(struct meta *m, uint64_t start, uint64_t len, bool set)
+{
+	while (len) {
+		uint64_t g = start / IOMAPFS_BITMAP_BITS;
+		uint64_t i = start % IOMAPFS_BITMAP_BITS;
+		uint64_t n = min_t(uint64_t, len, IOMAPFS_BITMAP_BITS - i);
+		struct mbuf *b = bitmap_buf(m, g);
+		struct iomapfs_bitmap_hdr *h;
+		uint8_t *bits;
+
+		if (IS_ERR(b))
+			return PTR_ERR(b);
+		h = b->data;
+		bits = bitmap_bits(b);
+		mbuf_mark_dirty(m, b);
+		for (uint64_t k = i; k < i + n; k++) {
+			uint8_t bit = 1u << (k % 8);
+
+			if (!!(bits[k / 8] & bit) == set)
+				continue;
+			bits[k / 8] ^= bit;
+			h->nr_free += set ? -1 : 1;
+		}
+		mbuf_put(m, b);
+		start += n;
+		len -= n;
+	}
+	m->sb_dirty = true;
+	return 0;
+}
+
+/* First zero bit of busy[] at or after @pos, below @end; @end if none. */
+static uint64_t find_free(const struct meta_alloc *a, uint64_t pos, uint64_t end)
+{
+	while (pos < end) {
+		uint64_t g = pos / IOMAPFS_BITMAP_BITS;
+		uint64_t w;
+
+		if (!a->group_free[g]) {
+			pos = (g + 1) * IOMAPFS_BITMAP_BITS;
+			continue;
+		}
+		w = a->busy[pos / 64] | ((1ull << (pos % 64)) - 1);
+		if (w != ~0ull)
+			return min_t(uint64_t, end, ALIGN_DOWN(pos, 64) + __builtin_ctzll(~w));
+		pos = ALIGN_DOWN(pos, 64) + 64;
+	}
+	return end;
+}
+
+/* First busy bit at or after @pos, below @end; @end if none. */
+static uint64_t find_busy(const struct meta_alloc *a, uint64_t pos, uint64_t end)
+{
+	while (pos < end) {
+		uint64_t w = a->busy[pos / 64] & ~((1ull << (pos % 64)) - 1);
+
+		if (w)
+			return min_t(uint64_t, end, ALIGN_DOWN(pos, 64) + __builtin_ctzll(w));
+		pos = ALIGN_DOWN(pos, 64) + 64;
+	}
+	return end;
+}
+
+struct run {
+	uint64_t start, len;
+};
+
+/* Best free run in [from, end): the first of >= want, else the longest. */
+static void scan_range(const struct meta_alloc *a, uint64_t from, uint64_t end,
+		       uint64_t want, uint64_t min_len, struct run *best, unsigned *runs)
+{
+	uint64_t pos = from;
+
+	while (pos < end && best->len < want) {
+		uint64_t s = find_free(a, pos, end);
+		uint64_t e;
+
+		if (s >= end)
+			break;
+		e = find_busy(a, s, min_t(uint64_t, end, s + want));
+		if (e - s > best->len) {
+			best->start = s;
+			best->len = e - s;
+		}
+		if (best->len >= min_len && ++*runs > ALLOC_SCAN_RUNS)
+			break;
+		pos = e;
+	}
+}
+
+static int find_extent(struct meta *m, uint64_t goal, uint64_t min_len,
+		       uint64_t max_len, struct run *out)
+{
+	struct meta_alloc *a = &m->alloc;
+	uint64_t lo = a->data_start, hi = m->nr_blocks;
+	struct run best = { 0, 0 };
+	unsigned runs = 0;
+
+	if (goal < lo || goal >= hi)
+		goal = lo;
+	scan_range(a, goal, hi, max_len, min_len, &best, &runs);
+	if (best.len < max_len && runs <= ALLOC_SCAN_RUNS)
+		scan_range(a, lo, goal, max_len, min_len, &best, &runs);
+	if (best.len < min_len)
+		return -ENOSPC;
+	out->start = best.start;
+	out->len = min_t(uint64_t, best.len, max_len);
+	return 0;
+}
+
+/* Take [start, start+len): bitmap block(s) and busy[].  Under meta->lock. */
+static int take_extent(struct meta *m, uint64_t start, uint64_t len)
+{
+	int err = bitmap_update(m, start, len, true);
+
+	if (err)
+		return err;
+	pthread_mutex_lock(&m->alloc.space_lock);
+	busy_update(&m->alloc, start, len, true);
+	pthread_mutex_unlock(&m->alloc.space_lock);
+	return 0;
+}
+
+/* What an allocation of this kind may take: data stays out of the reserve. */
+static uint64_t alloc_limit(struct meta_alloc *a, bool meta, bool from_reservation)
+{
+	uint64_t keep = meta ? 0 : a->meta_reserve;
+	uint64_t others = (meta || from_reservation) ? 0 : a->reserved;
+	uint64_t limit;
+
+	pthread_mutex_lock(&a->space_lock);
+	limit = a->nr_free > keep + others ? a->nr_free - keep - others : 0;
+	pthread_mutex_unlock(&a->space_lock);
+	return limit;
+}
+
+static int __alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
+			  uint64_t max_len, bool meta, bool from_resv,
+			  uint64_t *start, uint64_t *len)
+{
+	struct meta_alloc *a = &m->alloc;
+	uint64_t limit;
+	struct run r;
+	int err;
+
+	if (atomic_load(&m->shutdown))
+		return -EIO;
+	if (m->readonly)
+		return -EROFS;
+	if (WARN_ON_ONCE(!meta_lock_held(m)) || !min_len || min_len > max_len)
+		return -EINVAL;
+	limit = alloc_limit(a, meta, from_resv);
+	if (limit < min_len)
+		return -ENOSPC;
+	max_len = min_t(uint64_t, max_len, limit);
+	if (!goal)
+		goal = meta ? a->goal_meta : a->goal_data;
+	err = find_extent(m, goal, min_len, max_len, &r);
+	if (err)
+		return err;
+	err = take_extent(m, r.start, r.len);
+	if (err)
+		return err;
+	if (meta)
+		a->goal_meta = r.start + r.len;
+	else
+		a->goal_data = r.start + r.len;
+	*start = r.start;
+	*len = r.len;
+	return 0;
+}
+
+int alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
+		 uint64_t max_len, bool meta, uint64_t *start, uint64_t *len)
+{
+	return __alloc_extent(m, goal, min_len, max_len, meta, false, start, len);
+}
+
+int alloc_extent_reserved(struct meta *m, uint64_t goal, uint64_t max_len,
+			  uint64_t *start, uint64_t *len)
+{
+	struct meta_alloc *a = &m->alloc;
+	int err;
+
+	err = __alloc_extent(m, goal, 1, max_len, false, true, start, len);
+	if (err)
+		return err;
+	pthread_mutex_lock(&a->space_lock);
+	a->reserved -= min_t(uint64_t, a->reserved, *len);
+	pthread_mutex_unlock(&a->space_lock);
+	return 0;
+}
+
+static bool bitmap_range_used(struct meta *m, uint64_t start, uint64_t len)
+{
+	for (uint64_t b = start; b < start + len; b++) {
+		struct mbuf *mb = bitmap_buf(m, b / IOMAPFS_BITMAP_BITS);
+		uint64_t i = b % IOMAPFS_BITMAP_BITS;
+		bool used;
+
+		if (IS_ERR(mb))
+			return false;
+		used = bitmap_bits(mb)[i / 8] >> (i % 8) & 1;
+		mbuf_put(m, mb);
+		if (!used)
+			return false;
+	}
+	return true;
+}
+
+int free_extent(struct meta *m, uint64_t start, uint64_t len)
+{
+	struct meta_alloc *a = &m->alloc;
+	struct meta_dfree *d;
+	int err;
+
+	if (atomic_load(&m->shutdown))
+		return -EIO;
+	if (m->readonly)
+		return -EROFS;
+	if (!len)
+		return 0;
+	if (WARN_ON_ONCE(start < a->data_start || start + len > m->nr_blocks ||
+			 start + len < start))
+		return -EIO;
+	if (WARN_ON_ONCE(!bitmap_range_used(m, start, len)))
+		return -EIO;	/* double free */
+	err = bitmap_update(m, start, len, false);
+	if (err)
+		return err;
+	for (uint64_t b = start; b < start + len; b++)
+		mbuf_forget(m, b);	/* a freed B+tree node is never written */
+	if (a->nr_dfree == a->cap_dfree) {
+		a->cap_dfree = a->cap_dfree ? 2 * a->cap_dfree : 64;
+		a->dfree = krealloc(a->dfree, a->cap_dfree * sizeof(*a->dfree));
+	}
+	d = &a->dfree[a->nr_dfree++];
+	d->start = start;
+	d->len = len;
+	d->seq = atomic_load(&m->running_seq);
+	return 0;
+}
+
+void meta_alloc_release(struct meta *m, uint64_t seq)
+{
+	struct meta_alloc *a = &m->alloc;
+	size_t keep = 0;
+
+	pthread_mutex_lock(&a->space_lock);
+	for (size_t i = 0; i < a->nr_dfree; i++) {
+		if (a->dfree[i].seq <= seq)
+			busy_update(a, a->dfree[i].start, a->dfree[i].len, false);
+		else
+			a->dfree[keep++] = a->dfree[i];
+	}
+	a->nr_dfree = keep;
+	pthread_mutex_unlock(&a->space_lock);
+}
+
+uint64_t meta_alloc_disk_free(struct meta *m)
+{
+	struct meta_alloc *a = &m->alloc;
+	uint64_t n;
+
+	pthread_mutex_lock(&a->space_lock);
+	n = a->nr_free;
+	for (size_t i = 0; i < a->nr_dfree; i++)
+		n += a->dfree[i].len;
+	pthread_mutex_unlock(&a->space_lock);
+	return n;
+}
+
+int alloc_reserve(struct meta *m, uint64_t n)
+{
+	struct meta_alloc *a = &m->alloc;
+	int err = 0;
+
+	if (atomic_load(&m->shutdown))
+		return -EIO;
+	pthread_mutex_lock(&a->space_lock);
+	if (a->nr_free < a->reserved + a->meta_reserve + n)
+		err = -ENOSPC;
+	else
+		a->reserved += n;
+	pthread_mutex_unlock(&a->space_lock);
+	return err;
+}
+
+void alloc_unreserve(struct meta *m, uint64_t n)
+{
+	struct meta_alloc *a = &m->alloc;
+
+	pthread_mutex_lock(&a->space_lock);
+	WARN_ON_ONCE(n > a->reserved);
+	a->reserved -= min_t(uint64_t, n, a->reserved);
+	pthread_mutex_unlock(&a->space_lock);
+}
+
+void meta_get_space(struct meta *m, struct meta_space *sp)
+{
+	struct meta_alloc *a = &m->alloc;
+	uint64_t keep;
+
+	pthread_mutex_lock(&a->space_lock);
+	sp->total_blocks = m->nr_blocks;
+	sp->free_blocks = a->nr_free;
+	sp->reserved_blocks = a->reserved;
+	sp->meta_reserve = a->meta_reserve;
+	keep = a->reserved + a->meta_reserve;
+	sp->avail_blocks = a->nr_free > keep ? a->nr_free - keep : 0;
+	pthread_mutex_unlock(&a->space_lock);
+}
+
+/* ---- fsck support ---- */
+
+static inline void used_set(uint8_t *used, uint64_t b)
+{
+	used[b / 8] |= 1u << (b % 8);
+}
+
+void meta_mark_static(struct meta *m, uint8_t *used)
+{
+	uint64_t end = m->sb.bitmap_start + m->sb.bitmap_blocks;
+
+	for (uint64_t b = 0; b < end && b < m->nr_blocks; b++)
+		used_set(used, b);
+}
+
+static long check_group(struct meta *m, uint64_t g, const uint8_t *used,
+			bool fix, FILE *log, long *reported)
+{
+	uint64_t first = g * IOMAPFS_BITMAP_BITS;
+	uint64_t n = min_t(uint64_t, IOMAPFS_BITMAP_BITS, m->nr_blocks - first);
+	struct mbuf *b = bitmap_buf(m, g);
+	struct iomapfs_bitmap_hdr *h;
+	uint8_t *bits;
+	uint32_t nfree = 0;
+	long problems = 0;
+
+	if (IS_ERR(b)) {
+		if (log)
+			fprintf(log, "bitmap block %llu unreadable\n",
+				(unsigned long long)(m->sb.bitmap_start + g));
+		return 1;
+	}
+	h = b->data;
+	bits = bitmap_bits(b);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t blk = first + i;
+		bool want = used[blk / 8] >> (blk % 8) & 1;
+		bool have = bits[i / 8] >> (i % 8) & 1;
+
+		if (want != have) {
+			problems++;
+			if (log && (*reported)++ < 100)
+				fprintf(log, "block %llu: %s\n", (unsigned long long)blk,
+					want ? "in use but marked free in the bitmap"
+					     : "marked allocated but unused (leaked)");
+			if (fix) {
+				mbuf_mark_dirty(m, b);
+				bits[i / 8] ^= 1u << (i % 8);
+			}
+		}
+		nfree += !(bits[i / 8] >> (i % 8) & 1);
+	}
+	if (h->nr_free != nfree || h->first_block != first || h->nr_bits != n) {
+		problems++;
+		if (log)
+			fprintf(log, "bitmap block %llu: header says %u free, bits say %u\n",
+				(unsigned long long)(m->sb.bitmap_start + g), h->nr_free, nfree);
+		if (fix) {
+			mbuf_mark_dirty(m, b);
+			h->nr_free = nfree;
+			h->first_block = first;
+			h->nr_bits = n;
+		}
+	}
+	mbuf_put(m, b);
+	return problems;
+}
+
+/* After a repair: rebuild busy[] from the (fixed) bitmap blocks. */
+static int alloc_reload(struct meta *m)
+{
+	struct meta_alloc *a = &m->alloc;
+	uint64_t reserved = a->reserved;
+	struct meta_dfree *dfree = a->dfree;
+	size_t nr_dfree = a->nr_dfree, cap = a->cap_dfree;
+	int err;
+
+	a->dfree = NULL;	/* deferred frees stay deferred across the reload */
+	meta_alloc_destroy(m);
+	err = meta_alloc_load(m);
+	a->reserved = reserved;
+	a->dfree = dfree;
+	a->nr_dfree = nr_dfree;
+	a->cap_dfree = cap;
+	for (size_t i = 0; !err && i < nr_dfree; i++)
+		busy_update(a, dfree[i].start, dfree[i].len, true);
+	return err;
+}
+
+long meta_check_bitmap(struct meta *m, const uint8_t *used, bool fix, FILE *log)
+{
+	bool locked = !meta_lock_held(m);
+	long problems = 0, reported = 0;
+
+	if (m->readonly || atomic_load(&m->shutdown))
+		fix = false;
+	if (locked)
+		meta_lock(m);
+	for (uint64_t g = 0; g < m->alloc.nr_groups; g++)
+		problems += check_group(m, g, used, fix, log, &reported);
+	if (fix && problems) {
+		m->sb_dirty = true;
+		if (alloc_reload(m) && log)
+			fprintf(log, "could not reload the bitmap after repair\n");
+		if (locked && meta_commit_locked(m) && log)
+			fprintf(log, "could not commit the bitmap repair\n");
+	}
+	if (locked)
+		meta_unlock(m);
+	return problems;
+}

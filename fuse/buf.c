@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The metadata buffer cache (the buffer_head cache of fs/buffer.c, minus
+ * the page cache): 4 KiB metadata blocks by block number in a hash table,
+ * read with blk_rw_sync() and verified against their magic and checksum.
+ * Dirty buffers belong to the running transaction (meta->txn_list) and are
+ * pinned until journal.c has checkpointed them; clean buffers sit on an LRU
+ * and are evicted oldest first once the cache passes its limit.
+ *
+ * Also the small bio batch (struct meta_io) that the journal uses to write
+ * many blocks at once and wait for them.
+ *
+ * Every function here runs with the metadata lock held, except mio_*.
+ */
+#include "meta_internal.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void *meta_alloc_block(void)
+{
+	void *p = aligned_alloc(IOMAPFS_BLOCK_SIZE, IOMAPFS_BLOCK_SIZE);
+
+	if (!p) {
+		fprintf(stderr, "iomapfs: out of memory for a metadata block\n");
+		abort();
+	}
+	memset(p, 0, IOMAPFS_BLOCK_SIZE);
+	return p;
+}
+
+int mbuf_cache_init(struct meta *m, size_t limit_bytes)
+{
+	struct meta_bufcache *bc = &m->bc;
+
+	bc->hash_size = 1u << 14;
+	bc->hash = kzalloc(bc->hash_size * sizeof(*bc->hash));
+	INIT_LIST_HEAD(&bc->lru);
+	bc->limit = max_t(size_t, limit_bytes / IOMAPFS_BLOCK_SIZE, 64);
+	return 0;
+}
+
+static struct mbuf **hash_slot(struct meta_bufcache *bc, uint64_t blkno)
+{
+	uint64_t h = blkno * 0x9E3779B97F4A7C15ull;
+
+	return &bc->hash[(h >> 32) & (bc->hash_size - 1)];
+}
+
+static void mbuf_free(struct mbuf *b)
+{
+	free(b->data);
+	kfree(b);
+}
+
+void mbuf_cache_destroy(struct meta *m)
+{
+	struct meta_bufcache *bc = &m->bc;
+
+	for (size_t i = 0; i < bc->hash_size; i++) {
+		struct mbuf *b = bc->hash[i], *next;
+
+		for (; b; b = next) {
+			next = b->hnext;
+			mbuf_free(b);
+		}
+	}
+	kfree(bc->hash);
+	bc->hash = NULL;
+	bc->nr_cached = 0;
+	atomic_store(&m->st_buf_cached, 0);
+}
+
+static struct mbuf *mbuf_find(struct meta_bufcache *bc, uint64_t blkno)
+{
+	struct mbuf *b = *hash_slot(bc, blkno);
+
+	while (b && b->blkno != blkno)
+		b = b->hnext;
+	return b;
+}
+
+static void mbuf_unhash(struct meta_bufcache *bc, struct mbuf *b)
+{
+	struct mbuf **pp = hash_slot(bc, b->blkno);
+
+	while (*pp != b)
+		pp = &(*pp)->hnext;
+	*pp = b->hnext;
+	bc->nr_cached--;
+	atomic_fetch_sub_explicit(&container_of(bc, struct meta, bc)->st_buf_cached, 1,
+				  memory_order_relaxed);
+}
+
+/* Evict clean, unreferenced buffers, oldest first, down to the limit. */
+static void mbuf_shrink(struct meta_bufcache *bc)
+{
+	struct mbuf *b, *n;
+
+	if (bc->nr_cached <= bc->limit)
+		return;
+	list_for_each_entry_safe(b, n, &bc->lru, lru) {
+		if (bc->nr_cached <= bc->limit)
+			break;
+		if (b->refs || b->dirty)
+			continue;
+		list_del_init(&b->lru);
+		mbuf_unhash(bc, b);
+		mbuf_free(b);
+	}
+}
+
+static struct mbuf *mbuf_insert(struct meta *m, uint64_t blkno)
+{
+	struct meta_bufcache *bc = &m->bc;
+	struct mbuf *b = kzalloc(sizeof(*b));
+	struct mbuf **slot;
+
+	mbuf_shrink(bc);
+	b->blkno = blkno;
+	b->data = meta_alloc_block();
+	b->refs = 1;
+	INIT_LIST_HEAD(&b->txn);
+	list_add_tail(&b->lru, &bc->lru);
+	slot = hash_slot(bc, blkno);
+	b->hnext = *slot;
+	*slot = b;
+	bc->nr_cached++;
+	atomic_fetch_add_explicit(&m->st_buf_cached, 1, memory_order_relaxed);
+	return b;
+}
+
+static void mbuf_touch(struct meta_bufcache *bc, struct mbuf *b)
+{
+	if (!b->dirty)
+		list_move_tail(&b->lru, &bc->lru);
+}
+
+struct mbuf *mbuf_read(struct meta *m, uint64_t blkno, uint32_t magic)
+{
+	struct mbuf *b = mbuf_find(&m->bc, blkno);
+	const char *why;
+	int err;
+
+	if (b) {
+		atomic_fetch_add_explicit(&m->st_buf_hits, 1, memory_order_relaxed);
+		b->refs++;
+		mbuf_touch(&m->bc, b);
+		return b;
+	}
+	if (blkno >= m->nr_blocks) {
+		fprintf(stderr, "iomapfs: metadata block %llu beyond the device (%llu blocks)\n",
+			(unsigned long long)blkno, (unsigned long long)m->nr_blocks);
+		return ERR_PTR(-EUCLEAN);
+	}
+	atomic_fetch_add_explicit(&m->st_buf_misses, 1, memory_order_relaxed);
+	b = mbuf_insert(m, blkno);
+	err = blk_rw_sync(m->dev, REQ_OP_READ, b->data, IOMAPFS_BLOCK_SIZE,
+			  blkno << IOMAPFS_BLOCK_SHIFT);
+	if (err)
+		goto out_drop;
+	why = magic ? meta_block_problem(m, b->data, magic, blkno) : NULL;
+	if (why) {
+		fprintf(stderr, "iomapfs: metadata block %llu: %s\n",
+			(unsigned long long)blkno, why);
+		err = -EUCLEAN;
+		goto out_drop;
+	}
+	return b;
+
+out_drop:
+	list_del_init(&b->lru);
+	mbuf_unhash(&m->bc, b);
+	mbuf_free(b);
+	return ERR_PTR(err);
+}
+
+struct mbuf *mbuf_new(struct meta *m, uint64_t blkno)
+{
+	struct mbuf *b = mbuf_find(&m->bc, blkno);
+
+	if (b) {
+		/* A stale clean copy of a block that was freed and reused. */
+		b->refs++;
+		mbuf_touch(&m->bc, b);
+		memset(b->data, 0, IOMAPFS_BLOCK_SIZE);
+		return b;
+	}
+	return mbuf_insert(m, blkno);
+}
+
+void mbuf_get(struct mbuf *b)
+{
+	b->refs++;
+}
+
+void mbuf_put(struct meta *m, struct mbuf *b)
+{
+	if (WARN_ON_ONCE(b->refs <= 0))
+		return;
+	b->refs--;
+}
+
+void mbuf_mark_dirty(struct meta *m, struct mbuf *b)
+{
+	if (b->dirty)
+		return;
+	b->dirty = true;
+	list_del_init(&b->lru);
+	list_add_tail(&b->txn, &m->txn_list);
+	m->txn_nr++;
+}
+
+void mbuf_mark_clean(struct meta *m, struct mbuf *b)
+{
+	if (!b->dirty)
+		return;
+	b->dirty = false;
+	list_del_init(&b->txn);
+	m->txn_nr--;
+	list_add_tail(&b->lru, &m->bc.lru);
+}
+
+void mbuf_forget(struct meta *m, uint64_t blkno)
+{
+	struct mbuf *b = mbuf_find(&m->bc, blkno);
+
+	if (!b)
+		return;
+	mbuf_mark_clean(m, b);
+	if (b->refs) {
+		/* Still held by the caller's path: it goes when released. */
+		memset(b->data, 0, IOMAPFS_BLOCK_SIZE);
+		return;
+	}
+	list_del_init(&b->lru);
+	mbuf_unhash(&m->bc, b);
+	mbuf_free(b);
+}
+
+void mbuf_drop_dirty(struct meta *m)
+{
+	struct mbuf *b, *n;
+
+	list_for_each_entry_safe(b, n, &m->txn_list, txn) {
+		if (b->refs)
+			mbuf_mark_clean(m, b);
+		else
+			mbuf_forget(m, b->blkno);
+	}
+}
+
+/* ---- bio batches ---- */
+
+static void futex_wait(atomic_int *addr, int val)
+{
+	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(atomic_int *addr)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void mio_init(struct meta_io *io)
+{
+	atomic_init(&io->pending, 1);	/* the submitter's bias, dropped in mio_wait */
+	atomic_init(&io->err, 0);
+}
+
+/* Reaper context: record the first error, wake the waiter.  No locks. */
+static void mio_end_io(struct bio *bio)
+{
+	struct meta_io *io = bio->bi_private;
+	int zero = 0;
+
+	if (bio->bi_status)
+		atomic_compare_exchange_strong(&io->err, &zero, bio->bi_status);
+	bio_put(bio);
+	if (atomic_fetch_sub(&io->pending, 1) == 1)
+		futex_wake(&io->pending);
+}
+
+static struct bio *mio_new_bio(struct meta_io *io, struct blk_dev *dev,
+			       uint64_t blkno, size_t nr)
+{
+	struct bio *bio = bio_alloc(dev, min_t(size_t, nr, 256), REQ_OP_WRITE);
+
+	bio->bi_sector = blkno << (IOMAPFS_BLOCK_SHIFT - SECTOR_SHIFT);
+	bio->bi_end_io = mio_end_io;
+	bio->bi_private = io;
+	return bio;
+}
+
+static void mio_submit(struct meta_io *io, struct bio *bio)
+{
+	atomic_fetch_add(&io->pending, 1);
+	submit_bio(bio);
+}
+
+void mio_write(struct meta_io *io, struct blk_dev *dev, uint64_t blkno,
+	       void *const *bufs, size_t n)
+{
+	struct bio *bio = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (bio && bio_add_buf(bio, bufs[i], IOMAPFS_BLOCK_SIZE))
+			continue;
+		if (bio)
+			mio_submit(io, bio);
+		bio = mio_new_bio(io, dev, blkno + i, n - i);
+		if (!bio_add_buf(bio, bufs[i], IOMAPFS_BLOCK_SIZE)) {
+			bio->bi_status = -EINVAL;
+			atomic_fetch_add(&io->pending, 1);
+			bio_endio(bio);
+			bio = NULL;
+		}
+	}
+	if (bio)
+		mio_submit(io, bio);
+}
+
+int mio_wait(struct meta_io *io)
+{
+	int v;
+
+	might_sleep();
+	atomic_fetch_sub(&io->pending, 1);
+	while ((v = atomic_load(&io->pending)) > 0)
+		futex_wait(&io->pending, v);
+	return atomic_load(&io->err);
+}

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Private to the metadata engine (crc32c.c, buf.c, journal.c, btree.c,
+ * alloc.c, super.c, mkfs.c): struct meta, the metadata buffer and the
+ * helpers the files call in each other.  Nothing outside fuse/meta*.c and
+ * the engine's own files includes this.
+ */
+#ifndef IOMAPFS_META_INTERNAL_H
+#define IOMAPFS_META_INTERNAL_H
+
+#include "meta.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#define META_TREE_ID		1	/* blkhdr.owner of B+tree nodes */
+#define META_MAX_HEIGHT		12	/* 126-way interior nodes: far beyond any device */
+#define META_BUF_LIMIT_DEFAULT	(64u << 20)	/* clean buffers kept, bytes */
+#define META_COMMIT_MS_DEFAULT	5000
+
+/*
+ * A cached metadata block.  Every field is protected by the metadata lock
+ * (meta->lock): only a section, a commit or mount/unmount touch buffers.
+ *
+ * States:  clean, on the LRU (refs may be > 0 while a B+tree walk holds it)
+ *          dirty: on meta->txn_list, off the LRU, pinned until the commit
+ *          that journals it has also checkpointed it (journal.c)
+ */
+struct mbuf {
+	uint64_t		blkno;
+	void			*data;		/* IOMAPFS_BLOCK_SIZE, 4096-aligned */
+	struct mbuf		*hnext;		/* hash chain */
+	struct list_head	lru;		/* clean buffers, oldest first */
+	struct list_head	txn;		/* dirty buffers of the running txn */
+	int			refs;
+	bool			dirty;
+};
+
+struct meta_bufcache {
+	struct mbuf		**hash;
+	size_t			hash_size;	/* power of two */
+	struct list_head	lru;
+	size_t			nr_cached;
+	size_t			limit;		/* in buffers */
+};
+
+/* A deferred free: blocks freed by transaction @seq, allocatable once the
+ * transaction is durable and checkpointed. */
+struct meta_dfree {
+	uint64_t	start, len, seq;
+};
+
+/*
+ * In-memory free space (alloc.c).  busy[] has one bit per device block: 1
+ * when the block is used on disk *or* freed by a transaction that is not
+ * yet durable, so busy is what the allocator may not hand out.  The
+ * on-disk bitmap blocks (journaled buffers) stay the truth.
+ *
+ * Lock order: meta->lock -> space_lock.  space_lock protects the counters
+ * that alloc_reserve()/meta_get_space() read without a section.
+ */
+struct meta_alloc {
+	uint64_t		*busy;
+	uint64_t		nr_words;
+	uint32_t		*group_free;	/* per bitmap block: zero bits in busy */
+	uint64_t		nr_groups;
+	uint64_t		data_start;	/* first block after the static area */
+	uint64_t		goal_meta, goal_data;	/* next-to-previous placement */
+	pthread_mutex_t		space_lock;
+	uint64_t		nr_free;	/* zero bits in busy */
+	uint64_t		reserved;	/* delayed-allocation reservations */
+	uint64_t		meta_reserve;
+	struct meta_dfree	*dfree;		/* under meta->lock */
+	size_t			nr_dfree, cap_dfree;
+};
+
+/*
+ * One mounted filesystem.
+ *
+ * Lock order: meta->lock (the metadata lock, meta_begin) -> alloc.space_lock;
+ * log_lock is only held to sleep and is never held with the others.
+ */
+struct meta {
+	struct blk_dev		*dev;
+	pthread_mutex_t		lock;
+	pthread_t		lock_owner;	/* valid while lock_held */
+	bool			lock_held;
+	struct iomapfs_super	sb;		/* in-memory copy; written at commit */
+	struct iomapfs_super	sb_disk;	/* as of the last checkpoint */
+	void			*sb_block;	/* aligned: the sb image of a commit */
+	bool			readonly;
+	uint64_t		nr_blocks;
+
+	struct meta_bufcache	bc;
+	struct list_head	txn_list;	/* dirty buffers of the running txn */
+	size_t			txn_nr;
+	bool			sb_dirty;
+
+	/* Journal (journal.c), under ->lock. */
+	uint64_t		j_cap;		/* usable blocks: journal_blocks - 1 */
+	uint64_t		j_head;		/* next free position, relative to journal_start */
+	atomic_uint_fast64_t	running_seq;
+	atomic_uint_fast64_t	durable_seq;
+	atomic_bool		shutdown;
+	void			*j_scratch;	/* aligned scratch block */
+
+	struct meta_alloc	alloc;
+
+	/* The log thread. */
+	pthread_t		log_thread;
+	bool			log_running;
+	bool			log_stop;	/* under log_lock */
+	unsigned		commit_interval_ms;
+	pthread_mutex_t		log_lock;
+	pthread_cond_t		log_cond;
+
+	/* Counters: updated under ->lock, read with relaxed atomics. */
+	atomic_uint_fast64_t	st_commits, st_jblocks, st_checkpoints, st_replayed;
+	atomic_uint_fast64_t	st_buf_hits, st_buf_misses, st_buf_cached;
+};
+
+/* ---- crc32c.c ---- */
+uint32_t meta_crc_block(const void *block, size_t crc_off);
+/* NULL when @block is a valid metadata block, else what is wrong with it. */
+const char *meta_block_problem(struct meta *m, const void *block,
+			       uint32_t magic, uint64_t blkno);
+void meta_super_set_crc(void *block);
+bool meta_super_crc_ok(const void *block);
+
+/* ---- buf.c ---- */
+void *meta_alloc_block(void);		/* 4096-aligned, zeroed; aborts on OOM */
+int mbuf_cache_init(struct meta *m, size_t limit_bytes);
+void mbuf_cache_destroy(struct meta *m);
+/* Read (or find) block @blkno, verified against @magic (0: no check).
+ * Returns the buffer with a reference, or ERR_PTR(-EUCLEAN / -EIO). */
+struct mbuf *mbuf_read(struct meta *m, uint64_t blkno, uint32_t magic);
+/* A buffer for a freshly allocated block: zeroed, not read. */
+struct mbuf *mbuf_new(struct meta *m, uint64_t blkno);
+void mbuf_get(struct mbuf *b);
+void mbuf_put(struct meta *m, struct mbuf *b);
+/* Add @b to the running transaction (call after or before changing it,
+ * in the same section). */
+void mbuf_mark_dirty(struct meta *m, struct mbuf *b);
+/* @b was written home: clean, back on the LRU. */
+void mbuf_mark_clean(struct meta *m, struct mbuf *b);
+/* Block @blkno was freed: drop its buffer, dirty or not (never written). */
+void mbuf_forget(struct meta *m, uint64_t blkno);
+/* Drop every dirty buffer of the running transaction (shutdown). */
+void mbuf_drop_dirty(struct meta *m);
+
+/*
+ * Batched block writes with bios (journal and checkpoint).  mio_write()
+ * writes @n blocks to consecutive device blocks from @bufs[]; mio_wait()
+ * waits for every bio and returns the first error.  Task context.
+ */
+struct meta_io {
+	atomic_int	pending;
+	atomic_int	err;
+};
+void mio_init(struct meta_io *io);
+void mio_write(struct meta_io *io, struct blk_dev *dev, uint64_t blkno,
+	       void *const *bufs, size_t n);
+int mio_wait(struct meta_io *io);
+
+/* ---- journal.c ---- */
+void meta_lock(struct meta *m);
+void meta_unlock(struct meta *m);
+bool meta_lock_held(struct meta *m);
+int meta_commit_locked(struct meta *m);
+int meta_journal_replay(struct meta *m, bool write);
+int meta_log_start(struct meta *m);
+void meta_log_stop(struct meta *m);
+/* Write the superblock (primary and copy) directly, outside the journal. */
+int meta_write_super_direct(struct meta *m);
+void meta_fill_blkhdr(struct meta *m, void *block, uint64_t blkno, uint32_t magic,
+		      uint64_t owner);
+
+/* ---- alloc.c ---- */
+int meta_alloc_load(struct meta *m);
+void meta_alloc_destroy(struct meta *m);
+/* Transaction @seq is durable and checkpointed: release its frees. */
+void meta_alloc_release(struct meta *m, uint64_t seq);
+/* Free blocks on disk (bitmap truth, including deferred frees). */
+uint64_t meta_alloc_disk_free(struct meta *m);
+uint64_t meta_reserve_for(uint64_t nr_blocks);
+
+/* ---- super.c ---- */
+void meta_super_to_block(const struct iomapfs_super *sb, void *block);
+int meta_super_check_geometry(const struct iomapfs_super *sb, uint64_t dev_blocks,
+			      const char **why);
+
+static inline uint64_t meta_bitmap_groups(uint64_t nr_blocks)
+{
+	return DIV_ROUND_UP(nr_blocks, IOMAPFS_BITMAP_BITS);
+}
+
+static inline void *blk_ptr(struct mbuf *b, size_t off)
+{
+	return (char *)b->data + off;
+}
+
+#endif /* IOMAPFS_META_INTERNAL_H */
