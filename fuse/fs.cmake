@@ -2,7 +2,7 @@
 # iomapfs_fs: the filesystem objects.  Two lists because two people own them:
 # the data side (inodes, extent maps, file data, mount) and the namespace
 # side (directories, names, xattrs, fsck).  Files not yet written are skipped.
-set(FS_DATA_SOURCES inode.c extent.c file.c mount.c)
+set(FS_DATA_SOURCES inode.c extent.c file.c falloc.c mount.c)
 set(FS_NS_SOURCES dir.c namei.c xattr.c fsck.c)
 set(_fs_srcs)
 foreach(_f IN LISTS FS_DATA_SOURCES FS_NS_SOURCES)

@@ -60,6 +60,8 @@ struct fs_inode {
 	uint64_t		ext_dirty_lo;	/* file blocks whose extents changed */
 	uint64_t		ext_dirty_hi;	/*  since the last store (lo > hi: none) */
 	uint64_t		delalloc_blocks;	/* reserved, not yet allocated */
+	uint64_t		ext_seq;	/* bumped by every extent map change:
+						 * writeback revalidates its cached iomap */
 };
 
 struct fs_mount_opts {

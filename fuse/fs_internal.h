@@ -85,6 +85,9 @@ int fs_inode_evict_all(struct fs *fs);
 int fs_extent_truncate(struct fs_inode *ip, uint64_t fblk);
 /* Count of allocated blocks (for st_blocks). */
 uint64_t fs_extent_blocks(const struct fs_inode *ip);
+/* In a section: free the blocks of [fblk, fblk + len) (punch hole), drop
+ * the delalloc reservations there, and store the map.  Takes ip->lock. */
+int fs_extent_punch(struct fs_inode *ip, uint64_t fblk, uint64_t len);
 
 /*
  * The in-memory extent map (ip->ext, sorted by fblk, no overlaps; adjacent
@@ -122,6 +125,9 @@ int fs_extent_store(struct fs_inode *ip);
 /* The cache_mapping_ops of every regular file; the mapping's host is the
  * struct fs_inode. */
 extern const struct cache_mapping_ops fs_file_mapping_ops;
+/* After a data change (write, fallocate): mtime and ctime now, clear
+ * suid/sgid if asked, write the inode in a section.  Outside a section. */
+int fs_file_modified(struct fs_inode *ip, bool kill_suidgid);
 
 /* ---- dir.c (namespace side) ---- */
 

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Changing a file's space: fs_setattr (attributes, and truncate through
+ * FS_SET_SIZE) and fs_fallocate (preallocate, punch hole, zero range).
+ *
+ * All of them hold ip->rwsem for writing, so no buffered write races with
+ * them; the flusher may still be writing back folios outside the range.
+ * The order is always: fix up the cache first (zero partial blocks, drop
+ * whole folios, waiting for their writeback), then change the extent map
+ * and the inode in a section.  A folio dropped from the cache can no longer
+ * reach writeback, so a block freed in the section is never written again.
+ *
+ * Partial blocks are zeroed in the cache: a block that holds data on disk
+ * is read in first (cache_read), then cache_zero_range() zeroes and
+ * dirties the tail, and ordinary writeback puts it on disk.  This also
+ * covers the bytes past the old EOF when a file grows, so truncate down
+ * then up reads zeros in the gap.
+ *
+ * Task context (FUSE request threads).
+ */
+#include <linux/falloc.h>
+#include <string.h>
+#include <time.h>
+#include "fs_internal.h"
+
+#define BLK_SHIFT	IOMAPFS_BLOCK_SHIFT
+#define BLK_SIZE	IOMAPFS_BLOCK_SIZE
+#define ALLOC_PER_SECTION	64	/* extents allocated per section (fallocate) */
+
+/* Bring the block holding @pos into the cache if it has data on disk. */
+static void zero_prepare(struct fs_inode *ip, uint64_t pos)
+{
+	struct cache_read_result *res;
+	struct fs_extent e;
+	bool mapped;
+
+	pthread_mutex_lock(&ip->lock);
+	mapped = !fs_ext_lookup(ip, pos >> BLK_SHIFT, &e) && e.state == FS_EXT_WRITTEN;
+	pthread_mutex_unlock(&ip->lock);
+	if (!mapped)
+		return;		/* hole, unwritten: zeros; delalloc: cached */
+	res = kmalloc(sizeof(*res));
+	if (!res)
+		return;
+	if (cache_read(ip->mapping, pos, 1, res) >= 0)
+		cache_read_done(res);
+	kfree(res);
+}
+
+/* Zero [pos, end) inside one block, below EOF, in the cache. */
+static int zero_partial(struct fs_inode *ip, uint64_t pos, uint64_t end)
+{
+	uint64_t size = cache_mapping_size(ip->mapping);
+
+	end = min_t(uint64_t, end, size);
+	if (pos >= end)
+		return 0;
+	zero_prepare(ip, pos);
+	return cache_zero_range(ip->mapping, pos, end - pos);
+}
+
+/* Zero from @pos to the end of its block (nothing if @pos is aligned). */
+static int zero_block_tail(struct fs_inode *ip, uint64_t pos)
+{
+	if (!(pos & (BLK_SIZE - 1)))
+		return 0;
+	return zero_partial(ip, pos, ALIGN_UP(pos, (uint64_t)BLK_SIZE));
+}
+
+/* ---- truncate ---- */
+
+static int truncate_down(struct fs_inode *ip, uint64_t size)
+{
+	struct meta *m = fs_meta(ip->fs);
+	uint64_t keep = ALIGN_UP(size, (uint64_t)BLK_SIZE);
+	int err = zero_block_tail(ip, size);
+
+	if (err)
+		return err;
+	cache_truncate_range(ip->mapping, keep, UINT64_MAX);
+	cache_mapping_set_size(ip->mapping, size);
+	meta_begin(m);
+	err = fs_extent_truncate(ip, keep >> BLK_SHIFT);
+	meta_end(m);
+	return err;
+}
+
+/* Under ip->rwsem: set i_size, freeing blocks past it or zeroing the old
+ * tail block's bytes past the old EOF. */
+static int file_set_size(struct fs_inode *ip, uint64_t size)
+{
+	uint64_t old = cache_mapping_size(ip->mapping);
+
+	if (size < old)
+		return truncate_down(ip, size);
+	if (size > old) {
+		cache_mapping_set_size(ip->mapping, size);
+		return zero_partial(ip, old, min_t(uint64_t, size,
+					ALIGN_UP(old, (uint64_t)BLK_SIZE)));
+	}
+	return 0;
+}
+
+/* ---- setattr ---- */
+
+static void ts_set(int64_t *sec, uint32_t *nsec, const struct timespec *ts,
+		   const struct timespec *now)
+{
+	const struct timespec *t = ts->tv_nsec == UTIME_NOW ? now : ts;
+
+	if (ts->tv_nsec == UTIME_OMIT)
+		return;
+	*sec = t->tv_sec;
+	*nsec = t->tv_nsec;
+}
+
+/* Under ip->lock: apply everything but the size. */
+static void setattr_apply_locked(struct fs_inode *ip, const struct fs_setattr *sa,
+				 bool size_changed)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (sa->valid & FS_SET_MODE)
+		ip->di.mode = (ip->di.mode & S_IFMT) | (sa->mode & 07777);
+	if (sa->valid & FS_SET_UID)
+		ip->di.uid = sa->uid;
+	if (sa->valid & FS_SET_GID)
+		ip->di.gid = sa->gid;
+	if (sa->valid & FS_SET_KILL_SUIDGID) {
+		ip->di.mode &= ~S_ISUID;
+		if (ip->di.mode & S_IXGRP)
+			ip->di.mode &= ~S_ISGID;
+	}
+	if (sa->valid & FS_SET_ATIME)
+		ts_set(&ip->di.atime_sec, &ip->di.atime_nsec, &sa->atime, &now);
+	if (sa->valid & FS_SET_MTIME)
+		ts_set(&ip->di.mtime_sec, &ip->di.mtime_nsec, &sa->mtime, &now);
+	if (size_changed) {
+		ip->di.mtime_sec = now.tv_sec;
+		ip->di.mtime_nsec = now.tv_nsec;
+	}
+	if (sa->valid) {	/* ctime on every change */
+		ip->di.ctime_sec = now.tv_sec;
+		ip->di.ctime_nsec = now.tv_nsec;
+	}
+	ip->dirty = true;
+}
+
+static int setattr_check(struct fs_inode *ip, const struct fs_setattr *sa)
+{
+	if (!(sa->valid & FS_SET_SIZE))
+		return 0;
+	if (S_ISDIR(ip->di.mode))
+		return -EISDIR;
+	if (!ip->mapping)
+		return -EINVAL;
+	return sa->size > IOMAPFS_MAX_FILE_SIZE ? -EFBIG : 0;
+}
+
+int fs_setattr(struct fs *fs, uint64_t ino, const struct fs_setattr *sa)
+{
+	struct fs_inode *ip;
+	bool size_changed = false;
+	int err;
+
+	if (fs_is_shutdown(fs))
+		return -EIO;
+	if (fs_ro(fs))
+		return -EROFS;
+	err = fs_iget(fs, ino, &ip);
+	if (err)
+		return err;
+	err = setattr_check(ip, sa);
+	if (err)
+		goto out_put;
+	pthread_rwlock_wrlock(&ip->rwsem);
+	if (sa->valid & FS_SET_SIZE) {
+		size_changed = sa->size != cache_mapping_size(ip->mapping);
+		err = file_set_size(ip, sa->size);
+	}
+	if (!err) {
+		pthread_mutex_lock(&ip->lock);
+		setattr_apply_locked(ip, sa, size_changed);
+		pthread_mutex_unlock(&ip->lock);
+		err = fs_inode_mark_dirty(ip);
+	}
+	pthread_rwlock_unlock(&ip->rwsem);
+out_put:
+	fs_iput(ip);
+	return err;
+}
+
+/* ---- fallocate ---- */
+
+/* Under ip->lock in a section: allocate the hole @h (clipped to @nblk) as
+ * unwritten blocks, following the extent before it. */
+static int falloc_hole_locked(struct fs_inode *ip, const struct fs_extent *h,
+			      uint64_t nblk, uint64_t *done)
+{
+	uint32_t i = fs_ext_search(ip, h->fblk);
+	uint64_t goal = 0, start, got;
+	struct fs_extent e = { .fblk = h->fblk, .state = FS_EXT_UNWRITTEN };
+	int err;
+
+	while (i-- > 0) {
+		if (ip->ext[i].state != FS_EXT_DELALLOC) {
+			goal = ip->ext[i].pblk + ip->ext[i].len;
+			break;
+		}
+	}
+	err = alloc_extent(ip->fs->meta, goal, 1, min_t(uint64_t, h->len, nblk),
+			   false, &start, &got);
+	if (err)
+		return err;
+	e.pblk = start;
+	e.len = got;
+	*done = got;
+	return fs_ext_insert(ip, &e);
+}
+
+/* One section: allocate up to ALLOC_PER_SECTION holes from *fblk on. */
+static int falloc_alloc_step(struct fs_inode *ip, uint64_t *fblk, uint64_t end)
+{
+	struct meta *m = fs_meta(ip->fs);
+	int err = 0, err2;
+
+	meta_begin(m);
+	pthread_mutex_lock(&ip->lock);
+	for (int n = 0; *fblk < end && n < ALLOC_PER_SECTION && !err; ) {
+		struct fs_extent e;
+		uint64_t got = 0;
+
+		if (!fs_ext_lookup(ip, *fblk, &e)) {
+			*fblk = e.fblk + e.len;
+			continue;
+		}
+		err = falloc_hole_locked(ip, &e, end - *fblk, &got);
+		*fblk += got;
+		n++;
+	}
+	pthread_mutex_unlock(&ip->lock);
+	/* Keep what was allocated, also after -ENOSPC: the map is consistent. */
+	err2 = fs_inode_write(ip);
+	meta_end(m);
+	return err ? err : err2;
+}
+
+/* Preallocate [fblk, end) as unwritten extents; existing blocks stay. */
+static int falloc_alloc(struct fs_inode *ip, uint64_t fblk, uint64_t end)
+{
+	int err = 0;
+
+	while (fblk < end && !err)
+		err = falloc_alloc_step(ip, &fblk, end);
+	return err;
+}
+
+/* Zero the partial blocks at both ends of [off, end), drop the whole
+ * folios between; returns the whole-block range in *bs, *be. */
+static int falloc_prepare(struct fs_inode *ip, uint64_t off, uint64_t end,
+			  uint64_t *bs, uint64_t *be)
+{
+	uint64_t first = ALIGN_UP(off, (uint64_t)BLK_SIZE);
+	uint64_t last = ALIGN_DOWN(end, (uint64_t)BLK_SIZE);
+	int err;
+
+	if (first >= last) {	/* no whole block: one or two partial ones */
+		*bs = *be = 0;
+		if (ALIGN_DOWN(off, (uint64_t)BLK_SIZE) == ALIGN_DOWN(end - 1, (uint64_t)BLK_SIZE))
+			return zero_partial(ip, off, end);
+		err = zero_partial(ip, off, first);
+		return err ? err : zero_partial(ip, last, end);
+	}
+	err = zero_partial(ip, off, first);
+	if (!err)
+		err = zero_partial(ip, last, end);
+	if (err)
+		return err;
+	cache_truncate_range(ip->mapping, first, last);
+	*bs = first >> BLK_SHIFT;
+	*be = last >> BLK_SHIFT;
+	return 0;
+}
+
+static int falloc_punch(struct fs_inode *ip, uint64_t off, uint64_t end)
+{
+	struct meta *m = fs_meta(ip->fs);
+	uint64_t bs, be;
+	int err = falloc_prepare(ip, off, end, &bs, &be);
+
+	if (err || bs == be)
+		return err;
+	meta_begin(m);
+	err = fs_extent_punch(ip, bs, be - bs);
+	meta_end(m);
+	return err;
+}
+
+/* Under ip->lock: drop the delalloc pieces of [bs, be); their folios are
+ * gone already.  Returns blocks to unreserve. */
+static uint64_t drop_delalloc_locked(struct fs_inode *ip, uint64_t bs, uint64_t be)
+{
+	uint64_t fblk = bs, n = 0;
+	struct fs_extent e;
+
+	while (fblk < be) {
+		if (fs_ext_lookup(ip, fblk, &e)) {	/* a hole: skip to the next */
+			uint32_t i = fs_ext_search(ip, fblk);
+
+			if (i == ip->nr_ext)
+				break;
+			fblk = ip->ext[i].fblk;
+			continue;
+		}
+		uint64_t stop = min_t(uint64_t, e.fblk + e.len, be);
+
+		if (e.state == FS_EXT_DELALLOC &&
+		    !fs_ext_remove(ip, fblk, stop - fblk, NULL, NULL))
+			n += stop - fblk;
+		fblk = stop;
+	}
+	ip->delalloc_blocks -= min_t(uint64_t, n, ip->delalloc_blocks);
+	return n;
+}
+
+/* Zero range: partial ends zeroed in the cache; whole blocks become
+ * unwritten (written ones are marked so, keeping their blocks; delalloc
+ * and holes get new unwritten blocks). */
+static int falloc_zero(struct fs_inode *ip, uint64_t off, uint64_t end)
+{
+	struct meta *m = fs_meta(ip->fs);
+	uint64_t bs, be, unreserve;
+	int64_t n;
+	int err = falloc_prepare(ip, off, end, &bs, &be);
+
+	if (err || bs == be)
+		return err;
+	meta_begin(m);
+	pthread_mutex_lock(&ip->lock);
+	unreserve = drop_delalloc_locked(ip, bs, be);
+	n = fs_ext_convert(ip, bs, be - bs, FS_EXT_WRITTEN, FS_EXT_UNWRITTEN);
+	pthread_mutex_unlock(&ip->lock);
+	alloc_unreserve(m, unreserve);
+	err = n < 0 ? (int)n : fs_inode_write(ip);
+	meta_end(m);
+	return err ? err : falloc_alloc(ip, bs, be);
+}
+
+static int falloc_check(struct fs_inode *ip, int mode, uint64_t off, uint64_t len)
+{
+	const int supported = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
+			      FALLOC_FL_ZERO_RANGE;
+
+	if (fs_is_shutdown(ip->fs))
+		return -EIO;
+	/* Never -EINVAL for a mode: tools probe support with it. */
+	if (mode & ~supported)
+		return -EOPNOTSUPP;
+	if ((mode & FALLOC_FL_PUNCH_HOLE) &&
+	    (!(mode & FALLOC_FL_KEEP_SIZE) || (mode & FALLOC_FL_ZERO_RANGE)))
+		return -EOPNOTSUPP;
+	if (fs_ro(ip->fs))
+		return -EROFS;
+	if (!ip->mapping)
+		return S_ISDIR(ip->di.mode) ? -EISDIR : -ENODEV;
+	if (!len)
+		return -EINVAL;
+	if (off > IOMAPFS_MAX_FILE_SIZE || len > IOMAPFS_MAX_FILE_SIZE - off)
+		return -EFBIG;
+	return 0;
+}
+
+int fs_fallocate(struct fs_inode *ip, int mode, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len;
+	bool grow;
+	int err = falloc_check(ip, mode, off, len);
+
+	if (err)
+		return err;
+	pthread_rwlock_wrlock(&ip->rwsem);
+	grow = !(mode & FALLOC_FL_KEEP_SIZE) && end > cache_mapping_size(ip->mapping);
+	if (mode & FALLOC_FL_PUNCH_HOLE)
+		err = falloc_punch(ip, off, end);
+	else if (mode & FALLOC_FL_ZERO_RANGE)
+		err = falloc_zero(ip, off, end);
+	else
+		err = falloc_alloc(ip, off >> BLK_SHIFT, DIV_ROUND_UP(end, BLK_SIZE));
+	if (!err && grow)
+		err = file_set_size(ip, end);
+	if (!err && (grow || (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))))
+		err = fs_file_modified(ip, false);
+	pthread_rwlock_unlock(&ip->rwsem);
+	return err;
+}

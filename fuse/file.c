@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Regular file data: the cache_mapping_ops that map file ranges to device
+ * blocks (our iomap_ops + iomap_writeback_ops, as XFS's xfs_aops), and the
+ * entry points that ops.c calls for read, write, fsync and lseek.
+ * Truncate and fallocate live in falloc.c.
+ *
+ * Life of a block written by a buffered write (delayed allocation):
+ *
+ *   hole --map_begin(WRITE)--> DELALLOC (blocks reserved, data in cache)
+ *        --writeback_range---> UNWRITTEN (whole delalloc extent allocated
+ *                              and recorded in a section: a crash now reads
+ *                              zeros, never stale blocks)
+ *        --ioend_complete----> WRITTEN (worker, after the data is on disk)
+ *
+ * fallocate goes straight from hole to UNWRITTEN; a write into it then
+ * takes the last two steps.
+ *
+ * Locks: ip->rwsem excludes writers, truncate and fallocate (reads share
+ * it); ip->lock guards the extent map for map_begin, which never takes the
+ * metadata lock.  Allocation and conversion run in a section and take
+ * ip->lock inside it (meta lock -> ip->lock).  Each writeback ctx caches
+ * the last iomap with the map's ext_seq in wpc->fs_private and maps again
+ * when the map changed (the analogue of XFS's iomap validity cookie: a
+ * punch and re-allocation under a long writeback must not send data to
+ * freed blocks).
+ */
+#include <string.h>
+#include <time.h>
+#include "fs_internal.h"
+
+#define BLK_SHIFT	IOMAPFS_BLOCK_SHIFT
+#define BLK_SIZE	IOMAPFS_BLOCK_SIZE
+#define ATIME_MAX_AGE	(24 * 3600)	/* relatime: update at least daily */
+
+static inline struct fs_inode *mapping_inode(const struct cache_mapping *m)
+{
+	return cache_mapping_host(m);
+}
+
+/* ---- mapping ---- */
+
+static void ext_to_iomap(const struct fs_extent *e, bool hole, struct iomap *iomap)
+{
+	iomap->offset = e->fblk << BLK_SHIFT;
+	iomap->length = (uint64_t)e->len << BLK_SHIFT;
+	iomap->addr = IOMAP_NULL_ADDR;
+	iomap->flags = 0;
+	if (hole) {
+		iomap->type = IOMAP_HOLE;
+		return;
+	}
+	switch (e->state) {
+	case FS_EXT_DELALLOC:
+		iomap->type = IOMAP_DELALLOC;
+		break;
+	case FS_EXT_UNWRITTEN:
+		iomap->type = IOMAP_UNWRITTEN;
+		iomap->addr = e->pblk << BLK_SHIFT;
+		break;
+	default:
+		iomap->type = IOMAP_MAPPED;
+		iomap->addr = e->pblk << BLK_SHIFT;
+		break;
+	}
+}
+
+/* Under ip->lock: the iomap at file block @fblk. */
+static void map_lookup_locked(struct fs_inode *ip, uint64_t fblk, struct iomap *iomap)
+{
+	struct fs_extent e;
+	bool hole = fs_ext_lookup(ip, fblk, &e) == -ENOENT;
+
+	ext_to_iomap(&e, hole, iomap);
+}
+
+/*
+ * A buffered write into a hole: reserve the blocks (-ENOSPC before any
+ * data is copied) and record them as one DELALLOC extent.  Task context,
+ * under ip->rwsem held for writing, so no other writer fills the hole;
+ * the flusher only fills holes under dirty folios, never this one.
+ */
+static int map_reserve(struct fs_inode *ip, uint64_t fblk, uint64_t nblk,
+		       struct iomap *iomap)
+{
+	struct meta *m = fs_meta(ip->fs);
+	struct fs_extent e;
+	uint64_t got = 0;
+	int err;
+
+	err = alloc_reserve(m, nblk);
+	if (err)
+		return err;
+	pthread_mutex_lock(&ip->lock);
+	if (fs_ext_lookup(ip, fblk, &e) == -ENOENT) {
+		e.len = min_t(uint64_t, e.len, nblk);
+		e.state = FS_EXT_DELALLOC;
+		err = fs_ext_insert(ip, &e);
+		if (!err) {
+			got = e.len;
+			ip->delalloc_blocks += got;
+			ext_to_iomap(&e, false, iomap);
+			iomap->flags |= IOMAP_F_NEW;
+		}
+	} else {
+		ext_to_iomap(&e, false, iomap);
+	}
+	pthread_mutex_unlock(&ip->lock);
+	if (got < nblk)
+		alloc_unreserve(m, nblk - got);
+	return err;
+}
+
+/* ->map_begin: task context, no folio locks held. */
+static int fs_map_begin(struct cache_mapping *mapping, uint64_t pos, uint64_t len,
+			unsigned flags, struct iomap *iomap)
+{
+	struct fs_inode *ip = mapping_inode(mapping);
+	uint64_t fblk = pos >> BLK_SHIFT;
+	uint64_t end = DIV_ROUND_UP(pos + max_t(uint64_t, len, 1), BLK_SIZE);
+	struct fs_extent e;
+	bool hole;
+
+	if (fs_is_shutdown(ip->fs))
+		return -EIO;
+	pthread_mutex_lock(&ip->lock);
+	hole = fs_ext_lookup(ip, fblk, &e) == -ENOENT;
+	if (!hole || !(flags & CACHE_MAP_WRITE)) {
+		ext_to_iomap(&e, hole, iomap);
+		pthread_mutex_unlock(&ip->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&ip->lock);
+	return map_reserve(ip, fblk, min_t(uint64_t, e.len, end - fblk), iomap);
+}
+
+/* ---- allocation at writeback ---- */
+
+/* Under ip->lock: the device block after the extent before @fblk. */
+static uint64_t alloc_goal_locked(struct fs_inode *ip, uint64_t fblk)
+{
+	uint32_t i = fs_ext_search(ip, fblk);
+
+	while (i-- > 0)
+		if (ip->ext[i].state != FS_EXT_DELALLOC)
+			return ip->ext[i].pblk + ip->ext[i].len;
+	return 0;
+}
+
+/* Under ip->lock in a section: replace [fblk, +len) by unwritten blocks. */
+static int map_install_unwritten(struct fs_inode *ip, uint64_t fblk,
+				 uint64_t pblk, uint64_t len)
+{
+	struct fs_extent e = { .fblk = fblk, .pblk = pblk, .len = len,
+			       .state = FS_EXT_UNWRITTEN };
+	int err = fs_ext_remove(ip, fblk, len, NULL, NULL);
+
+	return err ? err : fs_ext_insert(ip, &e);
+}
+
+/*
+ * Under ip->lock in a section: allocate the whole delalloc extent @d, in as
+ * many pieces as the allocator needs, each following the previous one, so
+ * a sequentially written file gets few large extents.
+ */
+static int alloc_delalloc_locked(struct fs_inode *ip, const struct fs_extent *d)
+{
+	struct fs *fs = ip->fs;
+	uint64_t fblk = d->fblk, left = d->len;
+	uint64_t goal = alloc_goal_locked(ip, fblk);
+	int err = 0;
+
+	while (left) {
+		uint64_t start, got;
+
+		err = alloc_extent_reserved(fs->meta, goal, left, &start, &got);
+		if (err)
+			break;
+		err = map_install_unwritten(ip, fblk, start, got);
+		if (err)
+			break;
+		ip->delalloc_blocks -= min_t(uint64_t, got, ip->delalloc_blocks);
+		atomic_fetch_add(&fs->blocks_allocated, got);
+		fblk += got;
+		left -= got;
+		goal = start + got;
+	}
+	return err;
+}
+
+/* Under ip->lock in a section: dirty data over a hole (a zeroed cached
+ * folio, see cache_zero_range) gets unreserved unwritten blocks. */
+static int alloc_hole_locked(struct fs_inode *ip, const struct fs_extent *h,
+			     uint64_t nblk)
+{
+	uint64_t start, got;
+	int err = alloc_extent(ip->fs->meta, alloc_goal_locked(ip, h->fblk), 1,
+			       min_t(uint64_t, h->len, nblk), false, &start, &got);
+
+	if (!err)
+		err = map_install_unwritten(ip, h->fblk, start, got);
+	return err;
+}
+
+/* Writeback met a delalloc extent or a hole at @fblk: allocate, record the
+ * blocks as unwritten and write the inode, all in one section. */
+static int wb_allocate(struct fs_inode *ip, uint64_t fblk, uint64_t nblk)
+{
+	struct meta *m = fs_meta(ip->fs);
+	struct fs_extent e;
+	int err = 0;
+
+	meta_begin(m);
+	pthread_mutex_lock(&ip->lock);
+	if (fs_ext_lookup(ip, fblk, &e) == -ENOENT)
+		err = alloc_hole_locked(ip, &e, nblk);
+	else if (e.state == FS_EXT_DELALLOC)
+		err = alloc_delalloc_locked(ip, &e);
+	pthread_mutex_unlock(&ip->lock);
+	if (!err)
+		err = fs_inode_write(ip);
+	meta_end(m);
+	return err;
+}
+
+static bool wpc_iomap_valid(struct writeback_ctx *wpc, struct fs_inode *ip,
+			    uint64_t pos)
+{
+	const struct iomap *iomap = &wpc->iomap;
+
+	if (!iomap->length || pos < iomap->offset ||
+	    pos - iomap->offset >= iomap->length)
+		return false;
+	return (uintptr_t)wpc->fs_private == (uintptr_t)ip->ext_seq;
+}
+
+/* Under no lock: map @pos for writeback into wpc->iomap. */
+static int wb_map(struct writeback_ctx *wpc, struct fs_inode *ip, uint64_t pos,
+		  uint32_t len)
+{
+	uint64_t fblk = pos >> BLK_SHIFT;
+	int err;
+
+	for (int tries = 0; tries < 3; tries++) {
+		pthread_mutex_lock(&ip->lock);
+		map_lookup_locked(ip, fblk, &wpc->iomap);
+		wpc->fs_private = (void *)(uintptr_t)ip->ext_seq;
+		pthread_mutex_unlock(&ip->lock);
+		if (wpc->iomap.type == IOMAP_MAPPED || wpc->iomap.type == IOMAP_UNWRITTEN)
+			return 0;
+		err = wb_allocate(ip, fblk, DIV_ROUND_UP((pos & (BLK_SIZE - 1)) + len, BLK_SIZE));
+		if (err)
+			return err;
+	}
+	WARN_ON_ONCE(1);	/* allocated twice and still not mapped */
+	return -EIO;
+}
+
+/* ->writeback_range: flusher or fsync thread; @folio locked, under writeback. */
+static ssize_t fs_writeback_range(struct writeback_ctx *wpc, struct folio *folio,
+				  uint64_t pos, uint32_t len, uint64_t end_pos)
+{
+	struct fs_inode *ip = mapping_inode(wpc->mapping);
+	uint64_t map_end;
+	bool valid;
+	int err;
+
+	if (fs_is_shutdown(ip->fs))
+		return -EIO;
+	pthread_mutex_lock(&ip->lock);
+	valid = wpc_iomap_valid(wpc, ip, pos);
+	pthread_mutex_unlock(&ip->lock);
+	if (!valid) {
+		err = wb_map(wpc, ip, pos, len);
+		if (err)
+			return err;
+	}
+	map_end = wpc->iomap.offset + wpc->iomap.length;
+	return cache_add_to_ioend(wpc, folio, pos, end_pos,
+				  min_t(uint64_t, len, map_end - pos));
+}
+
+static int fs_writeback_submit(struct writeback_ctx *wpc, int error)
+{
+	return cache_ioend_writeback_submit(wpc, error);
+}
+
+/*
+ * ->ioend_complete: worker context.  The data of an unwritten ioend is on
+ * the device: mark its blocks written and write the inode in one section.
+ * On an I/O error the range stays unwritten (reads zeros, not garbage);
+ * the cache records the error itself.
+ */
+static int fs_ioend_complete(struct ioend *ioend, int error)
+{
+	struct fs_inode *ip = mapping_inode(ioend->io_mapping);
+	struct fs *fs = ip->fs;
+	uint64_t fblk = ioend->io_offset >> BLK_SHIFT;
+	uint64_t end = DIV_ROUND_UP(ioend->io_offset + ioend->io_size, BLK_SIZE);
+	int64_t n;
+	int err;
+
+	if (error)
+		return 0;
+	if (fs_is_shutdown(fs))
+		return -EIO;
+	meta_begin(fs->meta);
+	pthread_mutex_lock(&ip->lock);
+	n = fs_ext_convert(ip, fblk, end - fblk, FS_EXT_UNWRITTEN, FS_EXT_WRITTEN);
+	pthread_mutex_unlock(&ip->lock);
+	err = n < 0 ? (int)n : fs_inode_write(ip);
+	meta_end(fs->meta);
+	if (n > 0)
+		atomic_fetch_add(&fs->unwritten_converted, 1);
+	return err;
+}
+
+const struct cache_mapping_ops fs_file_mapping_ops = {
+	.map_begin		= fs_map_begin,
+	.writeback_range	= fs_writeback_range,
+	.writeback_submit	= fs_writeback_submit,
+	.ioend_complete		= fs_ioend_complete,
+};
+
+/* ---- read, write ---- */
+
+static int file_check(struct fs_inode *ip, bool write)
+{
+	if (fs_is_shutdown(ip->fs))
+		return -EIO;
+	if (write && fs_ro(ip->fs))
+		return -EROFS;
+	if (!ip->mapping)
+		return S_ISDIR(ip->di.mode) ? -EISDIR : -EINVAL;
+	return 0;
+}
+
+static bool ts_le(int64_t a_sec, uint32_t a_nsec, int64_t b_sec, uint32_t b_nsec)
+{
+	return a_sec < b_sec || (a_sec == b_sec && a_nsec <= b_nsec);
+}
+
+/* relatime: atime moves if it is not newer than mtime or ctime, or is a
+ * day old.  Only then does a read cost a metadata section. */
+static void file_update_atime(struct fs_inode *ip)
+{
+	struct timespec now;
+	bool update;
+
+	if (fs_ro(ip->fs))
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(&ip->lock);
+	update = ts_le(ip->di.atime_sec, ip->di.atime_nsec,
+		       ip->di.mtime_sec, ip->di.mtime_nsec) ||
+		 ts_le(ip->di.atime_sec, ip->di.atime_nsec,
+		       ip->di.ctime_sec, ip->di.ctime_nsec) ||
+		 now.tv_sec - ip->di.atime_sec >= ATIME_MAX_AGE;
+	pthread_mutex_unlock(&ip->lock);
+	if (!update)
+		return;
+	fs_inode_touch(ip, FS_TOUCH_ATIME);
+	fs_inode_mark_dirty(ip);	/* best effort: a lost atime is no loss */
+}
+
+ssize_t fs_read(struct fs_inode *ip, uint64_t pos, size_t len,
+		struct cache_read_result *res)
+{
+	ssize_t n;
+	int err = file_check(ip, false);
+
+	res->nr = 0;
+	res->bytes = 0;
+	if (err)
+		return err;
+	pthread_rwlock_rdlock(&ip->rwsem);
+	n = cache_read(ip->mapping, pos, len, res);
+	pthread_rwlock_unlock(&ip->rwsem);
+	if (n > 0)
+		file_update_atime(ip);
+	return n;
+}
+
+/* Under ip->lock: clear setuid, and setgid when it means "setgid" (group
+ * execute set) rather than mandatory locking, as should_remove_suid(). */
+static void kill_suidgid_locked(struct fs_inode *ip)
+{
+	uint32_t mode = ip->di.mode;
+
+	mode &= ~S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		mode &= ~S_ISGID;
+	ip->di.mode = mode;
+}
+
+/* After a data change: mtime and ctime now, maybe kill suid/sgid, and
+ * write the inode (size, times) in a section right away. */
+int fs_file_modified(struct fs_inode *ip, bool kill_suidgid)
+{
+	if (kill_suidgid) {
+		pthread_mutex_lock(&ip->lock);
+		kill_suidgid_locked(ip);
+		pthread_mutex_unlock(&ip->lock);
+	}
+	fs_inode_touch(ip, FS_TOUCH_MTIME | FS_TOUCH_CTIME);
+	return fs_inode_mark_dirty(ip);
+}
+
+ssize_t fs_write(struct fs_inode *ip, uint64_t pos, const void *buf, size_t len,
+		 bool kill_suidgid)
+{
+	ssize_t n;
+	int err = file_check(ip, true);
+
+	if (err)
+		return err;
+	if (pos >= IOMAPFS_MAX_FILE_SIZE)
+		return -EFBIG;
+	len = min_t(uint64_t, len, IOMAPFS_MAX_FILE_SIZE - pos);
+	if (!len)
+		return 0;
+	pthread_rwlock_wrlock(&ip->rwsem);
+	n = cache_write(ip->mapping, pos, buf, len);
+	if (n > 0) {
+		err = fs_file_modified(ip, kill_suidgid);
+		if (err)
+			n = err;
+	}
+	pthread_rwlock_unlock(&ip->rwsem);
+	return n;
+}
+
+/* ---- durability ---- */
+
+static bool inode_needs_commit(struct fs_inode *ip)
+{
+	uint64_t last;
+
+	pthread_mutex_lock(&ip->lock);
+	last = ip->last_txn;
+	pthread_mutex_unlock(&ip->lock);
+	return last > meta_durable_seq(fs_meta(ip->fs));
+}
+
+/* The writeback error for this fsync: once per @since holder (errseq), or
+ * any recorded one without a holder. */
+static int fsync_wb_error(struct fs_inode *ip, int wait_err, errseq_t *since)
+{
+	errseq_t any = 0;
+	int err;
+
+	if (!ip->mapping)
+		return 0;
+	err = cache_errseq_check_and_advance(ip->mapping, since ? since : &any);
+	if (!since && !err)
+		err = wait_err;
+	return err;
+}
+
+int fs_fsync(struct fs_inode *ip, bool datasync, errseq_t *since)
+{
+	struct fs *fs = ip->fs;
+	int wait_err = 0, err = 0;
+
+	if (fs_is_shutdown(fs))
+		return -EIO;
+	atomic_fetch_add(&fs->fsyncs, 1);
+	if (ip->mapping)
+		wait_err = cache_write_and_wait_range(ip->mapping, 0, UINT64_MAX, true);
+	if (!fs_ro(fs)) {
+		pthread_mutex_lock(&ip->lock);
+		bool dirty = ip->dirty;
+		pthread_mutex_unlock(&ip->lock);
+		if (dirty)
+			err = fs_inode_mark_dirty(ip);
+		if (!err && inode_needs_commit(ip)) {
+			err = meta_commit(fs->meta);	/* flushes the device too */
+			atomic_fetch_add(&fs->commits_by_fsync, 1);
+		} else if (!err) {
+			err = blkdev_issue_flush(fs->dev);
+		}
+	}
+	int wb_err = fsync_wb_error(ip, wait_err, since);
+
+	return wb_err ? wb_err : err;
+}
+
+/* ---- lseek ---- */
+
+/* Under ip->lock: the first data byte at or after @off, or -ENXIO.  Data is
+ * written, unwritten (as ext4/xfs do without a cache lookup) and delalloc. */
+static int64_t seek_data_locked(struct fs_inode *ip, uint64_t off, uint64_t size)
+{
+	uint32_t i = fs_ext_search(ip, off >> BLK_SHIFT);
+	uint64_t data;
+
+	if (i == ip->nr_ext)
+		return -ENXIO;
+	data = max_t(uint64_t, off, ip->ext[i].fblk << BLK_SHIFT);
+	return data < size ? (int64_t)data : -ENXIO;
+}
+
+/* Under ip->lock: the first hole at or after @off; EOF is a hole. */
+static int64_t seek_hole_locked(struct fs_inode *ip, uint64_t off, uint64_t size)
+{
+	uint64_t pos = off;
+
+	for (uint32_t i = fs_ext_search(ip, off >> BLK_SHIFT); i < ip->nr_ext; i++) {
+		const struct fs_extent *e = &ip->ext[i];
+
+		if (e->fblk > pos >> BLK_SHIFT)
+			break;
+		pos = max_t(uint64_t, pos, (e->fblk + e->len) << BLK_SHIFT);
+	}
+	return min_t(uint64_t, pos, size);
+}
+
+int64_t fs_lseek(struct fs_inode *ip, int64_t off, int whence)
+{
+	uint64_t size;
+	int64_t ret;
+	int err = file_check(ip, false);
+
+	if (err)
+		return err;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&ip->rwsem);
+	pthread_mutex_lock(&ip->lock);
+	size = cache_mapping_size(ip->mapping);
+	if (off < 0 || (uint64_t)off >= size)
+		ret = -ENXIO;
+	else if (whence == SEEK_DATA)
+		ret = seek_data_locked(ip, off, size);
+	else
+		ret = seek_hole_locked(ip, off, size);
+	pthread_mutex_unlock(&ip->lock);
+	pthread_rwlock_unlock(&ip->rwsem);
+	return ret;
+}

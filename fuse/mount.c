@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The mounted filesystem as a whole: mount (device, metadata engine, page
+ * cache, root inode, orphans left by a crash), unmount, shutdown, statfs,
+ * syncfs and the counters for iomapfs-stat.
+ *
+ * Unmount order mirrors the layers: data first (cache_sync_all, which
+ * allocates and converts extents), then the inodes (written, unlinked ones
+ * freed, mappings destroyed), then the cache, the metadata engine (final
+ * commit and checkpoint) and the device.  After fs_shutdown nothing more
+ * reaches the device: unmount then only frees memory.
+ *
+ * Task context: the daemon's main thread, FUSE request threads, tests.
+ */
+#include <string.h>
+#include <sys/statvfs.h>
+#include "fs_internal.h"
+
+#define IHASH_SIZE	(1u << 14)	/* buckets; chains stay short below ~100k inodes */
+
+static void fs_free(struct fs *fs)
+{
+	kfree(fs->ihash);
+	pthread_mutex_destroy(&fs->icache_lock);
+	pthread_cond_destroy(&fs->icache_wait);
+	kfree(fs);
+}
+
+static struct fs *fs_alloc(const struct fs_mount_opts *opts)
+{
+	struct fs *fs = kzalloc(sizeof(*fs));
+
+	if (!fs)
+		return NULL;
+	if (opts)
+		fs->opts = *opts;
+	if (fs->opts.readonly) {
+		fs->opts.meta.readonly = true;
+		fs->opts.blk.readonly = true;
+	}
+	fs->ihash_size = IHASH_SIZE;
+	fs->ihash = kzalloc(fs->ihash_size * sizeof(*fs->ihash));
+	pthread_mutex_init(&fs->icache_lock, NULL);
+	pthread_cond_init(&fs->icache_wait, NULL);
+	if (!fs->ihash) {
+		fs_free(fs);
+		return NULL;
+	}
+	return fs;
+}
+
+/* The root must be a directory; a corrupt image fails the mount early. */
+static int fs_check_root(struct fs *fs)
+{
+	struct fs_inode *root;
+	bool dir;
+	int err = fs_iget(fs, IOMAPFS_ROOT_INO, &root);
+
+	if (err) {
+		fprintf(stderr, "iomapfs: cannot read the root inode: %s\n", strerror(-err));
+		return err;
+	}
+	dir = S_ISDIR(root->di.mode);
+	fs_iput(root);
+	if (!dir) {
+		fprintf(stderr, "iomapfs: the root inode is not a directory\n");
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+int fs_mount(const char *dev_path, const struct fs_mount_opts *opts, struct fs **out)
+{
+	struct fs *fs = fs_alloc(opts);
+	int err;
+
+	if (!fs)
+		return -ENOMEM;
+	err = blk_dev_open(dev_path, &fs->opts.blk, &fs->dev);
+	if (err)
+		goto out_free;
+	err = meta_mount(fs->dev, &fs->opts.meta, &fs->meta);
+	if (err)
+		goto out_close;
+	err = cache_create(&fs->opts.cache, fs->dev, &fs->cache);
+	if (err)
+		goto out_unmount;
+	err = fs_check_root(fs);
+	if (!err && !fs_ro(fs))
+		err = fs_free_orphans(fs);
+	if (err)
+		goto out_evict;
+	*out = fs;
+	return 0;
+
+out_evict:
+	fs_inode_evict_all(fs);
+	cache_destroy(fs->cache);
+out_unmount:
+	meta_unmount(fs->meta);
+out_close:
+	blk_dev_close(fs->dev);
+out_free:
+	fs_free(fs);
+	return err;
+}
+
+static void first_err(int *err, int e)
+{
+	if (!*err && e)
+		*err = e;
+}
+
+int fs_unmount(struct fs *fs)
+{
+	int err = 0;
+
+	if (!fs_is_shutdown(fs) && !fs_ro(fs)) {
+		first_err(&err, cache_sync_all(fs->cache));
+		first_err(&err, fs_inode_write_dirty_all(fs));
+	}
+	first_err(&err, fs_inode_evict_all(fs));
+	cache_destroy(fs->cache);
+	first_err(&err, meta_unmount(fs->meta));
+	blk_dev_close(fs->dev);
+	if (fs_is_shutdown(fs))
+		err = 0;	/* shut down on purpose: nothing more was owed */
+	fs_free(fs);
+	return err;
+}
+
+void fs_shutdown(struct fs *fs)
+{
+	atomic_store(&fs->shutdown, true);
+	blk_dev_shutdown(fs->dev);
+	meta_shutdown(fs->meta);
+}
+
+bool fs_is_shutdown(struct fs *fs)
+{
+	return atomic_load(&fs->shutdown) || meta_is_shutdown(fs->meta);
+}
+
+struct meta *fs_meta(struct fs *fs) { return fs->meta; }
+struct cache *fs_cache(struct fs *fs) { return fs->cache; }
+struct blk_dev *fs_dev(struct fs *fs) { return fs->dev; }
+
+int fs_statfs(struct fs *fs, struct statvfs *st)
+{
+	const struct iomapfs_super *sb = meta_super(fs->meta);
+	struct meta_space sp;
+	uint64_t fsid = 0;
+
+	if (fs_is_shutdown(fs))
+		return -EIO;
+	meta_get_space(fs->meta, &sp);
+	memset(st, 0, sizeof(*st));
+	st->f_bsize = IOMAPFS_BLOCK_SIZE;
+	st->f_frsize = IOMAPFS_BLOCK_SIZE;
+	st->f_blocks = sp.total_blocks;
+	st->f_bfree = sp.free_blocks;
+	st->f_bavail = sp.avail_blocks;
+	/* Inodes are B+tree items: as many as there is room for. */
+	st->f_ffree = sp.avail_blocks;
+	st->f_favail = sp.avail_blocks;
+	meta_begin(fs->meta);
+	st->f_files = sb->nr_inodes + sp.avail_blocks;
+	meta_end(fs->meta);
+	memcpy(&fsid, sb->uuid, sizeof(fsid));
+	st->f_fsid = fsid;
+	st->f_namemax = IOMAPFS_NAME_MAX;
+	st->f_flag = fs_ro(fs) ? ST_RDONLY : 0;
+	return 0;
+}
+
+int fs_syncfs(struct fs *fs)
+{
+	int err = 0;
+
+	if (fs_is_shutdown(fs))
+		return -EIO;
+	if (fs_ro(fs))
+		return 0;
+	first_err(&err, cache_sync_all(fs->cache));
+	first_err(&err, fs_inode_write_dirty_all(fs));
+	first_err(&err, meta_commit(fs->meta));
+	return err;
+}
+
+void fs_stats_for_each(struct fs *fs,
+		       void (*fn)(void *ctx, const char *name, uint64_t val), void *ctx)
+{
+	struct meta_stats ms;
+	size_t cached;
+
+	pthread_mutex_lock(&fs->icache_lock);
+	cached = fs->nr_cached;
+	pthread_mutex_unlock(&fs->icache_lock);
+	fn(ctx, "unwritten_converted", atomic_load(&fs->unwritten_converted));
+	fn(ctx, "blocks_allocated", atomic_load(&fs->blocks_allocated));
+	fn(ctx, "fsyncs", atomic_load(&fs->fsyncs));
+	fn(ctx, "commits_by_fsync", atomic_load(&fs->commits_by_fsync));
+	fn(ctx, "inodes_cached", cached);
+	meta_get_stats(fs->meta, &ms);
+	fn(ctx, "meta_commits", ms.commits);
+	fn(ctx, "meta_journal_blocks_written", ms.journal_blocks_written);
+	fn(ctx, "meta_checkpoints", ms.checkpoints);
+	fn(ctx, "meta_replayed_txns", ms.replayed_txns);
+	fn(ctx, "meta_buf_hits", ms.buf_hits);
+	fn(ctx, "meta_buf_misses", ms.buf_misses);
+	fn(ctx, "meta_buf_cached", ms.buf_cached);
+}
