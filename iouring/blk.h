@@ -42,6 +42,12 @@ struct blk_ring {
 	atomic_uint		inflight_waiters;
 	unsigned		inflight_max;	/* the CQ size: CQEs never overflow */
 	_Atomic(struct bio *)	requeue;	/* short I/Os the reaper could not resubmit */
+	/*
+	 * Bumped (release) for every SQE, read (acquire) for every CQE: the
+	 * bio's hand-off through the kernel made visible to the C memory
+	 * model, and so to ThreadSanitizer.
+	 */
+	atomic_ulong		sq_seq;
 	pthread_t		reaper;
 	bool			reaper_started;
 };

@@ -104,6 +104,8 @@ void *blk_reaper_fn(void *arg)
 				WARN_ON_ONCE(ret);
 			continue;
 		}
+		/* Pairs with the release in ring_prep_locked(). */
+		atomic_load_explicit(&r->sq_seq, memory_order_acquire);
 		if (io_uring_cqe_get_data64(cqe) == BLK_RING_STOP_TAG) {
 			stop = true;
 		} else {

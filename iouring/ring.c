@@ -81,6 +81,7 @@ static void ring_prep_locked(struct blk_ring *r, struct bio *bio,
 	else
 		io_uring_prep_fsync(sqe, fd, 0);
 	io_uring_sqe_set_data(sqe, bio);
+	atomic_fetch_add_explicit(&r->sq_seq, 1, memory_order_release);
 }
 
 /*
