@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The cache object's lifetime: configuration defaults, the dirty
+ * thresholds, the folio arena and the flusher.
+ */
+#include "internal.h"
+
+static void cache_config_defaults(struct cache_config *cfg)
+{
+	if (!cfg->size_bytes)
+		cfg->size_bytes = 256ull << 20;
+	if (!cfg->dirty_background_pct)
+		cfg->dirty_background_pct = 10;
+	if (!cfg->dirty_pct)
+		cfg->dirty_pct = 40;
+	if (cfg->dirty_pct < cfg->dirty_background_pct)
+		cfg->dirty_pct = cfg->dirty_background_pct;
+	if (cfg->dirty_pct > 90)
+		cfg->dirty_pct = 90;
+	if (!cfg->dirty_expire_ms)
+		cfg->dirty_expire_ms = 3000;
+	if (!cfg->flush_interval_ms)
+		cfg->flush_interval_ms = 1000;
+	if (!cfg->max_ioend_bytes)
+		cfg->max_ioend_bytes = 1u << 20;
+	cfg->max_ioend_bytes = max_t(uint32_t, PAGE_SIZE,
+				     ALIGN_DOWN(cfg->max_ioend_bytes, PAGE_SIZE));
+	if (!cfg->readahead_bytes)
+		cfg->readahead_bytes = 1u << 20;
+}
+
+int cache_create(const struct cache_config *cfg, struct blk_dev *dev,
+		 struct cache **out)
+{
+	struct cache *cache = kzalloc(sizeof(*cache));
+	int err;
+
+	cache->cfg = *cfg;
+	cache_config_defaults(&cache->cfg);
+	cache->dev = dev;
+	pthread_mutex_init(&cache->lru_lock, NULL);
+	pthread_mutex_init(&cache->wb_lock, NULL);
+	pthread_cond_init(&cache->users_cond, NULL);
+	INIT_LIST_HEAD(&cache->mappings);
+	INIT_LIST_HEAD(&cache->dirty_mappings);
+	err = folio_arena_init(cache);
+	if (err)
+		goto out_free;
+	cache->bg_thresh = cache->nr_folios * cache->cfg.dirty_background_pct / 100;
+	cache->dirty_thresh = cache->nr_folios * cache->cfg.dirty_pct / 100;
+	err = flusher_start(cache);
+	if (err)
+		goto out_arena;
+	*out = cache;
+	return 0;
+
+out_arena:
+	folio_arena_exit(cache);
+out_free:
+	pthread_cond_destroy(&cache->users_cond);
+	pthread_mutex_destroy(&cache->wb_lock);
+	pthread_mutex_destroy(&cache->lru_lock);
+	kfree(cache);
+	return err;
+}
+
+void cache_destroy(struct cache *cache)
+{
+	if (!cache)
+		return;
+	flusher_stop(cache);
+	WARN_ON_ONCE(!list_empty(&cache->mappings));
+	pthread_cond_destroy(&cache->flush_cond);
+	pthread_cond_destroy(&cache->users_cond);
+	pthread_mutex_destroy(&cache->wb_lock);
+	pthread_mutex_destroy(&cache->lru_lock);
+	folio_arena_exit(cache);
+	kfree(cache);
+}

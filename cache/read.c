@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Buffered reads (mm/filemap.c filemap_read + fs/iomap's read path):
+ * looking folios up, creating the missing ones locked, mapping them with
+ * ->map_begin(CACHE_MAP_READ) and reading them (one bio per run contiguous
+ * in file and on disk), sequential readahead, and handing folio memory
+ * back for a zero-copy FUSE reply.
+ *
+ * Holes, delalloc and unwritten ranges read as zeros without I/O.  A read
+ * bio completes in the reaper (mark uptodate, unlock); a failed one is
+ * deferred with BIO_DEFER_READ_ERROR and its folios are unlocked without
+ * PG_uptodate in the worker, and the read returns -EIO.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+static void read_end_folio(struct folio *folio, uint32_t bytes, void *arg)
+{
+	int status = *(int *)arg;
+
+	if (status)
+		folio_set_flag(folio, PG_error);
+	else
+		folio_set_flag(folio, PG_uptodate);
+	folio_unlock(folio);
+}
+
+/* ->bi_end_io of read bios: reaper, or a worker for a failed read. */
+static void cache_read_end_io(struct bio *bio)
+{
+	struct cache *cache = bio->bi_private;
+	int status = bio->bi_status;
+
+	if (status && bio_complete_in_task(bio, BIO_DEFER_READ_ERROR))
+		return;
+	if (status)
+		atomic_fetch_add(&cache->stat.read_errors, 1);
+	bio_for_each_folio(cache, bio, read_end_folio, &status);
+	bio_put(bio);
+}
+
+struct read_ctx {
+	struct cache_mapping	*m;
+	struct bio		*bio;
+	unsigned		nr_vecs;
+};
+
+static void read_submit(struct read_ctx *rc)
+{
+	if (rc->bio)
+		submit_bio(rc->bio);
+	rc->bio = NULL;
+}
+
+/* Add a locked folio at device byte @addr to the current read bio. */
+static void read_add_folio(struct read_ctx *rc, struct folio *folio, uint64_t addr)
+{
+	struct cache *cache = rc->m->cache;
+	uint64_t sector = addr >> SECTOR_SHIFT;
+
+	if (rc->bio && (sector != bio_end_sector(rc->bio) ||
+			!bio_add_buf(rc->bio, folio->data, PAGE_SIZE)))
+		read_submit(rc);
+	if (!rc->bio) {
+		rc->bio = bio_alloc(cache->dev, rc->nr_vecs, REQ_OP_READ);
+		rc->bio->bi_sector = sector;
+		rc->bio->bi_end_io = cache_read_end_io;
+		rc->bio->bi_private = cache;
+		bio_add_buf(rc->bio, folio->data, PAGE_SIZE);
+	}
+}
+
+static void folio_zero_uptodate_unlock(struct folio *folio)
+{
+	memset(folio->data, 0, PAGE_SIZE);
+	folio_set_flag(folio, PG_uptodate);
+	folio_unlock(folio);
+}
+
+/*
+ * Read @nr locked, !uptodate folios of @m (ascending index).  Submits and
+ * returns without waiting: each folio is unlocked when its data is there
+ * (or its read failed).  On a mapping error the remaining folios are
+ * unlocked without PG_uptodate and the error returned.  Task context.
+ */
+int cache_read_folios(struct cache_mapping *m, struct folio **folios, unsigned nr)
+{
+	struct read_ctx rc = { .m = m, .nr_vecs = min_t(unsigned, nr, BIO_MAX_VECS) };
+	uint64_t isize = cache_mapping_size(m);
+	unsigned i = 0, j;
+	int err = 0;
+
+	might_sleep();
+	while (i < nr) {
+		uint64_t pos = folio_pos(folios[i]);
+		struct iomap iomap = { 0 };
+
+		for (j = i + 1; j < nr && folios[j]->index == folios[j - 1]->index + 1; j++)
+			;
+		err = m->ops->map_begin(m, pos, (uint64_t)(j - i) * PAGE_SIZE,
+					CACHE_MAP_READ, &iomap);
+		if (!err && WARN_ON_ONCE(!iomap_covers(&iomap, pos)))
+			err = -EIO;
+		if (err)
+			break;
+		for (; i < j && iomap_covers(&iomap, folio_pos(folios[i])); i++) {
+			struct folio *f = folios[i];
+
+			atomic_fetch_and(&f->flags, ~PG_error);
+			if (iomap.type == IOMAP_MAPPED && folio_pos(f) < isize)
+				read_add_folio(&rc, f, iomap.addr + folio_pos(f) - iomap.offset);
+			else
+				folio_zero_uptodate_unlock(f);
+		}
+	}
+	read_submit(&rc);
+	for (; i < nr; i++)
+		folio_unlock(folios[i]);
+	return err;
+}
+
+/*
+ * Wait until @folio is uptodate.  A folio whose read failed (PG_error)
+ * gives -EIO; one left !uptodate otherwise (a mapping error of another
+ * reader) is read again here once.
+ */
+static int folio_wait_uptodate(struct cache_mapping *m, struct folio *folio)
+{
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (folio_test(folio, PG_uptodate))
+			return 0;
+		folio_wait_locked(folio);
+		if (folio_test(folio, PG_uptodate))
+			return 0;
+		if (folio_test(folio, PG_error))
+			return -EIO;
+		folio_lock(folio);
+		if (folio_test(folio, PG_uptodate)) {
+			folio_unlock(folio);
+			return 0;
+		}
+		if (folio->mapping != m) {
+			folio_unlock(folio);	/* truncated meanwhile */
+			return -EIO;
+		}
+		cache_read_folios(m, &folio, 1);
+	}
+	return -EIO;
+}
+
+/* A new locked folio for @index in @m, or NULL (present, or no memory). */
+static struct folio *folio_create_locked(struct cache_mapping *m, uint64_t index,
+					 bool may_wait, bool *raced)
+{
+	struct folio *f = folio_alloc(m->cache, may_wait);
+
+	*raced = false;
+	if (!f)
+		return NULL;
+	atomic_store(&f->flags, PG_locked |
+		     (cache_mapping_dontcache(m) ? PG_dropbehind : 0));
+	if (filemap_add_folio(m, f, index)) {
+		folio_put(f);
+		*raced = true;
+		return NULL;
+	}
+	return f;
+}
+
+/*
+ * Sequential readahead: when this read continues the previous one, keep
+ * cfg->readahead_bytes read ahead of it, asynchronously.  Never waits for
+ * memory: readahead stops where the cache has nothing free or clean.
+ */
+static void cache_readahead(struct cache_mapping *m, uint64_t first, uint64_t last)
+{
+	struct cache *cache = m->cache;
+	uint64_t ra_pages = min_t(uint64_t, cache->cfg.readahead_bytes / PAGE_SIZE,
+				  cache->nr_folios / 4);
+	uint64_t eof = DIV_ROUND_UP(cache_mapping_size(m), PAGE_SIZE);
+	uint64_t start, end, idx;
+	struct folio *batch[64];
+	unsigned n = 0;
+	bool seq, raced;
+
+	pthread_mutex_lock(&m->lock);
+	seq = first == 0 || first == m->ra_next || first + 1 == m->ra_next;
+	m->ra_next = last + 1;
+	if (!seq || !ra_pages || m->ra_end > last + 1 + ra_pages / 2) {
+		if (!seq)
+			m->ra_end = 0;
+		pthread_mutex_unlock(&m->lock);
+		return;
+	}
+	start = max_t(uint64_t, last + 1, m->ra_end);
+	end = min_t(uint64_t, last + 1 + ra_pages, eof);
+	if (start < end)
+		m->ra_end = end;
+	pthread_mutex_unlock(&m->lock);
+
+	for (idx = start; idx < end; idx++) {
+		struct folio *f = filemap_get_folio(m, idx);
+
+		if (f) {
+			folio_put(f);
+			continue;
+		}
+		f = folio_create_locked(m, idx, false, &raced);
+		if (!f) {
+			if (raced)
+				continue;
+			break;
+		}
+		batch[n++] = f;
+		if (n == ARRAY_SIZE(batch)) {
+			cache_read_folios(m, batch, n);
+			while (n)
+				folio_put(batch[--n]);
+		}
+		atomic_fetch_add(&cache->stat.readahead_pages, 1);
+	}
+	cache_read_folios(m, batch, n);
+	while (n)
+		folio_put(batch[--n]);
+}
+
+/* Fill @res->iov from the folios, starting at @pos. */
+static size_t read_fill_iov(struct cache_read_result *res, uint64_t pos, size_t len)
+{
+	size_t done = 0;
+	unsigned i;
+
+	for (i = 0; i < res->nr && done < len; i++) {
+		uint32_t off = (uint32_t)((pos + done) & (PAGE_SIZE - 1));
+		size_t n = min_t(size_t, PAGE_SIZE - off, len - done);
+
+		res->iov[i].iov_base = (char *)res->folios[i]->data + off;
+		res->iov[i].iov_len = n;
+		done += n;
+	}
+	res->bytes = done;
+	return done;
+}
+
+/* Drop the folios from @from on (an error cut the read short). */
+static void read_release_from(struct cache_read_result *res, unsigned from)
+{
+	while (res->nr > from)
+		folio_put(res->folios[--res->nr]);
+}
+
+ssize_t cache_read(struct cache_mapping *m, uint64_t pos, size_t len,
+		   struct cache_read_result *res)
+{
+	struct cache *cache = m->cache;
+	uint64_t isize = cache_mapping_size(m), first, last, idx;
+	uint64_t max_nr = min_t(uint64_t, ARRAY_SIZE(res->folios),
+				max_t(uint64_t, 1, cache->nr_folios / 4));
+	struct folio *toread[ARRAY_SIZE(res->folios)];
+	unsigned nr_read = 0, i;
+	int err = 0;
+	bool raced;
+
+	res->mapping = m;
+	res->nr = 0;
+	res->bytes = 0;
+	if (pos >= isize || !len)
+		return 0;
+	len = min_t(uint64_t, len, isize - pos);
+	first = pos >> PAGE_SHIFT;
+	last = min_t(uint64_t, (pos + len - 1) >> PAGE_SHIFT, first + max_nr - 1);
+
+	for (idx = first; idx <= last; idx++) {
+		struct folio *f = filemap_get_folio(m, idx);
+
+		if (f) {
+			atomic_fetch_add(&cache->stat.hits, 1);
+			folio_mark_accessed(f);
+		} else {
+			/* Only wait for memory while holding no folio. */
+			f = folio_create_locked(m, idx, res->nr == 0, &raced);
+			if (!f) {
+				if (!raced)
+					break;
+				idx--;
+				continue;
+			}
+			atomic_fetch_add(&cache->stat.misses, 1);
+			toread[nr_read++] = f;
+		}
+		res->folios[res->nr++] = f;
+	}
+	if (nr_read)
+		err = cache_read_folios(m, toread, nr_read);
+	if (!err)
+		cache_readahead(m, first, first + res->nr - 1);
+	for (i = 0; i < res->nr; i++) {
+		int ret = folio_wait_uptodate(m, res->folios[i]);
+
+		if (ret) {
+			err = ret;
+			break;
+		}
+	}
+	if (i < res->nr) {
+		/* Short read up to the first folio that failed. */
+		read_release_from(res, i);
+		if (!res->nr)
+			return err;
+	}
+	return (ssize_t)read_fill_iov(res, pos, len);
+}
+
+void cache_read_done(struct cache_read_result *res)
+{
+	unsigned i;
+
+	for (i = 0; i < res->nr; i++) {
+		struct folio *f = res->folios[i];
+
+		if (folio_test(f, PG_dropbehind))
+			filemap_invalidate_folio(res->mapping, f, 1);
+		folio_put(f);
+	}
+	res->nr = 0;
+	res->bytes = 0;
+}
