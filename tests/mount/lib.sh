@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared helpers for the mount-level tests.  Each test script does
+#
+#	. "$(dirname "$0")/lib.sh" "$@"		# $1: the build's bin directory
+#
+# and gets: the script re-run under `timeout`, a private work directory
+# ($WORK, with $IMG and $MNT), and an EXIT trap that on every path
+# unmounts whatever is mounted below $WORK, stops every daemon the test
+# started and removes $WORK.  Run as root.
+#
+#	setup_image SIZE [mkfs args]	truncate $IMG and mkfs it
+#	mount_fs [-o opts] [IMG [MNT]]	start the daemon in the foreground
+#					(tracked), wait until mounted
+#	umount_fs [MNT]			fusermount3 -u, wait for the daemon to
+#					exit (kill it after a timeout)
+#	fsck_clean [IMG]		fsck.iomapfs -n must exit 0
+#	stat_value NAME [MNT]		one counter from iomapfs-stat --once
+#	fail MSG			say what differed, exit 1
+#	skip MSG			exit 77 (ctest: SKIP_RETURN_CODE)
+
+set -euo pipefail
+
+TEST_NAME=$(basename "$0" .sh)
+: "${IOMAPFS_TEST_TIMEOUT:=280}"
+if [ -z "${IOMAPFS_UNDER_TIMEOUT:-}" ]; then
+	export IOMAPFS_UNDER_TIMEOUT=1
+	# SIGTERM first so the EXIT trap cleans up; SIGKILL 20 s later.
+	exec timeout -k 20 "$IOMAPFS_TEST_TIMEOUT" bash "$0" "$@"
+fi
+
+fail() {
+	echo "FAIL: $TEST_NAME: $*" >&2
+	exit 1
+}
+
+skip() {
+	echo "SKIP: $TEST_NAME: $*" >&2
+	exit 77
+}
+
+log() {
+	echo "--- $TEST_NAME: $*"
+}
+
+BIN=${1:?usage: $0 BINDIR}
+BIN=$(cd "$BIN" && pwd)
+IOMAPFS=$BIN/iomapfs
+MKFS=$BIN/mkfs.iomapfs
+FSCK=$BIN/fsck.iomapfs
+STAT=$BIN/iomapfs-stat
+
+[ "$(id -u)" = 0 ] || skip "needs root"
+[ -e /dev/fuse ] || skip "no /dev/fuse"
+for _b in "$IOMAPFS" "$MKFS" "$FSCK" "$STAT"; do
+	[ -x "$_b" ] || fail "missing $_b (build it first)"
+done
+
+WORK=$(mktemp -d /var/tmp/iomapfs-"$TEST_NAME".XXXXXX)
+IMG=$WORK/img
+MNT=$WORK/mnt
+mkdir -p "$MNT"
+DAEMON_PIDS=()
+declare -A DAEMON_OF=()		# mountpoint -> pid
+
+mounts_below() {
+	awk -v w="$1" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r
+}
+
+pid_alive() {
+	kill -0 "$1" 2>/dev/null
+}
+
+# Wait up to $2 seconds for pid $1 to exit; 0 if it did.
+wait_pid_gone() {
+	local pid=$1 i
+	for ((i = 0; i < $2 * 10; i++)); do
+		pid_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+cleanup() {
+	local rc=$? m pid
+	set +e
+	trap - EXIT INT TERM
+	for m in $(mounts_below "$WORK"); do
+		timeout 20 fusermount3 -u "$m" 2>/dev/null ||
+			timeout 20 fusermount3 -u -z "$m" 2>/dev/null ||
+			umount -l "$m" 2>/dev/null
+	done
+	for pid in "${DAEMON_PIDS[@]}"; do
+		pid_alive "$pid" || continue
+		wait_pid_gone "$pid" 10 || kill -TERM "$pid" 2>/dev/null
+		wait_pid_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null
+		wait_pid_gone "$pid" 5
+	done
+	if [ "$rc" != 0 ] && [ -s "$WORK/daemon.log" ]; then
+		echo "--- daemon log (last lines):" >&2
+		tail -n 30 "$WORK/daemon.log" >&2
+	fi
+	rm -rf --one-file-system "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+setup_image() {
+	local size=$1
+	shift
+	rm -f "$IMG"
+	truncate -s "$size" "$IMG"
+	timeout 120 "$MKFS" "$@" "$IMG" >"$WORK/mkfs.log" 2>&1 ||
+		{ cat "$WORK/mkfs.log" >&2; fail "mkfs.iomapfs $size failed"; }
+}
+
+is_mounted() {
+	awk -v m="$1" '$2 == m && $3 ~ /^fuse/ { found = 1 } END { exit !found }' /proc/mounts
+}
+
+# mount_fs [-o OPTS] [IMG [MNT]]: the daemon runs in the foreground (-f)
+# as our child, so the test knows its pid for kill -9 and for waiting.
+mount_fs() {
+	local opts=() img mnt pid i
+	if [ "${1:-}" = -o ]; then
+		opts=(-o "$2")
+		shift 2
+	fi
+	img=${1:-$IMG}
+	mnt=${2:-$MNT}
+	mkdir -p "$mnt"
+	"$IOMAPFS" "$img" "$mnt" -f "${opts[@]}" >>"$WORK/daemon.log" 2>&1 &
+	pid=$!
+	DAEMON_PIDS+=("$pid")
+	DAEMON_OF[$mnt]=$pid
+	for ((i = 0; i < 300; i++)); do
+		is_mounted "$mnt" && return 0
+		pid_alive "$pid" || fail "daemon exited before mounting $mnt (see log)"
+		sleep 0.1
+	done
+	fail "$mnt not mounted after 30 s"
+}
+
+daemon_pid() {
+	echo "${DAEMON_OF[${1:-$MNT}]}"
+}
+
+umount_fs() {
+	local mnt=${1:-$MNT} pid
+	pid=${DAEMON_OF[$mnt]:-}
+	timeout 60 fusermount3 -u "$mnt" || fail "fusermount3 -u $mnt failed"
+	[ -n "$pid" ] || return 0
+	if ! wait_pid_gone "$pid" 120; then
+		kill -KILL "$pid" 2>/dev/null
+		fail "daemon for $mnt did not exit within 120 s of unmount"
+	fi
+}
+
+fsck_clean() {
+	local img=${1:-$IMG} rc=0
+	timeout 120 "$FSCK" -n "$img" >"$WORK/fsck.log" 2>&1 || rc=$?
+	if [ "$rc" != 0 ]; then
+		cat "$WORK/fsck.log" >&2
+		fail "fsck.iomapfs -n $img exited $rc"
+	fi
+}
+
+stat_value() {
+	local name=$1 mnt=${2:-$MNT}
+	timeout 10 "$STAT" "$mnt" --once | awk -v n="$name" '$1 == n { print $2; f = 1 } END { exit !f }' ||
+		fail "iomapfs-stat has no counter $name"
+}
+
+# Run a command as nobody (uid/gid 65534, no supplementary groups).
+as_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
+}
