@@ -58,6 +58,7 @@ struct blk_worker {
 	_Atomic(struct bio *)	head;		/* lock-free LIFO, like llist */
 	atomic_bool		online;
 	atomic_bool		stop;
+	atomic_bool		kick;		/* a drain waits: skip the DELAYED "jiffy" */
 	atomic_uint		wake_seq;	/* futex word: bumped by every wakeup */
 	atomic_uint		queued;		/* bios pushed (drain bookkeeping) */
 	atomic_uint		done;		/* bios whose ->bi_end_io ran; futex word */

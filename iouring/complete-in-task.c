@@ -68,9 +68,10 @@ bool bio_complete_in_task(struct bio *bio, enum bio_defer_reason reason)
 	if (WARN_ON_ONCE(!dev || !dev->workers || reason >= BIO_DEFER_NR))
 		return false;
 	atomic_fetch_or(&bio->bi_flags, BIO_COMPLETE_IN_TASK);
-	blk_count(&dev->stats.deferred[reason], 1);
 	blk_tls_deferrals++;
 	__bio_complete_in_task(dev, bio);
+	/* Counted once queued, so a drain that sees the count covers the bio. */
+	blk_count(&dev->stats.deferred[reason], 1);
 	return true;
 }
 
@@ -176,11 +177,15 @@ static void blk_worker_delay(struct blk_worker *w)
 	uint64_t end = ktime_get_ns() + w->dev->cfg.delay_us * 1000ull;
 	uint64_t now;
 
-	while (!atomic_load(&w->stop) && (now = ktime_get_ns()) < end) {
+	while (!atomic_load(&w->stop) && !atomic_load(&w->kick) &&
+	       (now = ktime_get_ns()) < end) {
 		unsigned seq = atomic_load(&w->wake_seq);
 
+		if (atomic_load(&w->kick))
+			break;
 		blk_futex_wait(&w->wake_seq, seq, end - now);
 	}
+	atomic_store(&w->kick, false);
 }
 
 static void blk_worker_set_fifo(void)
@@ -309,6 +314,9 @@ static void blk_worker_wait_done(struct blk_worker *w, unsigned target)
 			blk_worker_drain(w, false);
 			continue;
 		}
+		/* flush_delayed_work(): run a delayed batch now, not in a jiffy. */
+		atomic_store(&w->kick, true);
+		blk_worker_wake(w);
 		atomic_fetch_add(&w->done_waiters, 1);
 		done = atomic_load(&w->done);
 		if ((int)(done - target) < 0)	/* timeout: it may go offline meanwhile */

@@ -102,7 +102,9 @@ static inline uint64_t bio_end_sector(const struct bio *bio)
 /*
  * Queue @bio to the device.  Task context.  The bio always completes through
  * bio_endio(), also when submission fails (then in the submitting thread,
- * with bi_status set): there is no second cancel path.
+ * with bi_status set): there is no second cancel path.  Failed here: -EIO
+ * after blk_dev_shutdown(), for an empty read/write or one past the end of
+ * the device (bio_check_eod), -EROFS for a write to a read-only device.
  */
 void submit_bio(struct bio *bio);
 
@@ -137,6 +139,12 @@ enum bio_defer_reason {
 	BIO_DEFER_NR
 };
 bool bio_complete_in_task(struct bio *bio, enum bio_defer_reason reason);
+/*
+ * "The current CPU" is sched_getcpu() % blk_nr_workers(): the batch of the
+ * worker for the CPU the reaper runs on (see blk_dev_set_irq_affinity()).
+ * The caller must not touch @bio after a true return: the worker may
+ * already be running ->bi_end_io.
+ */
 
 /*
  * Batch callbacks, the analogue of blk_plug callbacks: a ->bi_end_io running
@@ -190,6 +198,9 @@ struct blk_dev_config {
  * Open @path (block device or regular file) O_DIRECT, take an exclusive
  * flock (a second open of a device in use fails with -EBUSY), start the
  * rings, reapers and workers.  Returns 0 or -errno with a message on stderr.
+ * A NULL @cfg means the defaults.  An image on a filesystem without
+ * O_DIRECT is opened buffered, with one warning.  The size is fixed at
+ * open (st_size or BLKGETSIZE64).
  */
 int blk_dev_open(const char *path, const struct blk_dev_config *cfg,
 		 struct blk_dev **out);
@@ -244,7 +255,11 @@ unsigned blk_nr_workers(const struct blk_dev *dev);
  * tests choose the batch a bio goes to.  Returns 0 or -errno.
  */
 int blk_dev_set_irq_affinity(struct blk_dev *dev, unsigned ring, unsigned cpu);
-/* Wait until every deferred bio queued so far has completed. */
+/*
+ * Wait until every deferred bio queued so far has completed: a DELAYED
+ * worker runs its batch at once (flush_delayed_work), an offline worker's
+ * batch is run by the caller.  Task context, not from a worker of @dev.
+ */
 void blk_drain_deferred(struct blk_dev *dev);
 
 /* ---- counters for iomapfs-stat ---- */
@@ -254,7 +269,7 @@ struct blk_stats {
 	uint64_t io_errors;
 	uint64_t completed_in_reaper;	/* ->bi_end_io finished without deferral */
 	uint64_t deferred[BIO_DEFER_NR];
-	uint64_t completed_in_worker;
+	uint64_t completed_in_worker;	/* deferred ->bi_end_io calls (worker or draining caller) */
 	uint64_t worker_batches, worker_batch_bios;	/* mean batch = bios / batches */
 	uint64_t defer_lat_p50_us, defer_lat_p99_us;	/* deferral -> ->bi_end_io in worker */
 	uint64_t defer_lat_max_us;

@@ -190,6 +190,25 @@ bool wait_atomic_ge(atomic_int *v, int target)
 	return atomic_load(v) >= target;
 }
 
+bool wait_deferred(struct blk_dev *dev, uint64_t nr)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+	struct blk_stats st;
+	int i, r;
+
+	for (i = 0; i < 30000; i++) {
+		uint64_t sum = 0;
+
+		blk_dev_get_stats(dev, &st);
+		for (r = 0; r < BIO_DEFER_NR; r++)
+			sum += st.deferred[r];
+		if (sum >= nr)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
 struct blk_dev *open_dev(const char *path, const struct blk_dev_config *cfg)
 {
 	struct blk_dev *dev = NULL;

@@ -55,6 +55,9 @@ struct bio *tio_bio(struct blk_dev *dev, enum req_op op, void *buf, size_t len,
 /* Poll until *@v >= @target or 30 s pass; true if reached. */
 bool wait_atomic_ge(atomic_int *v, int target);
 
+/* Poll until @nr bios were deferred (any reason) on @dev, or 30 s pass. */
+bool wait_deferred(struct blk_dev *dev, uint64_t nr);
+
 struct blk_dev *open_dev(const char *path, const struct blk_dev_config *cfg);
 
 #endif /* IOMAPFS_TESTS_BLK_TEST_H */

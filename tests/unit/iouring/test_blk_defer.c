@@ -200,7 +200,7 @@ START_TEST(offline_worker_keeps_bios_until_online_then_runs_them)
 	w = cpu % blk_nr_workers(dev);
 	blk_worker_offline(dev, w);
 	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_DROPBEHIND);
-	ck_assert(wait_atomic_ge(&tio_first_calls, NR));
+	ck_assert(wait_deferred(dev, NR));
 	ck_assert_int_eq(atomic_load(&tio_final_calls), 0);
 	blk_worker_online(dev, w);
 	/* No drain call: coming online alone must run the batch. */
@@ -228,7 +228,7 @@ START_TEST(offline_drains_pending_batch_in_caller)
 	blk_test_image(path, sizeof(path), "offline", MiB);
 	dev = open_dev(path, &cfg);
 	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_ERROR);
-	ck_assert(wait_atomic_ge(&tio_first_calls, NR));
+	ck_assert(wait_deferred(dev, NR));
 	blk_worker_offline(dev, 0);
 	ck_assert_int_eq(atomic_load(&tio_final_calls), NR);
 	current_comm(comm);
@@ -253,7 +253,7 @@ START_TEST(close_completes_bios_deferred_to_offline_worker)
 	dev = open_dev(path, &cfg);
 	blk_worker_offline(dev, 0);
 	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_UNWRITTEN);
-	ck_assert(wait_atomic_ge(&tio_first_calls, NR));
+	ck_assert(wait_deferred(dev, NR));
 	ck_assert_int_eq(atomic_load(&tio_final_calls), 0);
 	blk_dev_close(dev);
 	ck_assert_int_eq(atomic_load(&tio_final_calls), NR);
@@ -274,13 +274,38 @@ START_TEST(drain_deferred_runs_offline_workers_bios_in_caller)
 	dev = open_dev(path, &cfg);
 	blk_worker_offline(dev, 0);
 	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_READ_ERROR);
-	ck_assert(wait_atomic_ge(&tio_first_calls, NR));
+	ck_assert(wait_deferred(dev, NR));
 	blk_dev_wait_idle(dev);
 	ck_assert_int_eq(atomic_load(&tio_final_calls), NR);
 	current_comm(comm);
 	for (i = 0; i < NR; i++)
 		ck_assert_str_eq(t[i].comm[1], comm);
 	blk_worker_online(dev, 0);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+START_TEST(drain_runs_delayed_batch_without_waiting_for_the_jiffy)
+{
+	/* Without the flush_delayed_work() kick this would wait an hour. */
+	struct blk_dev_config cfg = {
+		.offload = BLK_OFFLOAD_DELAYED, .delay_us = ONE_HOUR_US, .nr_workers = 1,
+	};
+	enum { NR = 3 };
+	char path[256], *buf = abuf(NR * 4096);
+	struct blk_dev *dev;
+	struct tio t[NR];
+	int i;
+
+	blk_test_image(path, sizeof(path), "kick", MiB);
+	dev = open_dev(path, &cfg);
+	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_DROPBEHIND);
+	ck_assert(wait_deferred(dev, NR));
+	blk_drain_deferred(dev);
+	ck_assert_int_eq(atomic_load(&tio_final_calls), NR);
+	for (i = 0; i < NR; i++)
+		ck_assert_str_eq(t[i].comm[1], "iomapfs-wq/0");
 	blk_dev_close(dev);
 	free(buf);
 }
@@ -377,6 +402,7 @@ static Suite *blk_defer_suite(void)
 	tcase_add_test(tc, offline_drains_pending_batch_in_caller);
 	tcase_add_test(tc, close_completes_bios_deferred_to_offline_worker);
 	tcase_add_test(tc, drain_deferred_runs_offline_workers_bios_in_caller);
+	tcase_add_test(tc, drain_runs_delayed_batch_without_waiting_for_the_jiffy);
 	tcase_add_test(tc, batch_callback_runs_once_after_its_batch);
 	tcase_add_test(tc, defer_latency_percentiles_cover_the_delay);
 	suite_add_tcase(s, tc);
