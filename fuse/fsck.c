@@ -35,7 +35,7 @@
 #include "fs_internal.h"
 
 struct fsck_inode {
-	uint64_t	ino, size, parent, symlink_bytes, nentries, ext_blocks;
+	uint64_t	ino, size, parent, symlink_bytes, nentries, ext_blocks, blocks;
 	uint32_t	mode, nlink, nr_extents, ext_items, refs, subdirs;
 	uint64_t	ref_dir;	/* a directory holding an entry for it */
 	bool		orphan;
@@ -187,7 +187,8 @@ static void scan_inode(struct fsck *fc, const struct iomapfs_key *key,
 	if (!fi)
 		return;
 	*fi = (struct fsck_inode){ .ino = di->ino, .size = di->size,
-				   .parent = di->parent, .mode = di->mode,
+				   .parent = di->parent, .blocks = di->blocks,
+				   .mode = di->mode,
 				   .nlink = di->nlink, .nr_extents = di->nr_extents };
 	if (!mode_is_valid(di->mode))
 		problem(fc, false, "inode %llu: invalid mode 0%o",
@@ -359,10 +360,10 @@ struct fsck_fix {
 struct fsck_ifix {
 	uint64_t	ino;
 	uint32_t	nlink;
-	uint64_t	size, parent;
+	uint64_t	size, parent, blocks;
 	unsigned	what;	/* IFIX_* */
 };
-enum { IFIX_NLINK = 1, IFIX_SIZE = 2, IFIX_PARENT = 4 };
+enum { IFIX_NLINK = 1, IFIX_SIZE = 2, IFIX_PARENT = 4, IFIX_BLOCKS = 8 };
 
 struct fsck_plan {
 	VEC(struct fsck_fix, fixes);
@@ -572,6 +573,16 @@ static void check_inode_links(struct fsck *fc, struct fsck_plan *p,
 			f->parent = want_parent;
 		}
 	}
+	if (fi->blocks != fi->ext_blocks) {
+		problem(fc, true, "inode %llu: %llu blocks recorded, extents hold %llu",
+			(unsigned long long)fi->ino, (unsigned long long)fi->blocks,
+			(unsigned long long)fi->ext_blocks);
+		f = plan_ifix(p, fi->ino);
+		if (f) {
+			f->what |= IFIX_BLOCKS;
+			f->blocks = fi->ext_blocks;
+		}
+	}
 	if (S_ISLNK(fi->mode) && (!fi->size || fi->size != fi->symlink_bytes))
 		problem(fc, false, "symlink %llu: size %llu, target chunks hold %llu bytes",
 			(unsigned long long)fi->ino, (unsigned long long)fi->size,
@@ -639,6 +650,8 @@ static void ifix_apply(struct iomapfs_dinode *di, const void *arg)
 		di->size = f->size;
 	if (f->what & IFIX_PARENT)
 		di->parent = f->parent;
+	if (f->what & IFIX_BLOCKS)
+		di->blocks = f->blocks;
 }
 
 static void lf_add_entry(struct iomapfs_dinode *di, const void *arg)
@@ -835,7 +848,7 @@ static int fsck_open(struct fsck *fc, struct blk_dev **dev)
 	if (err == -EINVAL)
 		fprintf(fc->log, "%s: not an iomapfs filesystem\n", fc->dev_path);
 	if (!err && sb.state != IOMAPFS_STATE_CLEAN)
-		problem(fc, true, "not cleanly unmounted: the journal needs replay%s",
+		problem(fc, true, "not cleanly unmounted: the journal may need replay%s",
 			fc->repair ? " (replaying)" : "");
 	if (!err)
 		err = meta_mount(*dev, &mo, &fc->m);

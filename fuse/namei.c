@@ -677,11 +677,10 @@ static int rename_get(struct rename_ctx *rc)
 	uint64_t sino, tino;
 	int err = ns_find(rc->fs, rc->dir, rc->name, &sino);
 
-	if (err == -ENOENT)
-		return 0;	/* rename_check says so, with the other checks */
-	if (!err)
-		err = fs_iget(rc->fs, sino, &rc->sip);
 	if (err)
+		return err;	/* no source: -ENOENT whatever else holds */
+	err = fs_iget(rc->fs, sino, &rc->sip);
+	if (err)	/* the inode went away after we found its name */
 		return err == -ENOENT ? -EAGAIN : err;
 	rc->s_isdir = S_ISDIR(inode_mode(rc->sip));
 	err = ns_find(rc->fs, rc->newdir, rc->newname, &tino);

@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Description: directories and names on a real image (metadata engine,
+ * data side, cache, block layer): create/lookup/unlink and their error
+ * codes, 100,000 entries in one directory (each found, each listed once,
+ * all removed, fsck clean), readdir cookies that survive inserts and
+ * deletes between two readdir calls, every rename variant with its error
+ * codes, directory link counts, symlinks, and persistence over a remount.
+ */
+#include <dirent.h>
+#include <linux/fs.h>
+#include "test_fs_dir_util.h"
+
+#define ROOT	IOMAPFS_ROOT_INO
+
+static struct tfs t;
+
+static void setup(void)
+{
+	tfs_mkfs(&t);
+	tfs_mount(&t);
+}
+
+static void teardown(void)
+{
+	tfs_cleanup(&t);
+}
+
+/* ---- readdir collection ---- */
+
+struct rd_ent {
+	char		name[IOMAPFS_NAME_MAX + 1];
+	uint64_t	ino, cookie;
+	unsigned	dtype;
+};
+
+struct rd {
+	struct rd_ent	*ents;
+	size_t		nr, cap;
+	size_t		stop_after;	/* 0: never stop */
+};
+
+static int rd_fill(void *ctx, const char *name, uint64_t ino, unsigned dtype,
+		   uint64_t cookie)
+{
+	struct rd *r = ctx;
+
+	if (r->stop_after && r->nr == r->stop_after)
+		return 1;
+	if (r->nr == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 1024;
+		r->ents = realloc(r->ents, r->cap * sizeof(*r->ents));
+		ck_assert_ptr_nonnull(r->ents);
+	}
+	snprintf(r->ents[r->nr].name, sizeof(r->ents[r->nr].name), "%s", name);
+	r->ents[r->nr].ino = ino;
+	r->ents[r->nr].cookie = cookie;
+	r->ents[r->nr].dtype = dtype;
+	r->nr++;
+	return 0;
+}
+
+/* Read the whole directory, resuming from the last cookie like getdents. */
+static void rd_all(struct fs *fs, uint64_t dir, struct rd *r)
+{
+	uint64_t pos = 0;
+
+	for (;;) {
+		size_t before = r->nr;
+
+		r->stop_after = r->nr + 1000;
+		ck_assert_int_eq(fs_readdir(fs, dir, pos, rd_fill, r), 0);
+		if (r->nr == before)
+			break;
+		pos = r->ents[r->nr - 1].cookie;
+	}
+	r->stop_after = 0;
+}
+
+static const struct rd_ent *rd_find(const struct rd *r, const char *name)
+{
+	for (size_t i = 0; i < r->nr; i++)
+		if (!strcmp(r->ents[i].name, name))
+			return &r->ents[i];
+	return NULL;
+}
+
+/* ---- basic names ---- */
+
+START_TEST(create_lookup_unlink_round_trip)
+{
+	uint64_t ino, found;
+
+	ino = tfs_create(t.fs, ROOT, "a", S_IFREG | 0644, NULL);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "a", &found), 0);
+	ck_assert_uint_eq(found, ino);
+	ck_assert_int_eq(tfs_create_err(t.fs, ROOT, "a", S_IFREG | 0644), -EEXIST);
+	ck_assert_int_eq(tfs_create_err(t.fs, ROOT, "a", S_IFDIR | 0755), -EEXIST);
+	ck_assert_int_eq(fs_unlink(t.fs, ROOT, "a"), 0);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "a", NULL), -ENOENT);
+	ck_assert_int_eq(fs_unlink(t.fs, ROOT, "a"), -ENOENT);
+	ck_assert_int_eq(fs_iget(t.fs, ino, &(struct fs_inode *){ NULL }), -ENOENT);
+}
+END_TEST
+
+START_TEST(bad_names_are_rejected_with_the_right_errno)
+{
+	char name[300];
+
+	memset(name, 'x', 256);
+	name[256] = '\0';
+	ck_assert_int_eq(tfs_create_err(t.fs, ROOT, name, S_IFREG | 0644), -ENAMETOOLONG);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, name, NULL), -ENAMETOOLONG);
+	name[255] = '\0';
+	tfs_create(t.fs, ROOT, name, S_IFREG | 0644, NULL);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, name, NULL), 0);
+	ck_assert_int_eq(tfs_create_err(t.fs, ROOT, "", S_IFREG | 0644), -EINVAL);
+	ck_assert_int_eq(tfs_create_err(t.fs, ROOT, "a/b", S_IFREG | 0644), -EINVAL);
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, name, ROOT, "c/d", 0), -EINVAL);
+}
+END_TEST
+
+START_TEST(every_file_type_is_created_with_its_dtype)
+{
+	static const mode_t modes[] = { S_IFREG, S_IFDIR, S_IFCHR, S_IFBLK,
+					S_IFIFO, S_IFSOCK, S_IFLNK };
+	struct rd r = { 0 };
+
+	for (unsigned i = 0; i < ARRAY_SIZE(modes); i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "f%u", i);
+		tfs_create(t.fs, ROOT, name, modes[i] | 0644,
+			   S_ISLNK(modes[i]) ? "target" : NULL);
+	}
+	rd_all(t.fs, ROOT, &r);
+	ck_assert_uint_eq(r.nr, 2 + ARRAY_SIZE(modes));
+	for (unsigned i = 0; i < ARRAY_SIZE(modes); i++) {
+		char name[16];
+		const struct rd_ent *e;
+
+		snprintf(name, sizeof(name), "f%u", i);
+		e = rd_find(&r, name);
+		ck_assert_ptr_nonnull(e);
+		ck_assert_uint_eq(e->dtype, IFTODT(modes[i]));
+		ck_assert_uint_eq(tfs_stat(t.fs, e->ino).st_mode & S_IFMT, modes[i]);
+	}
+	free(r.ents);
+}
+END_TEST
+
+START_TEST(dot_and_dotdot_carry_the_real_inode_numbers)
+{
+	uint64_t a = tfs_create(t.fs, ROOT, "a", S_IFDIR | 0755, NULL);
+	uint64_t b = tfs_create(t.fs, a, "b", S_IFDIR | 0755, NULL);
+	struct rd r = { 0 };
+
+	rd_all(t.fs, b, &r);
+	ck_assert_uint_eq(r.nr, 2);
+	ck_assert_str_eq(r.ents[0].name, ".");
+	ck_assert_uint_eq(r.ents[0].ino, b);
+	ck_assert_str_eq(r.ents[1].name, "..");
+	ck_assert_uint_eq(r.ents[1].ino, a);
+	r.nr = 0;
+	rd_all(t.fs, ROOT, &r);
+	ck_assert_uint_eq(r.ents[1].ino, ROOT);
+	free(r.ents);
+}
+END_TEST
+
+/* ---- a large directory ---- */
+
+#define BIG_N	100000
+
+START_TEST(hundred_thousand_entries_found_listed_once_and_removed)
+{
+	uint64_t dir = tfs_create(t.fs, ROOT, "big", S_IFDIR | 0755, NULL);
+	uint64_t *inos = calloc(BIG_N, sizeof(*inos));
+	uint8_t *seen = calloc(BIG_N, 1);
+	struct rd r = { 0 };
+	char name[32];
+
+	ck_assert_ptr_nonnull(inos);
+	ck_assert_ptr_nonnull(seen);
+	for (unsigned i = 0; i < BIG_N; i++) {
+		snprintf(name, sizeof(name), "file-%07u", i);
+		inos[i] = tfs_create(t.fs, dir, name, S_IFREG | 0644, NULL);
+	}
+	ck_assert_int_eq(tfs_create_err(t.fs, dir, "file-0050000", S_IFREG), -EEXIST);
+	for (unsigned i = 0; i < BIG_N; i++) {
+		uint64_t ino;
+
+		snprintf(name, sizeof(name), "file-%07u", i);
+		ck_assert_int_eq(tfs_lookup(t.fs, dir, name, &ino), 0);
+		ck_assert_uint_eq(ino, inos[i]);
+	}
+	ck_assert_uint_eq(tfs_stat(t.fs, dir).st_size, (uint64_t)BIG_N * FS_DIRENT_SIZE);
+
+	rd_all(t.fs, dir, &r);
+	ck_assert_uint_eq(r.nr, BIG_N + 2);
+	for (size_t i = 2; i < r.nr; i++) {
+		unsigned n;
+
+		ck_assert_int_eq(sscanf(r.ents[i].name, "file-%u", &n), 1);
+		ck_assert_uint_lt(n, BIG_N);
+		ck_assert_uint_eq(seen[n], 0);
+		seen[n] = 1;
+		ck_assert_uint_eq(r.ents[i].ino, inos[n]);
+		ck_assert_uint_gt(r.ents[i].cookie, r.ents[i - 1].cookie);
+	}
+
+	for (unsigned i = 0; i < BIG_N; i++) {
+		snprintf(name, sizeof(name), "file-%07u", i);
+		ck_assert_int_eq(fs_unlink(t.fs, dir, name), 0);
+	}
+	r.nr = 0;
+	rd_all(t.fs, dir, &r);
+	ck_assert_uint_eq(r.nr, 2);
+	ck_assert_uint_eq(tfs_stat(t.fs, dir).st_size, 0);
+	ck_assert_int_eq(fs_rmdir(t.fs, ROOT, "big"), 0);
+	tfs_unmount(&t);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_OK);
+	free(r.ents);
+	free(seen);
+	free(inos);
+}
+END_TEST
+
+/* ---- readdir cookies ---- */
+
+START_TEST(readdir_resumed_after_changes_skips_and_repeats_nothing)
+{
+	enum { KEEP = 3000, CHURN = 1500 };
+	uint8_t *seen = calloc(KEEP, 1);
+	struct rd r = { .stop_after = 1000 };
+	uint64_t pos;
+	char name[32];
+
+	for (unsigned i = 0; i < KEEP; i++) {
+		snprintf(name, sizeof(name), "keep%u", i);
+		tfs_create(t.fs, ROOT, name, S_IFREG | 0644, NULL);
+	}
+	for (unsigned i = 0; i < CHURN; i++) {
+		snprintf(name, sizeof(name), "old%u", i);
+		tfs_create(t.fs, ROOT, name, S_IFREG | 0644, NULL);
+	}
+	/* First getdents: 1000 entries, then the directory changes a lot. */
+	ck_assert_int_eq(fs_readdir(t.fs, ROOT, 0, rd_fill, &r), 0);
+	ck_assert_uint_eq(r.nr, 1000);
+	pos = r.ents[r.nr - 1].cookie;
+	for (unsigned i = 0; i < CHURN; i++) {
+		snprintf(name, sizeof(name), "old%u", i);
+		ck_assert_int_eq(fs_unlink(t.fs, ROOT, name), 0);
+		snprintf(name, sizeof(name), "new%u", i);
+		tfs_create(t.fs, ROOT, name, S_IFREG | 0644, NULL);
+	}
+	/* seekdir(pos) and read the rest. */
+	for (;;) {
+		size_t before = r.nr;
+
+		r.stop_after = r.nr + 700;
+		ck_assert_int_eq(fs_readdir(t.fs, ROOT, pos, rd_fill, &r), 0);
+		if (r.nr == before)
+			break;
+		pos = r.ents[r.nr - 1].cookie;
+	}
+	for (size_t i = 0; i < r.nr; i++) {
+		unsigned n;
+
+		if (sscanf(r.ents[i].name, "keep%u", &n) != 1)
+			continue;
+		ck_assert_msg(!seen[n], "%s listed twice", r.ents[i].name);
+		seen[n] = 1;
+	}
+	for (unsigned i = 0; i < KEEP; i++)
+		ck_assert_msg(seen[i], "keep%u skipped", i);
+	free(r.ents);
+	free(seen);
+}
+END_TEST
+
+/* ---- rename ---- */
+
+START_TEST(rename_moves_and_replaces_files)
+{
+	uint64_t d = tfs_create(t.fs, ROOT, "d", S_IFDIR | 0755, NULL);
+	uint64_t a = tfs_create(t.fs, ROOT, "a", S_IFREG | 0644, NULL);
+	uint64_t b = tfs_create(t.fs, d, "b", S_IFREG | 0644, NULL);
+	uint64_t ino;
+
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "a", ROOT, "a2", 0), 0);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "a", NULL), -ENOENT);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "a2", &ino), 0);
+	ck_assert_uint_eq(ino, a);
+	/* Replace d/b: b loses its only link and goes away. */
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "a2", d, "b", 0), 0);
+	ck_assert_int_eq(tfs_lookup(t.fs, d, "b", &ino), 0);
+	ck_assert_uint_eq(ino, a);
+	ck_assert_int_eq(fs_iget(t.fs, b, &(struct fs_inode *){ NULL }), -ENOENT);
+	ck_assert_uint_eq(tfs_stat(t.fs, ROOT).st_size, 1 * FS_DIRENT_SIZE);
+	ck_assert_uint_eq(tfs_stat(t.fs, d).st_size, 1 * FS_DIRENT_SIZE);
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "missing", ROOT, "x", 0), -ENOENT);
+}
+END_TEST
+
+START_TEST(rename_noreplace_and_bad_flags)
+{
+	tfs_create(t.fs, ROOT, "a", S_IFREG | 0644, NULL);
+	tfs_create(t.fs, ROOT, "b", S_IFREG | 0644, NULL);
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "a", ROOT, "b", RENAME_NOREPLACE), -EEXIST);
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "a", ROOT, "c", RENAME_NOREPLACE), 0);
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "c", ROOT, "d", RENAME_WHITEOUT), -EINVAL);
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "c", ROOT, "d",
+				   RENAME_NOREPLACE | RENAME_EXCHANGE), -EINVAL);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "c", NULL), 0);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "b", NULL), 0);
+}
+END_TEST
+
+START_TEST(rename_exchange_swaps_a_file_and_a_directory_across_parents)
+{
+	uint64_t p1 = tfs_create(t.fs, ROOT, "p1", S_IFDIR | 0755, NULL);
+	uint64_t p2 = tfs_create(t.fs, ROOT, "p2", S_IFDIR | 0755, NULL);
+	uint64_t f = tfs_create(t.fs, p1, "x", S_IFREG | 0644, NULL);
+	uint64_t d = tfs_create(t.fs, p2, "y", S_IFDIR | 0755, NULL);
+	struct rd r = { 0 };
+	uint64_t ino;
+
+	ck_assert_uint_eq(tfs_stat(t.fs, p1).st_nlink, 2);
+	ck_assert_uint_eq(tfs_stat(t.fs, p2).st_nlink, 3);
+	ck_assert_int_eq(fs_rename(t.fs, p1, "x", p2, "y", RENAME_EXCHANGE), 0);
+	ck_assert_int_eq(tfs_lookup(t.fs, p1, "x", &ino), 0);
+	ck_assert_uint_eq(ino, d);
+	ck_assert_int_eq(tfs_lookup(t.fs, p2, "y", &ino), 0);
+	ck_assert_uint_eq(ino, f);
+	/* The directory's ".." follows it; the parents' link counts swap. */
+	ck_assert_int_eq(tfs_lookup(t.fs, d, "..", &ino), 0);
+	ck_assert_uint_eq(ino, p1);
+	rd_all(t.fs, d, &r);
+	ck_assert_uint_eq(r.ents[1].ino, p1);
+	ck_assert_uint_eq(tfs_stat(t.fs, p1).st_nlink, 3);
+	ck_assert_uint_eq(tfs_stat(t.fs, p2).st_nlink, 2);
+	ck_assert_int_eq(fs_rename(t.fs, p1, "x", p2, "nope", RENAME_EXCHANGE), -ENOENT);
+	ck_assert_int_eq(fs_rename(t.fs, p1, "nope", p2, "y", RENAME_EXCHANGE), -ENOENT);
+	free(r.ents);
+}
+END_TEST
+
+START_TEST(rename_type_mismatch_and_nonempty_target_fail)
+{
+	uint64_t d1 = tfs_create(t.fs, ROOT, "d1", S_IFDIR | 0755, NULL);
+
+	tfs_create(t.fs, ROOT, "d2", S_IFDIR | 0755, NULL);
+	tfs_create(t.fs, ROOT, "f", S_IFREG | 0644, NULL);
+	tfs_create(t.fs, d1, "inside", S_IFREG | 0644, NULL);
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "d2", ROOT, "f", 0), -ENOTDIR);
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "f", ROOT, "d2", 0), -EISDIR);
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "d2", ROOT, "d1", 0), -ENOTEMPTY);
+	/* An empty directory target is replaced. */
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "d1", ROOT, "d2", 0), 0);
+	ck_assert_int_eq(tfs_lookup(t.fs, d1, "inside", NULL), 0);
+	ck_assert_uint_eq(tfs_stat(t.fs, ROOT).st_nlink, 3);
+}
+END_TEST
+
+START_TEST(rename_directory_into_its_own_subtree_is_einval)
+{
+	uint64_t a = tfs_create(t.fs, ROOT, "a", S_IFDIR | 0755, NULL);
+	uint64_t b = tfs_create(t.fs, a, "b", S_IFDIR | 0755, NULL);
+	uint64_t c = tfs_create(t.fs, b, "c", S_IFDIR | 0755, NULL);
+
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "a", c, "a", 0), -EINVAL);
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "a", a, "a", 0), -EINVAL);
+	ck_assert_int_eq(fs_rename(t.fs, a, "b", c, "x", 0), -EINVAL);
+	/* Exchange where the other side would land inside its own subtree. */
+	ck_assert_int_eq(fs_rename(t.fs, b, "c", ROOT, "a", RENAME_EXCHANGE), -EINVAL);
+	/* Moving c up is fine, and the tree is unchanged by the failures. */
+	ck_assert_int_eq(fs_rename(t.fs, b, "c", ROOT, "c", 0), 0);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "a", NULL), 0);
+	ck_assert_uint_eq(tfs_stat(t.fs, ROOT).st_nlink, 4);
+	ck_assert_uint_eq(tfs_stat(t.fs, b).st_nlink, 2);
+}
+END_TEST
+
+START_TEST(rename_between_two_links_of_one_inode_changes_nothing)
+{
+	uint64_t a = tfs_create(t.fs, ROOT, "a", S_IFREG | 0644, NULL);
+	struct fs_inode *ip;
+	uint64_t ino;
+
+	ck_assert_int_eq(fs_link(t.fs, a, ROOT, "b", &ip), 0);
+	fs_iput(ip);
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "a", ROOT, "b", 0), 0);
+	ck_assert_int_eq(fs_rename(t.fs, ROOT, "a", ROOT, "a", 0), 0);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "a", &ino), 0);
+	ck_assert_uint_eq(ino, a);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "b", &ino), 0);
+	ck_assert_uint_eq(ino, a);
+	ck_assert_uint_eq(tfs_stat(t.fs, a).st_nlink, 2);
+}
+END_TEST
+
+/* ---- link counts ---- */
+
+START_TEST(directory_link_counts_follow_mkdir_rmdir_and_rename)
+{
+	uint64_t p = tfs_create(t.fs, ROOT, "p", S_IFDIR | 0755, NULL);
+	uint64_t q = tfs_create(t.fs, ROOT, "q", S_IFDIR | 0755, NULL);
+
+	ck_assert_uint_eq(tfs_stat(t.fs, ROOT).st_nlink, 4);
+	tfs_create(t.fs, p, "s1", S_IFDIR | 0755, NULL);
+	tfs_create(t.fs, p, "s2", S_IFDIR | 0755, NULL);
+	tfs_create(t.fs, p, "file", S_IFREG | 0644, NULL);
+	ck_assert_uint_eq(tfs_stat(t.fs, p).st_nlink, 4);
+	ck_assert_int_eq(fs_rename(t.fs, p, "s1", q, "s1", 0), 0);
+	ck_assert_uint_eq(tfs_stat(t.fs, p).st_nlink, 3);
+	ck_assert_uint_eq(tfs_stat(t.fs, q).st_nlink, 3);
+	ck_assert_int_eq(fs_rmdir(t.fs, p, "s2"), 0);
+	ck_assert_uint_eq(tfs_stat(t.fs, p).st_nlink, 2);
+	ck_assert_int_eq(fs_rmdir(t.fs, ROOT, "p"), -ENOTEMPTY);
+	ck_assert_int_eq(fs_rmdir(t.fs, p, "file"), -ENOTDIR);
+	ck_assert_int_eq(fs_unlink(t.fs, ROOT, "q"), -EISDIR);
+	ck_assert_int_eq(fs_unlink(t.fs, p, "file"), 0);
+	ck_assert_int_eq(fs_rmdir(t.fs, ROOT, "p"), 0);
+	ck_assert_uint_eq(tfs_stat(t.fs, ROOT).st_nlink, 3);
+	tfs_unmount(&t);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_OK);
+}
+END_TEST
+
+START_TEST(hard_links_count_and_directories_cannot_be_linked)
+{
+	uint64_t f = tfs_create(t.fs, ROOT, "f", S_IFREG | 0644, NULL);
+	uint64_t d = tfs_create(t.fs, ROOT, "d", S_IFDIR | 0755, NULL);
+	struct fs_inode *ip;
+
+	ck_assert_int_eq(fs_link(t.fs, f, d, "f2", &ip), 0);
+	ck_assert_uint_eq(ip->ino, f);
+	fs_iput(ip);
+	ck_assert_uint_eq(tfs_stat(t.fs, f).st_nlink, 2);
+	ck_assert_int_eq(fs_link(t.fs, f, d, "f2", &ip), -EEXIST);
+	ck_assert_int_eq(fs_link(t.fs, d, ROOT, "d2", &ip), -EPERM);
+	ck_assert_int_eq(fs_unlink(t.fs, ROOT, "f"), 0);
+	ck_assert_uint_eq(tfs_stat(t.fs, f).st_nlink, 1);
+	ck_assert_int_eq(tfs_lookup(t.fs, d, "f2", NULL), 0);
+}
+END_TEST
+
+/* ---- symlinks and persistence ---- */
+
+START_TEST(symlink_targets_round_trip_across_chunks_and_remount)
+{
+	char target[IOMAPFS_SYMLINK_MAX + 2], buf[IOMAPFS_SYMLINK_MAX + 1];
+	uint64_t s;
+
+	for (unsigned i = 0; i < sizeof(target); i++)
+		target[i] = 'a' + i % 26;
+	target[3000] = '\0';
+	s = tfs_create(t.fs, ROOT, "s", S_IFLNK | 0777, target);
+	target[3000] = 'x';
+	target[IOMAPFS_SYMLINK_MAX + 1] = '\0';
+	ck_assert_int_eq(fs_create(t.fs, ROOT, "long",
+				   &(struct fs_create_args){ .mode = S_IFLNK | 0777,
+							     .symlink = target },
+				   &(struct fs_inode *){ NULL }), -ENAMETOOLONG);
+	for (unsigned i = 0; i < sizeof(target); i++)
+		target[i] = 'a' + i % 26;
+	tfs_remount(&t);
+	ck_assert_int_eq(fs_readlink(t.fs, s, buf, sizeof(buf)), 3000);
+	ck_assert_mem_eq(buf, target, 3000);
+	ck_assert_uint_eq(tfs_stat(t.fs, s).st_size, 3000);
+	ck_assert_int_eq(fs_readlink(t.fs, s, buf, 10), 10);
+	ck_assert_int_eq(fs_readlink(t.fs, ROOT, buf, sizeof(buf)), -EINVAL);
+	tfs_unmount(&t);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_OK);
+}
+END_TEST
+
+START_TEST(names_survive_remount)
+{
+	uint64_t d = tfs_create(t.fs, ROOT, "d", S_IFDIR | 0755, NULL);
+	uint64_t f = tfs_create(t.fs, d, "f", S_IFREG | 0644, NULL);
+	uint64_t ino;
+
+	ck_assert_int_eq(fs_rename(t.fs, d, "f", ROOT, "g", 0), 0);
+	tfs_remount(&t);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "g", &ino), 0);
+	ck_assert_uint_eq(ino, f);
+	ck_assert_int_eq(tfs_lookup(t.fs, d, "f", NULL), -ENOENT);
+	ck_assert_int_eq(tfs_lookup(t.fs, d, "..", &ino), 0);
+	ck_assert_uint_eq(ino, ROOT);
+	ck_assert_uint_eq(tfs_stat(t.fs, ROOT).st_nlink, 3);
+}
+END_TEST
+
+static Suite *dir_suite(void)
+{
+	Suite *s = suite_create("fs_dir");
+	TCase *tc = tcase_create("names");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 240);
+	tcase_add_test(tc, create_lookup_unlink_round_trip);
+	tcase_add_test(tc, bad_names_are_rejected_with_the_right_errno);
+	tcase_add_test(tc, every_file_type_is_created_with_its_dtype);
+	tcase_add_test(tc, dot_and_dotdot_carry_the_real_inode_numbers);
+	tcase_add_test(tc, hundred_thousand_entries_found_listed_once_and_removed);
+	tcase_add_test(tc, readdir_resumed_after_changes_skips_and_repeats_nothing);
+	tcase_add_test(tc, rename_moves_and_replaces_files);
+	tcase_add_test(tc, rename_noreplace_and_bad_flags);
+	tcase_add_test(tc, rename_exchange_swaps_a_file_and_a_directory_across_parents);
+	tcase_add_test(tc, rename_type_mismatch_and_nonempty_target_fail);
+	tcase_add_test(tc, rename_directory_into_its_own_subtree_is_einval);
+	tcase_add_test(tc, rename_between_two_links_of_one_inode_changes_nothing);
+	tcase_add_test(tc, directory_link_counts_follow_mkdir_rmdir_and_rename);
+	tcase_add_test(tc, hard_links_count_and_directories_cannot_be_linked);
+	tcase_add_test(tc, symlink_targets_round_trip_across_chunks_and_remount);
+	tcase_add_test(tc, names_survive_remount);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(dir_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Shared by the namespace-side suites (test_fs_dir, test_fs_xattr,
+ * test_fs_fsck): make a fresh image under a mkdtemp() directory in
+ * /var/tmp, mount it with the real stack, remount, run fsck, clean up.
+ */
+#ifndef TEST_FS_DIR_UTIL_H
+#define TEST_FS_DIR_UTIL_H
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "../../../fuse/fs_internal.h"
+
+#define TFS_IMAGE_BYTES	(512ull << 20)
+
+struct tfs {
+	char		dir[64];
+	char		image[96];
+	struct fs	*fs;
+};
+
+static inline void tfs_mkfs(struct tfs *t)
+{
+	struct blk_dev_config cfg = { .nr_workers = 1 };
+	struct mkfs_opts mo = { .label = "unit" };
+	struct blk_dev *dev;
+	int fd;
+
+	strcpy(t->dir, "/var/tmp/iomapfs-ns-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(t->dir));
+	snprintf(t->image, sizeof(t->image), "%s/image", t->dir);
+	fd = open(t->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, TFS_IMAGE_BYTES), 0);
+	close(fd);
+	ck_assert_int_eq(blk_dev_open(t->image, &cfg, &dev), 0);
+	ck_assert_int_eq(meta_mkfs(dev, &mo), 0);
+	blk_dev_close(dev);
+}
+
+static inline void tfs_mount(struct tfs *t)
+{
+	struct fs_mount_opts opts = { 0 };
+
+	opts.cache.size_bytes = 64ull << 20;
+	opts.blk.nr_workers = 1;
+	ck_assert_int_eq(fs_mount(t->image, &opts, &t->fs), 0);
+}
+
+static inline void tfs_unmount(struct tfs *t)
+{
+	ck_assert_int_eq(fs_unmount(t->fs), 0);
+	t->fs = NULL;
+}
+
+static inline void tfs_remount(struct tfs *t)
+{
+	tfs_unmount(t);
+	tfs_mount(t);
+}
+
+/* fsck the (unmounted) image; its report goes to @out (may be NULL). */
+static inline int tfs_fsck(struct tfs *t, bool repair, char **out)
+{
+	struct fsck_opts o = { .no_change = !repair, .yes = repair };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *log = open_memstream(&buf, &len);
+	int ret;
+
+	ck_assert_ptr_nonnull(log);
+	ret = fs_fsck(t->image, &o, log);
+	fclose(log);
+	if (ret)
+		fprintf(stderr, "fsck -%c (exit %d):\n%s", repair ? 'y' : 'n', ret, buf);
+	if (out)
+		*out = buf;
+	else
+		free(buf);
+	return ret;
+}
+
+static inline void tfs_cleanup(struct tfs *t)
+{
+	if (t->fs)
+		fs_unmount(t->fs);
+	t->fs = NULL;
+	unlink(t->image);
+	rmdir(t->dir);
+}
+
+/* Create a child of @dir; returns its inode number. */
+static inline uint64_t tfs_create(struct fs *fs, uint64_t dir, const char *name,
+				  mode_t mode, const char *target)
+{
+	struct fs_create_args a = { .mode = mode, .symlink = target };
+	struct fs_inode *ip;
+	uint64_t ino;
+
+	ck_assert_int_eq(fs_create(fs, dir, name, &a, &ip), 0);
+	ino = ip->ino;
+	fs_iput(ip);
+	return ino;
+}
+
+static inline int tfs_create_err(struct fs *fs, uint64_t dir, const char *name,
+				 mode_t mode)
+{
+	struct fs_create_args a = { .mode = mode };
+	struct fs_inode *ip = NULL;
+	int err = fs_create(fs, dir, name, &a, &ip);
+
+	if (!err)
+		fs_iput(ip);
+	return err;
+}
+
+/* 0 and *ino, or -errno. */
+static inline int tfs_lookup(struct fs *fs, uint64_t dir, const char *name,
+			     uint64_t *ino)
+{
+	struct fs_inode *ip;
+	int err = fs_lookup(fs, dir, name, &ip);
+
+	if (err)
+		return err;
+	if (ino)
+		*ino = ip->ino;
+	fs_iput(ip);
+	return 0;
+}
+
+static inline struct stat tfs_stat(struct fs *fs, uint64_t ino)
+{
+	struct fs_inode *ip;
+	struct stat st;
+
+	ck_assert_int_eq(fs_iget(fs, ino, &ip), 0);
+	fs_fill_stat(ip, &st);
+	fs_iput(ip);
+	return st;
+}
+
+#endif /* TEST_FS_DIR_UTIL_H */
