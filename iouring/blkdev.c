@@ -61,7 +61,10 @@ static int blk_open_fd(struct blk_dev *dev, bool is_bdev)
 	if (fd < 0) {
 		int err = -errno;
 
-		fprintf(stderr, "iomapfs: cannot open %s: %s\n", dev->path, strerror(errno));
+		if (err == -EBUSY)	/* O_EXCL on a block device someone holds */
+			fprintf(stderr, "iomapfs: %s is in use (already mounted?)\n", dev->path);
+		else
+			fprintf(stderr, "iomapfs: cannot open %s: %s\n", dev->path, strerror(-err));
 		return err;
 	}
 	dev->fd = fd;

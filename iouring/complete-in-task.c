@@ -329,9 +329,13 @@ static void blk_worker_wait_done(struct blk_worker *w, unsigned target)
 void blk_drain_deferred(struct blk_dev *dev)
 {
 	unsigned i, n = dev->nr_workers;
-	unsigned *target = kmalloc(n * sizeof(*target));
+	unsigned *target;
 
 	might_sleep();
+	/* From a batch it would wait for itself. */
+	if (WARN_ON_ONCE(current_batch))
+		return;
+	target = kmalloc(n * sizeof(*target));
 	for (i = 0; i < n; i++)
 		target[i] = atomic_load(&dev->workers[i].queued);
 	for (i = 0; i < n; i++)

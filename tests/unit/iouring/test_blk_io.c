@@ -11,9 +11,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/loop.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #define MiB	(1024 * 1024)
@@ -262,6 +264,84 @@ START_TEST(second_open_of_same_image_fails_ebusy)
 	dev = open_dev(path, NULL);
 	blk_dev_close(dev);
 	ck_assert_int_eq(blk_dev_open("/var/tmp/iomapfs-no-such-image", NULL, &dev2), -ENOENT);
+}
+END_TEST
+
+START_TEST(readonly_device_refuses_writes)
+{
+	struct blk_dev_config ro = { .readonly = true };
+	char path[256], *buf = abuf(4096);
+	struct blk_dev *dev;
+
+	blk_test_image(path, sizeof(path), "ro", MiB);
+	dev = open_dev(path, &ro);
+	ck_assert_int_eq(blk_rw_sync(dev, REQ_OP_READ, buf, 4096, 0), 0);
+	ck_assert_int_eq(blk_rw_sync(dev, REQ_OP_WRITE, buf, 4096, 0), -EROFS);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+/*
+ * Attach @img to a free loop device with 4 KiB logical blocks.  AUTOCLEAR:
+ * the device detaches itself when its last opener closes, so nothing is
+ * left behind even if the test dies.  Returns an fd on the loop device
+ * (its path in @dev), or -1 if this machine has no usable loop devices.
+ */
+static int loop_attach(const char *img, char *dev, size_t devlen)
+{
+	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	int tries, fd = -1;
+
+	for (tries = 0; ctl >= 0 && tries < 20 && fd < 0; tries++) {
+		struct loop_config lc = { .block_size = 4096 };
+		int nr = ioctl(ctl, LOOP_CTL_GET_FREE);
+
+		if (nr < 0)
+			break;
+		snprintf(dev, devlen, "/dev/loop%d", nr);
+		fd = open(dev, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			break;
+		lc.fd = open(img, O_RDWR | O_CLOEXEC);
+		lc.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+		if (ioctl(fd, LOOP_CONFIGURE, &lc)) {	/* raced with another user */
+			close(fd);
+			fd = -1;
+		}
+		close(lc.fd);
+	}
+	if (ctl >= 0)
+		close(ctl);
+	return fd;
+}
+
+START_TEST(block_device_geometry_and_exclusive_open)
+{
+	char path[256], loopdev[64], *w = abuf(8192), *img = abuf(8192);
+	struct blk_dev *dev, *dev2 = (void *)1;
+	int loopfd;
+
+	blk_test_image(path, sizeof(path), "loop", 4 * MiB);
+	loopfd = loop_attach(path, loopdev, sizeof(loopdev));
+	if (loopfd < 0) {
+		fprintf(stderr, "block_device_geometry_and_exclusive_open: no loop device, skipped\n");
+		return;
+	}
+	dev = open_dev(loopdev, NULL);
+	close(loopfd);		/* the device now lives as long as @dev */
+	ck_assert_uint_eq(blk_dev_size(dev), 4 * MiB);
+	ck_assert_uint_eq(blk_dev_logical_block_size(dev), 4096);
+	ck_assert_int_eq(blk_dev_open(loopdev, NULL, &dev2), -EBUSY);
+	ck_assert_ptr_null(dev2);
+	fill_pattern(w, 8192, 9);
+	ck_assert_int_eq(blk_rw_sync(dev, REQ_OP_WRITE, w, 8192, 12288), 0);
+	ck_assert_int_eq(blkdev_issue_flush(dev), 0);
+	blk_dev_close(dev);
+	pread_image(path, img, 8192, 12288);
+	ck_assert_mem_eq(img, w, 8192);
+	free(w);
+	free(img);
 }
 END_TEST
 
@@ -573,6 +653,8 @@ static Suite *blk_io_suite(void)
 	tcase_add_test(tc, threads_are_named_in_proc);
 	tcase_add_test(tc, shutdown_fails_later_bios_and_leaves_image);
 	tcase_add_test(tc, second_open_of_same_image_fails_ebusy);
+	tcase_add_test(tc, readonly_device_refuses_writes);
+	tcase_add_test(tc, block_device_geometry_and_exclusive_open);
 	tcase_add_test(tc, fault_backend_fails_nth_write_in_worker_via_error_deferral);
 	tcase_add_test(tc, large_unaligned_sync_io_is_split_and_bounced);
 	tcase_add_test(tc, io_past_device_end_fails_eio);
