@@ -88,7 +88,10 @@ static int map_reserve(struct fs_inode *ip, uint64_t fblk, uint64_t nblk,
 	uint64_t got = 0;
 	int err;
 
-	err = alloc_reserve(m, nblk);
+	/* Short of space for all of it: as much as there is, halving, so the
+	 * write comes back short before it fails with -ENOSPC. */
+	while ((err = alloc_reserve(m, nblk)) == -ENOSPC && nblk > 1)
+		nblk /= 2;
 	if (err)
 		return err;
 	pthread_mutex_lock(&ip->lock);

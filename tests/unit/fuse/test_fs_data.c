@@ -1,0 +1,749 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Description: the data side of the filesystem objects with the real
+ * stack underneath (metadata engine, page cache, block layer on an image
+ * file in a mkdtemp() directory under /var/tmp): bytes written through
+ * fs_write read back through fs_read and survive a remount; delayed
+ * allocation gives a sequential file few extents and reports ENOSPC at
+ * write time; unwritten extents read as zeros and are converted in a
+ * worker after the data lands; punch hole, zero range and truncate free
+ * and zero what they should; SEEK_DATA/SEEK_HOLE; unlinked files are freed
+ * at last close, or at the next mount after a crash.  fsck checks the image
+ * after every test that wrote.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include "../../../fuse/fs_internal.h"
+
+#define MiB		(1ull << 20)
+#define BIG_IMAGE	(512 * MiB)
+
+struct tdata {
+	char		dir[64];
+	char		image[96];
+	struct fs	*fs;
+};
+
+static struct tdata t;
+
+static void td_mkfs(uint64_t bytes)
+{
+	struct blk_dev_config cfg = { .nr_workers = 1 };
+	struct mkfs_opts mo = { .label = "data" };
+	struct blk_dev *dev;
+	int fd;
+
+	fd = open(t.image, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, bytes), 0);
+	close(fd);
+	ck_assert_int_eq(blk_dev_open(t.image, &cfg, &dev), 0);
+	ck_assert_int_eq(meta_mkfs(dev, &mo), 0);
+	blk_dev_close(dev);
+}
+
+static void td_mount(void)
+{
+	struct fs_mount_opts opts = { 0 };
+
+	opts.cache.size_bytes = 128 * MiB;
+	opts.blk.nr_workers = 2;
+	ck_assert_int_eq(fs_mount(t.image, &opts, &t.fs), 0);
+}
+
+static void td_unmount(void)
+{
+	ck_assert_int_eq(fs_unmount(t.fs), 0);
+	t.fs = NULL;
+}
+
+static void td_remount(void)
+{
+	td_unmount();
+	td_mount();
+}
+
+static void td_fsck_clean(void)
+{
+	struct fsck_opts o = { .no_change = true };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *log = open_memstream(&buf, &len);
+	int ret;
+
+	ck_assert_ptr_nonnull(log);
+	ret = fs_fsck(t.image, &o, log);
+	fclose(log);
+	if (ret)
+		fprintf(stderr, "fsck -n exit %d:\n%s", ret, buf);
+	free(buf);
+	ck_assert_int_eq(ret, FSCK_OK);
+}
+
+/*
+ * The directory is made and removed in the runner process (unchecked
+ * fixtures), so a test that fails in its forked child leaves nothing
+ * behind; each test makes its own image in it.
+ */
+static void dir_setup(void)
+{
+	memset(&t, 0, sizeof(t));
+	strcpy(t.dir, "/var/tmp/iomapfs-data-XXXXXX");
+	if (!mkdtemp(t.dir))
+		abort();
+	snprintf(t.image, sizeof(t.image), "%s/image", t.dir);
+}
+
+static void dir_teardown(void)
+{
+	unlink(t.image);
+	rmdir(t.dir);
+}
+
+static void setup_big(void)
+{
+	td_mkfs(BIG_IMAGE);
+	td_mount();
+}
+
+static void teardown(void)
+{
+	if (t.fs)
+		fs_unmount(t.fs);
+	t.fs = NULL;
+	unlink(t.image);
+}
+
+/* ---- helpers ---- */
+
+static struct fs_inode *create_file(const char *name)
+{
+	struct fs_create_args a = { .mode = S_IFREG | 0644 };
+	struct fs_inode *ip;
+
+	ck_assert_int_eq(fs_create(t.fs, IOMAPFS_ROOT_INO, name, &a, &ip), 0);
+	return ip;
+}
+
+static struct fs_inode *lookup_file(const char *name)
+{
+	struct fs_inode *ip;
+
+	ck_assert_int_eq(fs_lookup(t.fs, IOMAPFS_ROOT_INO, name, &ip), 0);
+	return ip;
+}
+
+static void fill_pattern(uint8_t *buf, size_t len, uint64_t pos, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)((pos + i) * 31 + seed + ((pos + i) >> 12));
+}
+
+static void write_all(struct fs_inode *ip, uint64_t pos, const void *buf, size_t len)
+{
+	ck_assert_int_eq(fs_write(ip, pos, buf, len, false), (ssize_t)len);
+}
+
+static void write_pattern(struct fs_inode *ip, uint64_t pos, size_t len, unsigned seed)
+{
+	uint8_t *buf = malloc(len);
+
+	fill_pattern(buf, len, pos, seed);
+	write_all(ip, pos, buf, len);
+	free(buf);
+}
+
+/* fs_read into @buf (copying the iovecs), looping until @len or EOF. */
+static size_t read_all(struct fs_inode *ip, uint64_t pos, void *buf, size_t len)
+{
+	struct cache_read_result *res = malloc(sizeof(*res));
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = fs_read(ip, pos + done, min_t(size_t, len - done, MiB), res);
+
+		ck_assert_int_ge(n, 0);
+		if (!n)
+			break;
+		size_t off = 0;
+
+		for (unsigned i = 0; i < res->nr; i++) {
+			memcpy((char *)buf + done + off, res->iov[i].iov_base, res->iov[i].iov_len);
+			off += res->iov[i].iov_len;
+		}
+		ck_assert_uint_eq(off, (size_t)n);
+		cache_read_done(res);
+		done += n;
+	}
+	free(res);
+	return done;
+}
+
+static void expect_pattern(struct fs_inode *ip, uint64_t pos, size_t len, unsigned seed)
+{
+	uint8_t *got = malloc(len), *want = malloc(len);
+
+	ck_assert_uint_eq(read_all(ip, pos, got, len), len);
+	fill_pattern(want, len, pos, seed);
+	for (size_t i = 0; i < len; i++)
+		if (got[i] != want[i])
+			ck_abort_msg("byte %llu: got %#x want %#x",
+				     (unsigned long long)(pos + i), got[i], want[i]);
+	free(got);
+	free(want);
+}
+
+static void expect_byte(struct fs_inode *ip, uint64_t pos, size_t len, uint8_t val)
+{
+	uint8_t *got = malloc(len);
+
+	ck_assert_uint_eq(read_all(ip, pos, got, len), len);
+	for (size_t i = 0; i < len; i++)
+		if (got[i] != val)
+			ck_abort_msg("byte %llu: got %#x want %#x",
+				     (unsigned long long)(pos + i), got[i], val);
+	free(got);
+}
+
+static uint64_t file_size(struct fs_inode *ip)
+{
+	struct stat st;
+
+	fs_fill_stat(ip, &st);
+	return st.st_size;
+}
+
+static uint64_t file_blocks(struct fs_inode *ip)
+{
+	struct stat st;
+
+	fs_fill_stat(ip, &st);
+	return st.st_blocks;
+}
+
+static uint64_t free_blocks(void)
+{
+	struct statvfs st;
+
+	ck_assert_int_eq(fs_statfs(t.fs, &st), 0);
+	return st.f_bfree;
+}
+
+struct stat_find { const char *name; uint64_t val; bool found; };
+
+static void stat_cb(void *ctx, const char *name, uint64_t val)
+{
+	struct stat_find *f = ctx;
+
+	if (!strcmp(name, f->name)) {
+		f->val = val;
+		f->found = true;
+	}
+}
+
+static uint64_t fs_stat(const char *name)
+{
+	struct stat_find f = { .name = name };
+
+	fs_stats_for_each(t.fs, stat_cb, &f);
+	ck_assert_msg(f.found, "no counter %s", name);
+	return f.val;
+}
+
+static void set_size(struct fs_inode *ip, uint64_t size)
+{
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = size };
+
+	ck_assert_int_eq(fs_setattr(t.fs, ip->ino, &sa), 0);
+}
+
+/* ---- tests ---- */
+
+START_TEST(written_bytes_read_back_and_survive_remount)
+{
+	struct fs_inode *ip = create_file("f");
+
+	write_pattern(ip, 0, 3 * MiB + 123, 1);		/* unaligned end */
+	write_pattern(ip, 5 * MiB + 7, 10000, 2);	/* unaligned, after a hole */
+	write_pattern(ip, 4096 + 100, 50, 3);		/* overwrite inside */
+	expect_pattern(ip, 0, 4096 + 100, 1);
+	expect_pattern(ip, 4096 + 100, 50, 3);
+	expect_pattern(ip, 4096 + 150, 3 * MiB + 123 - 4096 - 150, 1);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	ck_assert_uint_eq(file_size(ip), 5 * MiB + 7 + 10000);
+	fs_iput(ip);
+
+	td_remount();
+	ip = lookup_file("f");
+	ck_assert_uint_eq(file_size(ip), 5 * MiB + 7 + 10000);
+	expect_pattern(ip, 0, 4096 + 100, 1);
+	expect_pattern(ip, 4096 + 100, 50, 3);
+	expect_pattern(ip, 4096 + 150, 3 * MiB + 123 - 4096 - 150, 1);
+	expect_byte(ip, 3 * MiB + 123, 2 * MiB - 123 + 7, 0);
+	expect_pattern(ip, 5 * MiB + 7, 10000, 2);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
+START_TEST(sequential_64m_file_gets_few_extents)
+{
+	struct fs_inode *ip = create_file("seq");
+	size_t chunk = MiB;
+	uint64_t before = fs_stat("blocks_allocated");
+
+	for (uint64_t pos = 0; pos < 64 * MiB; pos += chunk)
+		write_pattern(ip, pos, chunk, 7);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	pthread_mutex_lock(&ip->lock);
+	uint32_t nr = ip->nr_ext;
+	uint64_t blocks = fs_extent_blocks(ip);
+	pthread_mutex_unlock(&ip->lock);
+	ck_assert_uint_le(nr, 4);
+	ck_assert_uint_eq(blocks, 64 * MiB / 4096);
+	ck_assert_uint_eq(fs_stat("blocks_allocated") - before, 64 * MiB / 4096);
+	ck_assert_uint_eq(file_blocks(ip), 64 * MiB / 512);
+	fs_iput(ip);
+
+	td_remount();
+	ip = lookup_file("seq");
+	ck_assert_uint_le(ip->nr_ext, 4);
+	expect_pattern(ip, 0, 64 * MiB, 7);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
+START_TEST(fallocate_then_partial_write_reads_zeros_and_data)
+{
+	struct fs_inode *ip = create_file("fa");
+	struct blk_stats bs;
+
+	ck_assert_int_eq(fs_fallocate(ip, 0, 0, 4 * MiB), 0);
+	ck_assert_uint_eq(file_size(ip), 4 * MiB);
+	ck_assert_uint_eq(file_blocks(ip), 4 * MiB / 512);
+	expect_byte(ip, 0, 4 * MiB, 0);			/* unwritten reads zeros */
+	write_pattern(ip, MiB + 100, 8192, 9);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	ck_assert_uint_gt(fs_stat("unwritten_converted"), 0);
+	blk_dev_get_stats(fs_dev(t.fs), &bs);
+	ck_assert_uint_gt(bs.deferred[BIO_DEFER_UNWRITTEN], 0);
+	expect_byte(ip, 0, MiB + 100, 0);
+	expect_pattern(ip, MiB + 100, 8192, 9);
+	expect_byte(ip, MiB + 100 + 8192, 3 * MiB - 100 - 8192, 0);
+	fs_iput(ip);
+
+	td_remount();
+	ip = lookup_file("fa");
+	expect_byte(ip, 0, MiB + 100, 0);
+	expect_pattern(ip, MiB + 100, 8192, 9);
+	expect_byte(ip, MiB + 100 + 8192, 3 * MiB - 100 - 8192, 0);
+	/* Blocks around the write stay unwritten, the written ones are not. */
+	pthread_mutex_lock(&ip->lock);
+	struct fs_extent e;
+	ck_assert_int_eq(fs_ext_lookup(ip, 0, &e), 0);
+	ck_assert_uint_eq(e.state, FS_EXT_UNWRITTEN);
+	ck_assert_int_eq(fs_ext_lookup(ip, (MiB + 4096) >> 12, &e), 0);
+	ck_assert_uint_eq(e.state, FS_EXT_WRITTEN);
+	pthread_mutex_unlock(&ip->lock);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
+START_TEST(fallocate_keep_size_allocates_past_eof)
+{
+	struct fs_inode *ip = create_file("keep");
+
+	write_pattern(ip, 0, 4096, 1);
+	ck_assert_int_eq(fs_fallocate(ip, FALLOC_FL_KEEP_SIZE, 0, MiB), 0);
+	ck_assert_uint_eq(file_size(ip), 4096);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	ck_assert_uint_eq(file_blocks(ip), MiB / 512);
+	expect_pattern(ip, 0, 4096, 1);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
+START_TEST(unsupported_fallocate_modes_are_eopnotsupp)
+{
+	struct fs_inode *ip = create_file("modes");
+
+	ck_assert_int_eq(fs_fallocate(ip, FALLOC_FL_PUNCH_HOLE, 0, 4096), -EOPNOTSUPP);
+	ck_assert_int_eq(fs_fallocate(ip, FALLOC_FL_COLLAPSE_RANGE, 0, 4096), -EOPNOTSUPP);
+	ck_assert_int_eq(fs_fallocate(ip, FALLOC_FL_INSERT_RANGE, 0, 4096), -EOPNOTSUPP);
+	ck_assert_int_eq(fs_fallocate(ip, FALLOC_FL_UNSHARE_RANGE, 0, 4096), -EOPNOTSUPP);
+	ck_assert_int_eq(fs_fallocate(ip, 0, 0, 0), -EINVAL);
+	fs_iput(ip);
+}
+END_TEST
+
+START_TEST(punch_hole_reads_zeros_and_frees_blocks)
+{
+	struct fs_inode *ip = create_file("punch");
+	uint64_t free_before, blocks_before;
+
+	write_pattern(ip, 0, 8 * MiB, 4);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	ck_assert_int_eq(fs_syncfs(t.fs), 0);
+	free_before = free_blocks();
+	blocks_before = file_blocks(ip);
+	/* 2 MiB of whole blocks plus partial blocks at both ends */
+	ck_assert_int_eq(fs_fallocate(ip, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      2 * MiB - 100, 2 * MiB + 200), 0);
+	ck_assert_uint_eq(file_size(ip), 8 * MiB);
+	expect_pattern(ip, 0, 2 * MiB - 100, 4);
+	expect_byte(ip, 2 * MiB - 100, 2 * MiB + 200, 0);
+	expect_pattern(ip, 4 * MiB + 100, 4 * MiB - 100, 4);
+	ck_assert_uint_eq(blocks_before - file_blocks(ip), 2 * MiB / 512);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	ck_assert_int_eq(fs_syncfs(t.fs), 0);
+	ck_assert_uint_ge(free_blocks(), free_before + 2 * MiB / 4096);
+	fs_iput(ip);
+
+	td_remount();
+	ip = lookup_file("punch");
+	expect_pattern(ip, 0, 2 * MiB - 100, 4);
+	expect_byte(ip, 2 * MiB - 100, 2 * MiB + 200, 0);
+	expect_pattern(ip, 4 * MiB + 100, 4 * MiB - 100, 4);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
+START_TEST(zero_range_reads_zeros_and_keeps_blocks)
+{
+	struct fs_inode *ip = create_file("zero");
+	uint64_t blocks_before;
+
+	write_pattern(ip, 0, 4 * MiB, 5);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	blocks_before = file_blocks(ip);
+	ck_assert_int_eq(fs_fallocate(ip, FALLOC_FL_ZERO_RANGE, MiB + 10, MiB), 0);
+	expect_pattern(ip, 0, MiB + 10, 5);
+	expect_byte(ip, MiB + 10, MiB, 0);
+	expect_pattern(ip, 2 * MiB + 10, 2 * MiB - 10, 5);
+	ck_assert_uint_eq(file_blocks(ip), blocks_before);
+	/* past EOF without KEEP_SIZE: the file grows, the new part is zeros */
+	ck_assert_int_eq(fs_fallocate(ip, FALLOC_FL_ZERO_RANGE, 4 * MiB - 10, MiB), 0);
+	ck_assert_uint_eq(file_size(ip), 5 * MiB - 10);
+	expect_byte(ip, 4 * MiB - 10, MiB, 0);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	fs_iput(ip);
+
+	td_remount();
+	ip = lookup_file("zero");
+	expect_pattern(ip, 0, MiB + 10, 5);
+	expect_byte(ip, MiB + 10, MiB, 0);
+	expect_pattern(ip, 2 * MiB + 10, 2 * MiB - 20, 5);
+	expect_byte(ip, 4 * MiB - 10, MiB, 0);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
+/* Truncate down then up: the gap reads zeros, from the cache and from disk. */
+static void truncate_gap_case(bool remount_between)
+{
+	struct fs_inode *ip = create_file("trunc");
+
+	write_pattern(ip, 0, 256 * 1024, 6);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	if (remount_between) {
+		fs_iput(ip);
+		td_remount();
+		ip = lookup_file("trunc");
+	}
+	set_size(ip, 10000);
+	ck_assert_uint_eq(file_size(ip), 10000);
+	ck_assert_uint_eq(file_blocks(ip), 3 * 8);
+	set_size(ip, 256 * 1024);
+	expect_pattern(ip, 0, 10000, 6);
+	expect_byte(ip, 10000, 256 * 1024 - 10000, 0);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	fs_iput(ip);
+
+	td_remount();
+	ip = lookup_file("trunc");
+	ck_assert_uint_eq(file_size(ip), 256 * 1024);
+	expect_pattern(ip, 0, 10000, 6);
+	expect_byte(ip, 10000, 256 * 1024 - 10000, 0);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+
+START_TEST(truncate_down_then_up_reads_zeros_in_gap)
+{
+	truncate_gap_case(false);
+}
+END_TEST
+
+START_TEST(truncate_of_uncached_data_zeros_the_tail_block)
+{
+	truncate_gap_case(true);
+}
+END_TEST
+
+START_TEST(lseek_finds_data_and_holes_in_sparse_file)
+{
+	struct fs_inode *ip = create_file("sparse");
+
+	write_pattern(ip, 0, 4096, 1);
+	write_pattern(ip, MiB, 8192, 2);
+	ck_assert_int_eq(fs_fallocate(ip, 0, 3 * MiB, 4096), 0);
+	set_size(ip, 4 * MiB);
+	for (int pass = 0; pass < 2; pass++) {	/* delalloc, then written */
+		ck_assert_int_eq(fs_lseek(ip, 0, SEEK_DATA), 0);
+		ck_assert_int_eq(fs_lseek(ip, 0, SEEK_HOLE), 4096);
+		ck_assert_int_eq(fs_lseek(ip, 100, SEEK_HOLE), 4096);
+		ck_assert_int_eq(fs_lseek(ip, 4096, SEEK_DATA), MiB);
+		ck_assert_int_eq(fs_lseek(ip, MiB + 5, SEEK_DATA), MiB + 5);
+		ck_assert_int_eq(fs_lseek(ip, MiB, SEEK_HOLE), MiB + 8192);
+		ck_assert_int_eq(fs_lseek(ip, MiB + 8192, SEEK_DATA), 3 * MiB);
+		ck_assert_int_eq(fs_lseek(ip, 3 * MiB, SEEK_HOLE), 3 * MiB + 4096);
+		ck_assert_int_eq(fs_lseek(ip, 3 * MiB + 4096, SEEK_DATA), -ENXIO);
+		ck_assert_int_eq(fs_lseek(ip, 3 * MiB + 4096, SEEK_HOLE), 3 * MiB + 4096);
+		ck_assert_int_eq(fs_lseek(ip, 4 * MiB, SEEK_DATA), -ENXIO);
+		ck_assert_int_eq(fs_lseek(ip, 4 * MiB, SEEK_HOLE), -ENXIO);
+		ck_assert_int_eq(fs_lseek(ip, -1, SEEK_DATA), -ENXIO);
+		ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	}
+	fs_iput(ip);
+}
+END_TEST
+
+START_TEST(write_past_max_file_size_is_efbig)
+{
+	struct fs_inode *ip = create_file("big");
+	char c = 'x';
+
+	ck_assert_int_eq(fs_write(ip, IOMAPFS_MAX_FILE_SIZE, &c, 1, false), -EFBIG);
+	ck_assert_int_eq(fs_write(ip, IOMAPFS_MAX_FILE_SIZE - 1, &c, 1, false), 1);
+	ck_assert_uint_eq(file_size(ip), IOMAPFS_MAX_FILE_SIZE);
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = IOMAPFS_MAX_FILE_SIZE + 1 };
+	ck_assert_int_eq(fs_setattr(t.fs, ip->ino, &sa), -EFBIG);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
+/* A file with @mib MiB of data, open and unlinked; *free_before is the
+ * free block count before it was written. */
+static struct fs_inode *open_unlinked_file(const char *name, uint64_t mib,
+					   uint64_t *free_before)
+{
+	struct fs_inode *ip = create_file(name);
+
+	ck_assert_int_eq(fs_syncfs(t.fs), 0);
+	*free_before = free_blocks();
+	write_pattern(ip, 0, mib * MiB, 8);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	fs_inode_open(ip);
+	ck_assert_int_eq(fs_unlink(t.fs, IOMAPFS_ROOT_INO, name), 0);
+	return ip;
+}
+
+START_TEST(unlinked_open_file_is_freed_at_last_close)
+{
+	uint64_t free_before;
+	struct fs_inode *ip = open_unlinked_file("gone", 4, &free_before);
+
+	expect_pattern(ip, 0, 4 * MiB, 8);	/* still readable while open */
+	ck_assert_int_eq(fs_syncfs(t.fs), 0);
+	ck_assert_uint_lt(free_blocks(), free_before);
+	fs_inode_release(ip);			/* ip still referenced here */
+	fs_iput(ip);				/* the last reference frees it */
+	ck_assert_int_eq(fs_syncfs(t.fs), 0);
+	ck_assert_uint_ge(free_blocks(), free_before);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
+START_TEST(orphan_left_by_a_crash_is_freed_at_mount)
+{
+	uint64_t free_before;
+	struct fs_inode *ip = open_unlinked_file("orphan", 2, &free_before);
+
+	ck_assert_int_eq(fs_syncfs(t.fs), 0);	/* the unlink is durable */
+	fs_shutdown(t.fs);			/* crash with the file open */
+	ck_assert_int_eq(fs_write(ip, 0, "x", 1, false), -EIO);
+	fs_inode_release(ip);
+	fs_iput(ip);
+	td_unmount();
+	td_mount();
+	ck_assert_int_eq(fs_syncfs(t.fs), 0);
+	ck_assert_uint_ge(free_blocks(), free_before);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
+START_TEST(setattr_changes_mode_owner_and_times)
+{
+	struct fs_inode *ip = create_file("attr");
+	struct fs_setattr sa = {
+		.valid = FS_SET_MODE | FS_SET_UID | FS_SET_GID | FS_SET_MTIME | FS_SET_ATIME,
+		.mode = 04755, .uid = 1000, .gid = 2000,
+		.mtime = { .tv_sec = 1000000, .tv_nsec = 5 },
+		.atime = { .tv_sec = 0, .tv_nsec = UTIME_OMIT },
+	};
+	struct stat st;
+	uint64_t ino = ip->ino;
+
+	ck_assert_int_eq(fs_setattr(t.fs, ino, &sa), 0);
+	fs_fill_stat(ip, &st);
+	ck_assert_uint_eq(st.st_mode, S_IFREG | 04755);
+	ck_assert_uint_eq(st.st_uid, 1000);
+	ck_assert_uint_eq(st.st_gid, 2000);
+	ck_assert_int_eq(st.st_mtim.tv_sec, 1000000);
+	ck_assert_int_eq(st.st_mtim.tv_nsec, 5);
+	/* a write by a non-owner (ops.c decides) drops setuid */
+	ck_assert_int_eq(fs_write(ip, 0, "abc", 3, true), 3);
+	fs_fill_stat(ip, &st);
+	ck_assert_uint_eq(st.st_mode, S_IFREG | 0755);
+	ck_assert_int_gt(st.st_mtim.tv_sec, 1000000);
+	fs_iput(ip);
+	td_remount();
+	ip = lookup_file("attr");
+	fs_fill_stat(ip, &st);
+	ck_assert_uint_eq(st.st_mode, S_IFREG | 0755);
+	ck_assert_uint_eq(st.st_uid, 1000);
+	ck_assert_uint_eq(st.st_size, 3);
+	fs_iput(ip);
+}
+END_TEST
+
+START_TEST(many_extents_move_to_items_and_back)
+{
+	struct fs_inode *ip = create_file("frag");
+
+	/* every other block: 64 separate extents, more than fit inline */
+	for (int i = 0; i < 64; i++)
+		write_pattern(ip, (uint64_t)i * 8192, 4096, 3);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	ck_assert_uint_gt(ip->nr_ext, IOMAPFS_INLINE_EXTENTS);
+	fs_iput(ip);
+	td_remount();
+	ip = lookup_file("frag");
+	ck_assert_uint_eq(ip->nr_ext, 64);
+	for (int i = 0; i < 64; i++) {
+		expect_pattern(ip, (uint64_t)i * 8192, 4096, 3);
+		expect_byte(ip, (uint64_t)i * 8192 + 4096, 4096 - (i == 63 ? 4096 : 0), 0);
+	}
+	set_size(ip, 3 * 8192);			/* back to inline */
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	fs_iput(ip);
+	td_remount();
+	ip = lookup_file("frag");
+	ck_assert_uint_eq(ip->nr_ext, 3);
+	expect_pattern(ip, 2 * 8192, 4096, 3);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
+/* ---- ENOSPC on a small image ---- */
+
+static void setup_small(void)
+{
+	td_mkfs(32 * MiB);
+	td_mount();
+}
+
+START_TEST(enospc_is_returned_by_write_not_lost_at_writeback)
+{
+	struct fs_inode *ip = create_file("fill");
+	size_t chunk = 256 * 1024;
+	uint64_t pos = 0;
+	ssize_t n;
+
+	for (;;) {
+		uint8_t *buf = malloc(chunk);
+
+		fill_pattern(buf, chunk, pos, 11);
+		n = fs_write(ip, pos, buf, chunk, false);
+		free(buf);
+		if (n != (ssize_t)chunk)
+			break;
+		pos += chunk;
+		ck_assert_uint_lt(pos, 32 * MiB);
+	}
+	ck_assert_msg(n == -ENOSPC || (n >= 0 && n < (ssize_t)chunk), "write: %zd", n);
+	if (n > 0)
+		pos += n;
+	ck_assert_uint_gt(pos, 8 * MiB);
+	/* Everything accepted reaches the disk: no error at writeback. */
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	ck_assert_int_eq(fs_write(ip, pos, "x", 1, false), -ENOSPC);
+	fs_iput(ip);
+	td_remount();
+	ip = lookup_file("fill");
+	ck_assert_uint_eq(file_size(ip), pos);
+	expect_pattern(ip, 0, pos, 11);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
+static Suite *data_suite(void)
+{
+	Suite *s = suite_create("fs_data");
+	TCase *tc = tcase_create("data");
+	TCase *small = tcase_create("small");
+
+	tcase_set_timeout(tc, 240);
+	tcase_add_unchecked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_checked_fixture(tc, setup_big, teardown);
+	tcase_add_test(tc, written_bytes_read_back_and_survive_remount);
+	tcase_add_test(tc, sequential_64m_file_gets_few_extents);
+	tcase_add_test(tc, fallocate_then_partial_write_reads_zeros_and_data);
+	tcase_add_test(tc, fallocate_keep_size_allocates_past_eof);
+	tcase_add_test(tc, unsupported_fallocate_modes_are_eopnotsupp);
+	tcase_add_test(tc, punch_hole_reads_zeros_and_frees_blocks);
+	tcase_add_test(tc, zero_range_reads_zeros_and_keeps_blocks);
+	tcase_add_test(tc, truncate_down_then_up_reads_zeros_in_gap);
+	tcase_add_test(tc, truncate_of_uncached_data_zeros_the_tail_block);
+	tcase_add_test(tc, lseek_finds_data_and_holes_in_sparse_file);
+	tcase_add_test(tc, write_past_max_file_size_is_efbig);
+	tcase_add_test(tc, unlinked_open_file_is_freed_at_last_close);
+	tcase_add_test(tc, orphan_left_by_a_crash_is_freed_at_mount);
+	tcase_add_test(tc, setattr_changes_mode_owner_and_times);
+	tcase_add_test(tc, many_extents_move_to_items_and_back);
+	suite_add_tcase(s, tc);
+	tcase_set_timeout(small, 120);
+	tcase_add_unchecked_fixture(small, dir_setup, dir_teardown);
+	tcase_add_checked_fixture(small, setup_small, teardown);
+	tcase_add_test(small, enospc_is_returned_by_write_not_lost_at_writeback);
+	suite_add_tcase(s, small);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(data_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
