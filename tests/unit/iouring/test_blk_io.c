@@ -497,9 +497,10 @@ static void *submit_many(void *arg)
 	return NULL;
 }
 
-START_TEST(concurrent_submitters_with_tiny_ring_all_complete)
+START_TEST(concurrent_submitters_with_tiny_rings_all_complete)
 {
-	struct blk_dev_config cfg = { .queue_depth = 2 };	/* CQ of 4 */
+	/* CQs of 4: submitters must wait for in-flight slots; two reapers. */
+	struct blk_dev_config cfg = { .queue_depth = 2, .nr_rings = 2 };
 	enum { NR = 256 };
 	char path[256], *buf = abuf(NR * 4096), *img = abuf(NR * 4096);
 	struct tio *t = calloc(NR, sizeof(*t));
@@ -659,7 +660,7 @@ static Suite *blk_io_suite(void)
 	tcase_add_test(tc, large_unaligned_sync_io_is_split_and_bounced);
 	tcase_add_test(tc, io_past_device_end_fails_eio);
 	tcase_add_test(tc, short_read_is_resubmitted_for_the_rest);
-	tcase_add_test(tc, concurrent_submitters_with_tiny_ring_all_complete);
+	tcase_add_test(tc, concurrent_submitters_with_tiny_rings_all_complete);
 	tcase_add_test(tc, bio_without_end_io_is_caught_not_called);
 #ifdef IOMAPFS_DEBUG_ATOMIC
 	tcase_add_test_raise_signal(tc, might_sleep_in_reaper_aborts, SIGABRT);
