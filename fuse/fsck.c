@@ -62,6 +62,11 @@ struct fsck_xdata {
 	bool		claimed;
 };
 
+struct fsck_deferred {
+	char		msg[200];
+	bool		fixable;
+};
+
 #define VEC(type, name)	type *name; size_t nr_##name, cap_##name
 
 struct fsck {
@@ -81,6 +86,8 @@ struct fsck {
 	VEC(struct fsck_xdata, xdata);
 	VEC(struct iomapfs_key, strays);	/* items to delete */
 	VEC(uint64_t, orphans);
+	VEC(struct fsck_deferred, deferred);	/* problems seen mid-walk */
+	bool			scanning;
 
 	long			tree_problems, found, to_fix, unfixable;
 	bool			alloc_failed;
@@ -106,25 +113,48 @@ static void *vec_slot(void **v, size_t *nr, size_t *cap, size_t size, bool *fail
 					  &(fc)->cap_##name, sizeof(*(fc)->name), \
 					  &(fc)->alloc_failed))
 
-/* One problem, one line.  @fixable: this run repairs it. */
-__attribute__((format(printf, 3, 4)))
-static void problem(struct fsck *fc, bool fixable, const char *fmt, ...)
+/* One problem, one line.  @fixable: a repair run can fix it safely. */
+static void report(struct fsck *fc, bool fixable, const char *msg)
 {
-	va_list ap;
+	bool fixing = fixable && fc->repair && !fc->tree_problems;
 
 	fc->found++;
-	if (fixable && fc->repair)
+	if (fixing)
 		fc->to_fix++;
 	else
 		fc->unfixable++;
 	if (fc->quiet)
 		return;
-	fprintf(fc->log, "%s: ", fc->dev_path);
+	fprintf(fc->log, "%s: %s%s\n", fc->dev_path, msg,
+		!fixable ? " (cannot repair)" : fixing ? " (repairing)" :
+		fc->repair ? " (not repaired: the B+tree is damaged)" :
+		" (not repaired: -n)");
+}
+
+/*
+ * Problems seen while the tree is being walked are held back until the
+ * walk has said whether the tree itself is sound: only then do we know
+ * whether this run may repair them.
+ */
+__attribute__((format(printf, 3, 4)))
+static void problem(struct fsck *fc, bool fixable, const char *fmt, ...)
+{
+	struct fsck_deferred *d;
+	char msg[sizeof(d->msg)];
+	va_list ap;
+
 	va_start(ap, fmt);
-	vfprintf(fc->log, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(fc->log, "%s\n", !fixable ? " (cannot repair)" :
-		fc->repair ? " (repairing)" : " (not repaired: -n)");
+	if (!fc->scanning) {
+		report(fc, fixable, msg);
+		return;
+	}
+	d = VEC_ADD(fc, deferred);
+	if (d) {
+		memcpy(d->msg, msg, sizeof(msg));
+		d->fixable = fixable;
+	}
 }
 
 static struct fsck_inode *inode_find(struct fsck *fc, uint64_t ino)
@@ -319,7 +349,8 @@ static void fsck_reset(struct fsck *fc)
 {
 	fc->nr_inodes = fc->nr_dirents = fc->nr_extents = 0;
 	fc->nr_xattrs = fc->nr_xdata = fc->nr_strays = fc->nr_orphans = 0;
-	fc->tree_problems = fc->found = fc->to_fix = fc->unfixable = 0;
+	fc->nr_deferred = 0;
+	fc->tree_problems = 0;
 	memset(fc->used, 0, DIV_ROUND_UP(fc->nr_blocks, 8));
 }
 
@@ -327,9 +358,11 @@ static int fsck_scan(struct fsck *fc)
 {
 	fsck_reset(fc);
 	meta_mark_static(fc->m, fc->used);
+	fc->scanning = true;
 	meta_begin(fc->m);
 	fc->tree_problems = meta_check_tree(fc->m, fc->used, scan_item, fc);
 	meta_end(fc->m);
+	fc->scanning = false;
 	if (fc->alloc_failed)
 		return -ENOMEM;
 	if (fc->tree_problems) {
@@ -339,6 +372,8 @@ static int fsck_scan(struct fsck *fc)
 			fprintf(fc->log, "%s: B+tree: %ld problems (cannot repair)\n",
 				fc->dev_path, fc->tree_problems);
 	}
+	for (size_t i = 0; i < fc->nr_deferred; i++)
+		report(fc, fc->deferred[i].fixable, fc->deferred[i].msg);
 	return 0;
 }
 
@@ -885,12 +920,8 @@ static uint64_t used_blocks(const struct fsck *fc)
 static int fsck_run(struct fsck *fc, long *found, long *fixed, long *left)
 {
 	struct fsck_plan plan = { 0 };
-	long pre = fc->found;	/* the journal line from fsck_open */
 	int err = fsck_scan(fc);
 
-	fc->found += pre;
-	fc->to_fix += fc->repair ? pre : 0;
-	fc->unfixable += fc->repair ? 0 : pre;
 	if (!err)
 		fsck_analyze(fc, &plan);
 	if (!err && fc->alloc_failed)
@@ -908,6 +939,7 @@ static int fsck_run(struct fsck *fc, long *found, long *fixed, long *left)
 	}
 	/* Prove it: a fresh scan must find only what we could not fix. */
 	fc->quiet = true;
+	fc->found = fc->to_fix = fc->unfixable = 0;
 	plan_free(&plan);
 	err = fsck_scan(fc);
 	if (!err)
@@ -950,6 +982,7 @@ static void fsck_free(struct fsck *fc)
 	kfree(fc->xdata);
 	kfree(fc->strays);
 	kfree(fc->orphans);
+	kfree(fc->deferred);
 	kfree(fc->used);
 }
 
