@@ -10,11 +10,10 @@
  * and the inode in a section.  A folio dropped from the cache can no longer
  * reach writeback, so a block freed in the section is never written again.
  *
- * Partial blocks are zeroed in the cache: a block that holds data on disk
- * is read in first (cache_read), then cache_zero_range() zeroes and
- * dirties the tail, and ordinary writeback puts it on disk.  This also
- * covers the bytes past the old EOF when a file grows, so truncate down
- * then up reads zeros in the gap.
+ * Partial blocks are zeroed in the cache: cache_zero_range() reads a block
+ * that holds data on disk, zeroes and dirties the range, and ordinary
+ * writeback puts it on disk.  This also covers the bytes past the old EOF
+ * when a file grows, so truncate down then up reads zeros in the gap.
  *
  * Task context (FUSE request threads).
  */
@@ -27,26 +26,6 @@
 #define BLK_SIZE	IOMAPFS_BLOCK_SIZE
 #define ALLOC_PER_SECTION	64	/* extents allocated per section (fallocate) */
 
-/* Bring the block holding @pos into the cache if it has data on disk. */
-static void zero_prepare(struct fs_inode *ip, uint64_t pos)
-{
-	struct cache_read_result *res;
-	struct fs_extent e;
-	bool mapped;
-
-	pthread_mutex_lock(&ip->lock);
-	mapped = !fs_ext_lookup(ip, pos >> BLK_SHIFT, &e) && e.state == FS_EXT_WRITTEN;
-	pthread_mutex_unlock(&ip->lock);
-	if (!mapped)
-		return;		/* hole, unwritten: zeros; delalloc: cached */
-	res = kmalloc(sizeof(*res));
-	if (!res)
-		return;
-	if (cache_read(ip->mapping, pos, 1, res) >= 0)
-		cache_read_done(res);
-	kfree(res);
-}
-
 /* Zero [pos, end) inside one block, below EOF, in the cache. */
 static int zero_partial(struct fs_inode *ip, uint64_t pos, uint64_t end)
 {
@@ -55,7 +34,6 @@ static int zero_partial(struct fs_inode *ip, uint64_t pos, uint64_t end)
 	end = min_t(uint64_t, end, size);
 	if (pos >= end)
 		return 0;
-	zero_prepare(ip, pos);
 	return cache_zero_range(ip->mapping, pos, end - pos);
 }
 
