@@ -134,6 +134,7 @@ static int run(const struct daemon_opts *o, int ready_fd)
 		fprintf(stderr, "iomapfs: bad FUSE options: %s\n", o->fuse_opts);
 		goto out_fs;
 	}
+	d.se = se;
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
 	if (fuse_session_mount(se, o->mountpoint)) {

@@ -422,6 +422,19 @@ static void file_close(struct ops_file *of)
 	kfree(of);
 }
 
+/*
+ * The kernel keeps caching a mode that we changed behind its back (a write
+ * or truncate clearing setuid/setgid): it invalidates size and times after
+ * a write, not the mode.  Tell it, but only when the mode did change.
+ */
+static void notify_mode_change(fuse_req_t req, struct fs_inode *ip, mode_t before)
+{
+	struct fuse_session *se = req_daemon(req)->se;
+
+	if (se && inode_mode(ip) != before)
+		fuse_lowlevel_notify_inval_inode(se, ip->ino, -1, 0);
+}
+
 /* O_TRUNC with FUSE_CAP_ATOMIC_O_TRUNC arrives here, not as a setattr. */
 static int open_truncate(fuse_req_t req, uint64_t ino)
 {
@@ -440,8 +453,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (err)
 		return reply_err(req, err);
-	if ((fi->flags & O_TRUNC) && ip->mapping)
+	if ((fi->flags & O_TRUNC) && ip->mapping) {
+		mode_t before = inode_mode(ip);
+
 		err = open_truncate(req, ino);
+		notify_mode_change(req, ip, before);
+	}
 	if (!err)
 		err = file_open(req, ip, fi);
 	if (err) {
@@ -519,11 +536,15 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	 * other duties to the kernel, so the request's uid decides: root keeps
 	 * the bits, anyone else (the owner included, as in the kernel) not.
 	 */
-	bool kill = !caller_is_root(req);
-	ssize_t n = fs_write(file_of(fi)->ip, off, buf, size, kill);
+	struct fs_inode *ip = file_of(fi)->ip;
+	mode_t before = inode_mode(ip);
+	bool kill = !caller_is_root(req) && (before & (S_ISUID | S_ISGID));
+	ssize_t n = fs_write(ip, off, buf, size, kill);
 
 	if (n < 0)
 		return reply_err(req, n);
+	if (kill)	/* before the reply, so the writer's next stat sees it */
+		notify_mode_change(req, ip, before);
 	fuse_reply_write(req, n);
 }
 
@@ -1007,6 +1028,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* The kernel must not cache file data (see file_open) nor take over
 	 * the suid/sgid clearing that op_write does. */
 	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_HANDLE_KILLPRIV);
+	/* With ACLs the umask is ours to apply (acl_prepare_create): without
+	 * FUSE_DONT_MASK the kernel would apply it before a default ACL could
+	 * take its place. */
+	if (d->posix_acl && (conn->capable & FUSE_CAP_DONT_MASK))
+		conn->want |= FUSE_CAP_DONT_MASK;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_write = 1u << 20;

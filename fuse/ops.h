@@ -22,6 +22,7 @@
 /* The session's userdata: one per mount. */
 struct iomapfs_daemon {
 	struct fs	*fs;
+	struct fuse_session *se;	/* for attribute invalidations */
 	bool		posix_acl;	/* FUSE_CAP_POSIX_ACL negotiated in ->init */
 	bool		readonly;
 	double		attr_timeout, entry_timeout;

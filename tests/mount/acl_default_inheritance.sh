@@ -44,7 +44,9 @@ describe() {	# ROOT
 		for p in d d/f d/sub d/sub700 d/sub/g d/fifo plain acl_file d/chmodded nodef/x nodef/y; do
 			echo "== $p $(stat -c %A "$p")"
 			getfacl -p "$p" 2>&1 | grep -v '^# file'
-			getfattr -n system.posix_acl_access "$p" >/dev/null 2>&1 && echo "has access xattr"
+			if getfattr -n system.posix_acl_access "$p" >/dev/null 2>&1; then
+				echo "has access xattr"
+			fi
 		done
 	)
 }

@@ -132,10 +132,19 @@ n = fill('fill1')
 if n < 16:
     sys.exit('only %d MiB fit in a 64 MiB image' % n)
 os.unlink(os.path.join(mnt, 'fill1'))
-# The freed blocks become allocatable once the unlink is durable.
-dfd = os.open(mnt, os.O_RDONLY)
-os.fsync(dfd)
-os.close(dfd)
+# The blocks are freed when the kernel forgets the unlinked inode, and
+# become allocatable once that is durable: wait for statfs to show them.
+import time
+for _ in range(300):
+    dfd = os.open(mnt, os.O_RDONLY)
+    os.fsync(dfd)
+    os.close(dfd)
+    st = os.statvfs(mnt)
+    if st.f_bavail * st.f_frsize >= (n - 2) << 20:
+        break
+    time.sleep(0.1)
+else:
+    sys.exit('the space of a deleted %d MiB file never came back (statfs)' % n)
 m = fill('fill2')
 if m < n - 2:
     sys.exit('after deleting a %d MiB file only %d MiB fit again' % (n, m))

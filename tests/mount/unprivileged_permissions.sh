@@ -44,7 +44,7 @@ denied "append to root's 0644 file" "Permission denied" sh -c "echo x >>'$MNT/ro
 denied "create in root's 0755 directory" "Permission denied" touch "$MNT/newfile"
 denied "chmod root's file" "Operation not permitted" chmod 777 "$MNT/rootfile"
 denied "chown root's file" "Operation not permitted" chown 65534 "$MNT/rootfile"
-denied "set times on root's file" "Operation not permitted" touch -d 2000-01-01 "$MNT/rootfile"
+denied "set times on root's file" "Operation not permitted" touch -c -d 2000-01-01 "$MNT/rootfile"
 denied "truncate root's file" "Permission denied" truncate -s 0 "$MNT/rootfile"
 denied "delete root's file in a sticky dir" "Operation not permitted" rm -f "$MNT/tmp/suid"
 [ "$(cat "$MNT/rootfile")" = root ] || fail "root's file changed"
