@@ -159,8 +159,10 @@ struct folio *filemap_get_folio_mark(struct cache_mapping *m, uint64_t *index,
 			break;
 		}
 		radix_clear_mark(&m->index, *index, MARK_WRITEBACK);
-		if (*index == max)
+		if (*index == max) {
+			f = NULL;
 			break;
+		}
 		(*index)++;
 	}
 	pthread_mutex_unlock(&m->lock);

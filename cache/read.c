@@ -121,11 +121,13 @@ int cache_read_folios(struct cache_mapping *m, struct folio **folios, unsigned n
 }
 
 /*
- * Wait until @folio is uptodate.  A folio whose read failed (PG_error)
- * gives -EIO; one left !uptodate otherwise (a mapping error of another
- * reader) is read again here once.
+ * Wait until @folio is uptodate.  If the read this call submitted failed
+ * (@ours, PG_error), -EIO.  A folio found !uptodate (an earlier read
+ * failed, or another reader's mapping failed) is read again here once, as
+ * filemap_read_folio() does.
  */
-static int folio_wait_uptodate(struct cache_mapping *m, struct folio *folio)
+static int folio_wait_uptodate(struct cache_mapping *m, struct folio *folio,
+			       bool ours)
 {
 	int tries;
 
@@ -135,7 +137,7 @@ static int folio_wait_uptodate(struct cache_mapping *m, struct folio *folio)
 		folio_wait_locked(folio);
 		if (folio_test(folio, PG_uptodate))
 			return 0;
-		if (folio_test(folio, PG_error))
+		if (folio_test(folio, PG_error) && (ours || tries))
 			return -EIO;
 		folio_lock(folio);
 		if (folio_test(folio, PG_uptodate)) {
@@ -260,6 +262,7 @@ ssize_t cache_read(struct cache_mapping *m, uint64_t pos, size_t len,
 	uint64_t max_nr = min_t(uint64_t, ARRAY_SIZE(res->folios),
 				max_t(uint64_t, 1, cache->nr_folios / 4));
 	struct folio *toread[ARRAY_SIZE(res->folios)];
+	bool ours[ARRAY_SIZE(res->folios)];
 	unsigned nr_read = 0, i;
 	int err = 0;
 	bool raced;
@@ -291,6 +294,7 @@ ssize_t cache_read(struct cache_mapping *m, uint64_t pos, size_t len,
 			atomic_fetch_add(&cache->stat.misses, 1);
 			toread[nr_read++] = f;
 		}
+		ours[res->nr] = !!nr_read && toread[nr_read - 1] == f;
 		res->folios[res->nr++] = f;
 	}
 	if (nr_read)
@@ -298,7 +302,7 @@ ssize_t cache_read(struct cache_mapping *m, uint64_t pos, size_t len,
 	if (!err)
 		cache_readahead(m, first, first + res->nr - 1);
 	for (i = 0; i < res->nr; i++) {
-		int ret = folio_wait_uptodate(m, res->folios[i]);
+		int ret = folio_wait_uptodate(m, res->folios[i], ours[i]);
 
 		if (ret) {
 			err = ret;

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Description: the folio index (cache/radix.c): entries come back by
+ * index, marked entries are found in index order skipping unmarked ones,
+ * marks vanish with their entries, and the tree grows for large indices
+ * and frees its nodes as it empties.
+ */
+#include <check.h>
+
+#include "../../../cache/radix.h"
+
+static int items[4096];
+
+START_TEST(index_lookup_insert_erase)
+{
+	struct radix_tree t;
+	uint64_t i;
+
+	radix_init(&t);
+	for (i = 0; i < 4096; i += 3)
+		ck_assert_int_eq(radix_insert(&t, i, &items[i]), 0);
+	ck_assert_int_eq(radix_insert(&t, 3, &items[0]), -EEXIST);
+	/* Far away: the tree grows several levels. */
+	ck_assert_int_eq(radix_insert(&t, 1ull << 40, &items[1]), 0);
+	for (i = 0; i < 4096; i++)
+		ck_assert_ptr_eq(radix_lookup(&t, i), i % 3 ? NULL : &items[i]);
+	ck_assert_ptr_eq(radix_lookup(&t, 1ull << 40), &items[1]);
+	ck_assert_ptr_eq(radix_erase(&t, 1ull << 40), &items[1]);
+	for (i = 0; i < 4096; i += 3)
+		ck_assert_ptr_eq(radix_erase(&t, i), &items[i]);
+	ck_assert_uint_eq(t.count, 0);
+	ck_assert_ptr_null(t.root);
+	radix_destroy(&t);
+}
+END_TEST
+
+START_TEST(marked_entries_found_in_index_order)
+{
+	struct radix_tree t;
+	uint64_t i, idx, seen = 0, last = 0;
+	int *p;
+
+	radix_init(&t);
+	for (i = 0; i < 4096; i++)
+		radix_insert(&t, i, &items[i]);
+	for (i = 5; i < 4096; i += 97)
+		radix_set_mark(&t, i, 0);
+	radix_set_mark(&t, 7, 1);
+	idx = 0;
+	while ((p = radix_find(&t, &idx, 4095, 0))) {
+		ck_assert_ptr_eq(p, &items[idx]);
+		ck_assert_uint_eq(idx % 97, 5);
+		ck_assert(seen == 0 || idx > last);
+		ck_assert(radix_get_mark(&t, idx, 0));
+		last = idx;
+		seen++;
+		idx++;
+	}
+	ck_assert_uint_eq(seen, (4096 - 5 + 96) / 97);
+	/* A bounded search stops at max; other marks are independent. */
+	idx = 0;
+	ck_assert_ptr_null(radix_find(&t, &idx, 4, 0));
+	idx = 0;
+	ck_assert_ptr_eq(radix_find(&t, &idx, 4095, 1), &items[7]);
+	ck_assert_uint_eq(idx, 7);
+	/* Clearing and erasing remove marks from the search. */
+	radix_clear_mark(&t, 5, 0);
+	radix_erase(&t, 102);
+	idx = 0;
+	ck_assert_ptr_eq(radix_find(&t, &idx, 4095, 0), &items[199]);
+	ck_assert_uint_eq(idx, 199);
+	radix_destroy(&t);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cache_radix");
+	TCase *tc = tcase_create("radix");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, index_lookup_insert_erase);
+	tcase_add_test(tc, marked_entries_found_in_index_order);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
