@@ -138,13 +138,13 @@ enum bio_defer_reason {
 	BIO_DEFER_READ_ERROR,
 	BIO_DEFER_NR
 };
-bool bio_complete_in_task(struct bio *bio, enum bio_defer_reason reason);
 /*
  * "The current CPU" is sched_getcpu() % blk_nr_workers(): the batch of the
  * worker for the CPU the reaper runs on (see blk_dev_set_irq_affinity()).
  * The caller must not touch @bio after a true return: the worker may
  * already be running ->bi_end_io.
  */
+bool bio_complete_in_task(struct bio *bio, enum bio_defer_reason reason);
 
 /*
  * Batch callbacks, the analogue of blk_plug callbacks: a ->bi_end_io running
@@ -219,7 +219,7 @@ unsigned blk_dev_logical_block_size(const struct blk_dev *dev);
 int blk_dev_fd(const struct blk_dev *dev);
 
 /*
- * Replace the backend ops (tests).  @priv is returned by
+ * Replace the backend ops (tests), before any I/O.  @priv is returned by
  * blk_dev_ops_private().  blk_dev_default_submit is the io_uring backend, for
  * wrappers to call.
  */
@@ -246,6 +246,7 @@ int blkdev_issue_flush(struct blk_dev *dev);
  * is offline wait on its batch; bringing it online with a non-empty batch
  * schedules it (the stranded-bios bug from the v6 review).
  */
+/* Task context, not from a worker of @dev (it would wait for itself). */
 void blk_worker_offline(struct blk_dev *dev, unsigned cpu);
 void blk_worker_online(struct blk_dev *dev, unsigned cpu);
 unsigned blk_nr_workers(const struct blk_dev *dev);
