@@ -339,7 +339,12 @@ static int __meta_commit(struct meta *m, bool do_checkpoint, bool torn)
 	h = txn_collect(m, seq, &n);
 	h = krealloc(h, (n + 1) * sizeof(*h));	/* room for the sb copy */
 	if (DIV_ROUND_UP(n, IOMAPFS_JDESC_MAX) + n + 1 > m->j_cap) {
-		WARN_ON_ONCE("transaction larger than the journal: written in place");
+		/* One section dirtied more than the whole journal holds (callers
+		 * keep sections far smaller; meta_end commits at half).  It
+		 * cannot be atomic: say so and write it in place. */
+		fprintf(stderr, "iomapfs: transaction %llu of %zu blocks exceeds the journal "
+			"(%llu blocks): written in place without crash protection\n",
+			(unsigned long long)seq, n, (unsigned long long)m->j_cap);
 		err = 0;
 	} else {
 		err = journal_write(m, seq, h, n, torn);
@@ -429,6 +434,8 @@ int meta_log_start(struct meta *m)
 	err = pthread_create(&m->log_thread, NULL, log_thread, m);
 	if (err)
 		return -err;
+	/* Named here too, so it is visible as soon as the mount returns. */
+	pthread_setname_np(m->log_thread, "iomapfs-log");
 	m->log_running = true;
 	return 0;
 }

@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Description: the B+tree of items.  100,000 keys inserted in random order,
+ * looked up, iterated in order, replaced with other sizes and deleted,
+ * with a remount and a full tree check after each phase; values of every
+ * size up to IOMAPFS_ITEM_MAX; delete_range; and a corrupted node that the
+ * check walk must report.
+ */
+#include "test_meta_fixture.c"
+
+#define NKEYS	100000
+
+/* A key spread over objectids and types like real DIRENT/EXTENT items. */
+static struct iomapfs_key key_of(uint32_t i)
+{
+	return meta_key(100 + i / 1000, IOMAPFS_ITEM_DIRENT, (uint64_t)(i % 1000) * 7919);
+}
+
+/* Value contents and size derived from the key index and a generation. */
+static uint32_t val_len_of(uint32_t i, unsigned gen)
+{
+	return (i * 13 + gen * 29) % 61 + (gen ? 3 : 8);
+}
+
+static void val_fill(uint8_t *v, uint32_t i, unsigned gen)
+{
+	uint32_t len = val_len_of(i, gen);
+
+	for (uint32_t k = 0; k < len; k++)
+		v[k] = (uint8_t)(i * 31 + k * 7 + gen);
+}
+
+static uint32_t *shuffled(uint32_t n, unsigned seed)
+{
+	uint32_t *a = malloc(n * sizeof(*a));
+
+	srandom(seed);
+	for (uint32_t i = 0; i < n; i++)
+		a[i] = i;
+	for (uint32_t i = n - 1; i > 0; i--) {
+		uint32_t j = random() % (i + 1), t = a[i];
+
+		a[i] = a[j];
+		a[j] = t;
+	}
+	return a;
+}
+
+static void check_value(struct meta *m, uint32_t i, unsigned gen)
+{
+	struct iomapfs_key k = key_of(i);
+	uint8_t want[128], got[128];
+	uint32_t len = sizeof(got);
+
+	val_fill(want, i, gen);
+	ck_assert_int_eq(btree_lookup(m, &k, got, &len), 0);
+	ck_assert_uint_eq(len, val_len_of(i, gen));
+	ck_assert_mem_eq(got, want, len);
+}
+
+/* Visit every item in order: count, strictly ascending keys. */
+static uint32_t iterate_all(struct meta *m)
+{
+	struct iomapfs_key k = meta_key(0, 0, 0), max = meta_key(~0ull, 0xff, ~0ull), prev;
+	uint32_t n = 0;
+	uint8_t v[IOMAPFS_ITEM_MAX];
+	uint32_t len;
+
+	for (;;) {
+		len = sizeof(v);
+		if (btree_next(m, &k, &max, v, &len))
+			break;
+		if (n)
+			ck_assert_int_lt(meta_key_cmp(&prev, &k), 0);
+		prev = k;
+		n++;
+		meta_key_next(&k);
+	}
+	return n;
+}
+
+/* Apply @fn to every index in @order, 500 per section (a section must stay
+ * well below the journal size: 1024 blocks here). */
+static void in_sections(struct meta *m, const uint32_t *order, uint32_t n,
+			void (*fn)(struct meta *m, uint32_t i, unsigned gen), unsigned gen)
+{
+	for (uint32_t s = 0; s < n; s += 500) {
+		meta_begin(m);
+		for (uint32_t i = s; i < n && i < s + 500; i++)
+			fn(m, order[i], gen);
+		meta_end(m);
+	}
+	ck_assert_int_eq(meta_commit(m), 0);
+}
+
+static void do_insert(struct meta *m, uint32_t i, unsigned gen)
+{
+	struct iomapfs_key k = key_of(i);
+	uint8_t v[128];
+
+	val_fill(v, i, gen);
+	ck_assert_int_eq(btree_insert(m, &k, v, val_len_of(i, gen)), 0);
+}
+
+static void do_check(struct meta *m, uint32_t i, unsigned gen)
+{
+	check_value(m, i, gen);
+}
+
+static void do_delete(struct meta *m, uint32_t i, unsigned gen)
+{
+	struct iomapfs_key k = key_of(i);
+
+	ck_assert_int_eq(btree_delete(m, &k), 0);
+}
+
+START_TEST(btree_100k_random_insert_lookup_replace_delete)
+{
+	struct fx f = { 0 };
+	uint32_t *order = shuffled(NKEYS, 1);
+	struct meta_space sp0, sp;
+	struct iomapfs_key k;
+	uint32_t len;
+
+	fx_setup(&f, "big.img", 128 * MiB, 0);
+	meta_get_space(f.m, &sp0);
+
+	in_sections(f.m, order, NKEYS, do_insert, 0);
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	ck_assert_uint_ge(meta_super(f.m)->tree_height, 3);
+	fx_remount(&f);
+	free(order);
+	order = shuffled(NKEYS, 2);
+	in_sections(f.m, order, NKEYS, do_check, 0);
+	meta_begin(f.m);
+	ck_assert_uint_eq(iterate_all(f.m), NKEYS + 1);	/* + the root inode */
+	meta_end(f.m);
+
+	/* Replace every value with one of another size. */
+	in_sections(f.m, order, NKEYS, do_insert, 1);
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	fx_remount(&f);
+	in_sections(f.m, order, NKEYS, do_check, 1);
+
+	/* Delete in yet another order; missing keys are ENOENT. */
+	free(order);
+	order = shuffled(NKEYS, 3);
+	in_sections(f.m, order, NKEYS / 2, do_delete, 0);
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	meta_begin(f.m);
+	k = key_of(order[0]);
+	len = 0;
+	ck_assert_int_eq(btree_lookup(f.m, &k, NULL, &len), -ENOENT);
+	ck_assert_int_eq(btree_delete(f.m, &k), -ENOENT);
+	ck_assert_uint_eq(iterate_all(f.m), NKEYS - NKEYS / 2 + 1);
+	meta_end(f.m);
+	in_sections(f.m, order + NKEYS / 2, NKEYS - NKEYS / 2, do_delete, 0);
+	fx_remount(&f);
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	meta_begin(f.m);
+	ck_assert_uint_eq(iterate_all(f.m), 1);
+	meta_end(f.m);
+	/* Emptied nodes went back to the allocator. */
+	ck_assert_uint_eq(meta_super(f.m)->tree_height, 1);
+	meta_get_space(f.m, &sp);
+	ck_assert_uint_eq(sp.free_blocks, sp0.free_blocks);
+	free(order);
+	fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(btree_values_of_every_size_up_to_item_max)
+{
+	struct fx f = { 0 };
+	static uint8_t v[IOMAPFS_ITEM_MAX + 1], got[IOMAPFS_ITEM_MAX + 1];
+	struct iomapfs_key k;
+	uint32_t len;
+
+	fx_setup(&f, "sizes.img", 64 * MiB, 0);
+	meta_begin(f.m);
+	for (uint32_t l = 0; l <= IOMAPFS_ITEM_MAX; l++) {
+		k = meta_key(42, IOMAPFS_ITEM_XATTR, l);
+		memset(v, (int)(l & 0xff), l);
+		ck_assert_int_eq(btree_insert(f.m, &k, v, l), 0);
+	}
+	k = meta_key(42, IOMAPFS_ITEM_XATTR, 5000);
+	ck_assert_int_eq(btree_insert(f.m, &k, v, IOMAPFS_ITEM_MAX + 1), -EINVAL);
+	meta_end(f.m);
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	fx_remount(&f);
+	meta_begin(f.m);
+	for (uint32_t l = 0; l <= IOMAPFS_ITEM_MAX; l++) {
+		k = meta_key(42, IOMAPFS_ITEM_XATTR, l);
+		len = sizeof(got);
+		ck_assert_int_eq(btree_lookup(f.m, &k, got, &len), 0);
+		ck_assert_uint_eq(len, l);
+		memset(v, (int)(l & 0xff), l);
+		ck_assert_mem_eq(got, v, l);
+	}
+	/* A short buffer gets a prefix and the full size. */
+	k = meta_key(42, IOMAPFS_ITEM_XATTR, 1000);
+	len = 10;
+	memset(got, 0, sizeof(got));
+	ck_assert_int_eq(btree_lookup(f.m, &k, got, &len), 0);
+	ck_assert_uint_eq(len, 1000);
+	ck_assert_uint_eq(got[9], 1000 & 0xff);
+	ck_assert_uint_eq(got[10], 0);
+	/* Grow every value to the maximum: every leaf splits. */
+	memset(v, 0xab, IOMAPFS_ITEM_MAX);
+	for (uint32_t l = 0; l <= IOMAPFS_ITEM_MAX; l += 3) {
+		k = meta_key(42, IOMAPFS_ITEM_XATTR, l);
+		ck_assert_int_eq(btree_insert(f.m, &k, v, IOMAPFS_ITEM_MAX), 0);
+	}
+	meta_end(f.m);
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(btree_delete_range_removes_exactly_the_range)
+{
+	struct fx f = { 0 };
+	struct iomapfs_key k, lo, hi, max = meta_key(~0ull, 0xff, ~0ull);
+	uint64_t v;
+	uint32_t len;
+	long n;
+
+	fx_setup(&f, "range.img", 64 * MiB, 0);
+	meta_begin(f.m);
+	for (uint64_t obj = 20; obj <= 22; obj++)
+		for (uint64_t off = 0; off < 3000; off++) {
+			uint8_t type = off % 2 ? IOMAPFS_ITEM_EXTENT : IOMAPFS_ITEM_XATTR;
+
+			k = meta_key(obj, type, off);
+			v = obj * 100000 + off;
+			ck_assert_int_eq(btree_insert(f.m, &k, &v, sizeof(v)), 0);
+		}
+	meta_end(f.m);
+
+	meta_begin(f.m);
+	lo = meta_key(21, IOMAPFS_ITEM_EXTENT, 0);
+	hi = meta_key(21, IOMAPFS_ITEM_EXTENT, ~0ull);
+	n = btree_delete_range(f.m, &lo, &hi);
+	ck_assert_int_eq(n, 1500);	/* only the odd offsets of object 21 */
+	ck_assert_int_eq(btree_delete_range(f.m, &lo, &hi), 0);
+	k = lo;
+	ck_assert_int_eq(btree_next(f.m, &k, &hi, NULL, NULL), -ENOENT);
+	/* The XATTR items of 21 and both neighbours are intact. */
+	k = meta_key(21, 0, 0);
+	hi = meta_key(21, 0xff, ~0ull);
+	for (n = 0; !btree_next(f.m, &k, &hi, &v, &(uint32_t){ sizeof(v) }); n++) {
+		ck_assert_uint_eq(k.type, IOMAPFS_ITEM_XATTR);
+		ck_assert_uint_eq(v, 21 * 100000 + k.offset);
+		meta_key_next(&k);
+	}
+	ck_assert_int_eq(n, 1500);
+	lo = meta_key(20, 0, 0);
+	hi = meta_key(22, 0xff, ~0ull);
+	ck_assert_int_eq(btree_delete_range(f.m, &lo, &hi), 3000 + 1500 + 3000);
+	k = meta_key(0, 0, 0);
+	len = sizeof(v);
+	ck_assert_int_eq(btree_next(f.m, &k, &max, &v, &len), 0);
+	ck_assert_uint_eq(k.objectid, IOMAPFS_ROOT_INO);	/* only the root inode left */
+	meta_key_next(&k);
+	ck_assert_int_eq(btree_next(f.m, &k, &max, NULL, NULL), -ENOENT);
+	meta_end(f.m);
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	ck_assert_uint_eq(meta_super(f.m)->tree_height, 1);
+	fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(btree_next_stops_at_max_and_key_next_carries)
+{
+	struct fx f = { 0 };
+	struct iomapfs_key k, max;
+	uint64_t v = 7;
+
+	k = meta_key(5, 1, ~0ull);
+	meta_key_next(&k);
+	ck_assert(k.objectid == 5 && k.type == 2 && k.offset == 0);
+	k = meta_key(5, 0xff, ~0ull);
+	meta_key_next(&k);
+	ck_assert(k.objectid == 6 && k.type == 0 && k.offset == 0);
+
+	fx_setup(&f, "next.img", 32 * MiB, 0);
+	meta_begin(f.m);
+	for (uint64_t off = 10; off <= 50; off += 10) {
+		k = meta_key(9, IOMAPFS_ITEM_EXTENT, off);
+		ck_assert_int_eq(btree_insert(f.m, &k, &v, sizeof(v)), 0);
+	}
+	k = meta_key(9, IOMAPFS_ITEM_EXTENT, 11);
+	max = meta_key(9, IOMAPFS_ITEM_EXTENT, 30);
+	ck_assert_int_eq(btree_next(f.m, &k, &max, NULL, NULL), 0);
+	ck_assert_uint_eq(k.offset, 20);
+	meta_key_next(&k);
+	ck_assert_int_eq(btree_next(f.m, &k, &max, NULL, NULL), 0);
+	ck_assert_uint_eq(k.offset, 30);
+	meta_key_next(&k);
+	ck_assert_int_eq(btree_next(f.m, &k, &max, NULL, NULL), -ENOENT);
+	meta_end(f.m);
+	fx_teardown(&f);
+}
+END_TEST
+
+static void count_item(void *ctx, const struct iomapfs_key *key, const void *val,
+		       uint32_t len)
+{
+	(*(long *)ctx)++;
+}
+
+START_TEST(check_tree_reports_a_corrupted_node)
+{
+	struct fx f = { 0 };
+	uint8_t *used, b;
+	uint64_t v = 1, victim;
+	long items = 0;
+
+	fx_setup(&f, "corrupt.img", 64 * MiB, 0);
+	meta_begin(f.m);
+	for (uint64_t i = 0; i < 5000; i++) {
+		struct iomapfs_key k = meta_key(1000 + i, IOMAPFS_ITEM_INODE, 0);
+
+		ck_assert_int_eq(btree_insert(f.m, &k, &v, sizeof(v)), 0);
+	}
+	meta_end(f.m);
+	used = fx_used_map(f.m);
+	ck_assert_int_eq(meta_check_tree(f.m, used, count_item, &items), 0);
+	ck_assert_int_eq(items, 5001);
+	free(used);
+	victim = meta_super(f.m)->root_node;	/* interior: losing it loses everything below */
+	fx_unmount(&f);
+	fx_close(&f);
+	fx_pio(&f, false, &b, 1, victim * BLK + 100);
+	b ^= 1;
+	fx_pio(&f, true, &b, 1, victim * BLK + 100);
+	fx_open(&f);
+	fx_mount(&f);
+	used = fx_used_map(f.m);
+	capture_begin();
+	ck_assert_int_gt(meta_check_tree(f.m, used, NULL, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(capture_end(), "checksum mismatch"));
+	free(used);
+	meta_begin(f.m);
+	{
+		struct iomapfs_key k = meta_key(1000, IOMAPFS_ITEM_INODE, 0);
+
+		ck_assert_int_eq(btree_lookup(f.m, &k, NULL, NULL), -EUCLEAN);
+	}
+	meta_end(f.m);
+	fx_teardown(&f);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("meta_btree");
+	TCase *tc = tcase_create("btree");
+
+	tcase_set_timeout(tc, 240);
+	tcase_add_test(tc, btree_100k_random_insert_lookup_replace_delete);
+	tcase_add_test(tc, btree_values_of_every_size_up_to_item_max);
+	tcase_add_test(tc, btree_delete_range_removes_exactly_the_range);
+	tcase_add_test(tc, btree_next_stops_at_max_and_key_next_carries);
+	tcase_add_test(tc, check_tree_reports_a_corrupted_node);
+	suite_add_tcase(s, tc);
+	return fx_run(s);
+}

@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Description: the metadata journal.  A committed transaction survives a
+ * crash before its checkpoint (replayed at the next mount); a transaction
+ * whose commit block never reached the device is not replayed; the journal
+ * wraps around over many commits and replay still works across the wrap;
+ * shutdown drops the running transaction; a write error during a commit
+ * shuts the filesystem down and marks the superblock ERROR (fault injected
+ * through the device ops table); the log thread commits on its own; and a
+ * large transaction commits at meta_end.
+ */
+#include "test_meta_fixture.c"
+
+#include <dirent.h>
+#include <time.h>
+
+static void put_u64(struct meta *m, uint64_t obj, uint64_t off, uint64_t v)
+{
+	struct iomapfs_key k = meta_key(obj, IOMAPFS_ITEM_EXTENT, off);
+
+	ck_assert_int_eq(btree_insert(m, &k, &v, sizeof(v)), 0);
+}
+
+/* The value at (obj, off), or ~0 when missing. */
+static uint64_t get_u64(struct meta *m, uint64_t obj, uint64_t off)
+{
+	struct iomapfs_key k = meta_key(obj, IOMAPFS_ITEM_EXTENT, off);
+	uint64_t v;
+	uint32_t len = sizeof(v);
+	int err;
+
+	meta_begin(m);
+	err = btree_lookup(m, &k, &v, &len);
+	meta_end(m);
+	ck_assert(err == 0 || err == -ENOENT);
+	return err ? ~0ull : v;
+}
+
+static void put_range(struct meta *m, uint64_t obj, uint64_t n, uint64_t gen)
+{
+	meta_begin(m);
+	for (uint64_t i = 0; i < n; i++)
+		put_u64(m, obj, i, obj * 1000000 + i * 10 + gen);
+	meta_end(m);
+}
+
+static bool range_is(struct meta *m, uint64_t obj, uint64_t n, uint64_t gen)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (get_u64(m, obj, i) != obj * 1000000 + i * 10 + gen)
+			return false;
+	return true;
+}
+
+/* Crash: what the journal holds is all that survives; mount again. */
+static void crash_and_remount(struct fx *f, bool torn, struct meta_stats *st)
+{
+	ck_assert_int_eq(meta_commit_no_checkpoint(f->m, torn), 0);
+	ck_assert(meta_is_shutdown(f->m));
+	ck_assert_int_eq(meta_unmount(f->m), -EIO);
+	f->m = NULL;
+	fx_close(f);
+	fx_open(f);
+	fx_mount(f);
+	meta_get_stats(f->m, st);
+}
+
+START_TEST(committed_txn_is_replayed_after_crash)
+{
+	struct fx f = { 0 };
+	struct meta_stats st;
+	uint64_t s, l, ext[1][2];
+
+	fx_setup(&f, "replay.img", 64 * MiB, 0);
+	put_range(f.m, 50, 300, 1);
+	meta_begin(f.m);
+	ck_assert_int_eq(alloc_extent(f.m, 0, 20, 20, false, &s, &l), 0);
+	meta_alloc_ino(f.m);
+	meta_end(f.m);
+	crash_and_remount(&f, false, &st);
+	ck_assert_uint_eq(st.replayed_txns, 1);
+	ck_assert(range_is(f.m, 50, 300, 1));
+	ck_assert_uint_eq(meta_super(f.m)->next_ino, IOMAPFS_FIRST_INO + 1);
+	ext[0][0] = s;
+	ext[0][1] = l;
+	ck_assert_int_eq(fx_check_all(f.m, ext, 1), 0);
+	/* Replay is complete: a clean remount replays nothing. */
+	fx_remount(&f);
+	meta_get_stats(f.m, &st);
+	ck_assert_uint_eq(st.replayed_txns, 0);
+	ck_assert(range_is(f.m, 50, 300, 1));
+	fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(torn_txn_without_commit_block_is_not_replayed)
+{
+	struct fx f = { 0 };
+	struct meta_stats st;
+	uint64_t s, l;
+
+	fx_setup(&f, "torn.img", 64 * MiB, 0);
+	put_range(f.m, 60, 200, 1);
+	ck_assert_int_eq(meta_commit(f.m), 0);
+	put_range(f.m, 60, 200, 2);		/* overwrite... */
+	put_range(f.m, 61, 200, 2);		/* ...and add */
+	meta_begin(f.m);
+	ck_assert_int_eq(alloc_extent(f.m, 0, 20, 20, false, &s, &l), 0);
+	meta_end(f.m);
+	crash_and_remount(&f, true, &st);
+	ck_assert_uint_eq(st.replayed_txns, 0);
+	ck_assert(range_is(f.m, 60, 200, 1));
+	ck_assert_uint_eq(get_u64(f.m, 61, 0), ~0ull);
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);	/* the extent never happened */
+	fx_teardown(&f);
+}
+END_TEST
+
+/* Where the next transaction goes: the jsb tail, relative to the journal
+ * start (the journal is empty after every checkpointed commit). */
+static uint64_t jsb_tail(struct fx *f)
+{
+	struct iomapfs_jsb jsb;
+	int fd = open(f->path, O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &jsb, sizeof(jsb), 2 * BLK), (ssize_t)sizeof(jsb));
+	close(fd);
+	ck_assert_uint_eq(jsb.hdr.magic, IOMAPFS_JSB_MAGIC);
+	return jsb.tail_block;
+}
+
+START_TEST(journal_wraps_around_and_replays_across_the_wrap)
+{
+	struct fx f = { 0 };
+	struct meta_stats st;
+	uint64_t gen = 1, before;
+
+	/* A 64-block journal: 63 usable positions, 1..63. */
+	fx_setup(&f, "wrap.img", 32 * MiB, 64);
+	for (int round = 0; round < 4; round++) {
+		/* Small commits move the head until the next transaction must
+		 * wrap past the end of the journal area... */
+		for (int c = 0; c < 200 && jsb_tail(&f) < 60; c++, gen++) {
+			put_range(f.m, 70, 3, gen % 10);
+			ck_assert_int_eq(meta_commit(f.m), 0);
+		}
+		before = jsb_tail(&f);
+		ck_assert_uint_ge(before, 60);
+		/* ...then a transaction of several blocks that straddles the wrap
+		 * is lost in a crash after its journal write. */
+		put_range(f.m, 80, 300, round);
+		ck_assert_int_eq(meta_commit_no_checkpoint(f.m, false), 0);
+		ck_assert_int_eq(meta_unmount(f.m), -EIO);
+		f.m = NULL;
+		fx_close(&f);
+		ck_assert_uint_eq(jsb_tail(&f), before);	/* not checkpointed */
+		fx_open(&f);
+		fx_mount(&f);
+		meta_get_stats(f.m, &st);
+		ck_assert_uint_eq(st.replayed_txns, 1);
+		ck_assert_uint_lt(jsb_tail(&f), before);	/* the log wrapped */
+		ck_assert(range_is(f.m, 80, 300, round));
+		ck_assert(range_is(f.m, 70, 3, (gen - 1) % 10));
+		ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	}
+	fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(many_commits_write_the_journal_several_times_over)
+{
+	struct fx f = { 0 };
+	struct meta_stats st;
+
+	fx_setup(&f, "laps.img", 32 * MiB, 64);
+	for (uint64_t gen = 0; gen < 300; gen++) {
+		put_range(f.m, 90, 60, gen % 10);
+		ck_assert_int_eq(meta_commit(f.m), 0);
+	}
+	meta_get_stats(f.m, &st);
+	ck_assert_uint_ge(st.commits, 300);
+	ck_assert_uint_ge(st.journal_blocks_written, 64 * 10);	/* ten laps at least */
+	fx_remount(&f);
+	ck_assert(range_is(f.m, 90, 60, 299 % 10));
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(shutdown_drops_the_running_transaction)
+{
+	struct fx f = { 0 };
+	uint64_t v = 5, s, l;
+	uint32_t len = sizeof(v);
+	struct iomapfs_key k = meta_key(100, IOMAPFS_ITEM_EXTENT, 0);
+
+	fx_setup(&f, "shutdown.img", 32 * MiB, 0);
+	put_range(f.m, 100, 50, 1);
+	ck_assert_int_eq(meta_commit(f.m), 0);
+	put_range(f.m, 100, 50, 2);
+	meta_shutdown(f.m);
+	ck_assert(meta_is_shutdown(f.m));
+	meta_begin(f.m);
+	ck_assert_int_eq(btree_lookup(f.m, &k, &v, &len), -EIO);
+	ck_assert_int_eq(btree_insert(f.m, &k, &v, sizeof(v)), -EIO);
+	ck_assert_int_eq(alloc_extent(f.m, 0, 1, 1, false, &s, &l), -EIO);
+	meta_end(f.m);
+	ck_assert_int_eq(meta_commit(f.m), -EIO);
+	ck_assert_int_eq(alloc_reserve(f.m, 1), -EIO);
+	ck_assert_int_eq(meta_unmount(f.m), -EIO);
+	f.m = NULL;
+	fx_close(&f);
+	fx_open(&f);
+	fx_mount(&f);
+	ck_assert(range_is(f.m, 100, 50, 1));
+	fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(sequence_numbers_tell_fsync_when_to_commit)
+{
+	struct fx f = { 0 };
+	uint64_t run, dur;
+
+	fx_setup(&f, "seq.img", 32 * MiB, 0);
+	run = meta_running_seq(f.m);
+	dur = meta_durable_seq(f.m);
+	ck_assert_uint_eq(dur + 1, run);
+	ck_assert_int_eq(meta_commit(f.m), 0);		/* nothing pending: no new txn */
+	ck_assert_uint_eq(meta_running_seq(f.m), run);
+	put_range(f.m, 110, 5, 1);
+	ck_assert_uint_gt(run, meta_durable_seq(f.m));	/* changed in a txn not durable */
+	ck_assert_int_eq(meta_commit(f.m), 0);
+	ck_assert_uint_eq(meta_durable_seq(f.m), run);
+	ck_assert_uint_eq(meta_running_seq(f.m), run + 1);
+	fx_teardown(&f);
+}
+END_TEST
+
+/* ---- fault injection through the device ops table ---- */
+
+struct faulty {
+	atomic_int	fail_writes;	/* fail the next N write bios */
+	atomic_int	failed;
+};
+
+static void faulty_submit(struct blk_dev *dev, struct bio *bio)
+{
+	struct faulty *fl = blk_dev_ops_private(dev);
+
+	if (bio->bi_op == REQ_OP_WRITE && atomic_load(&fl->fail_writes) > 0) {
+		atomic_fetch_sub(&fl->fail_writes, 1);
+		atomic_fetch_add(&fl->failed, 1);
+		bio->bi_status = -EIO;
+		bio_endio(bio);
+		return;
+	}
+	blk_dev_default_submit(dev, bio);
+}
+
+static const struct blk_dev_ops faulty_ops = { .submit = faulty_submit };
+
+START_TEST(write_error_in_commit_shuts_down_and_marks_error)
+{
+	struct fx f = { 0 };
+	struct faulty fl = { 0 };
+	const char *msg;
+	int err;
+
+	fx_setup(&f, "eio.img", 32 * MiB, 0);
+	put_range(f.m, 120, 50, 1);
+	ck_assert_int_eq(meta_commit(f.m), 0);
+	put_range(f.m, 120, 50, 2);
+	blk_dev_set_ops(f.dev, &faulty_ops, &fl);
+	atomic_store(&fl.fail_writes, 1);	/* the journal write; the ERROR mark gets through */
+	capture_begin();
+	err = meta_commit(f.m);
+	msg = capture_end();
+	ck_assert_int_eq(err, -EIO);
+	ck_assert_int_eq(atomic_load(&fl.failed), 1);
+	ck_assert_ptr_nonnull(strstr(msg, "shutting down"));
+	ck_assert(meta_is_shutdown(f.m));
+	ck_assert_int_eq(meta_commit(f.m), -EIO);
+	ck_assert_int_eq(meta_unmount(f.m), -EIO);
+	f.m = NULL;
+	blk_dev_set_ops(f.dev, NULL, NULL);
+	fx_close(&f);
+	fx_open(&f);
+	capture_begin();
+	fx_mount(&f);
+	msg = capture_end();
+	ck_assert_uint_eq(meta_super(f.m)->state, IOMAPFS_STATE_ERROR);
+	ck_assert_ptr_nonnull(strstr(msg, "run fsck"));
+	ck_assert(range_is(f.m, 120, 50, 1));
+	fx_teardown(&f);
+}
+END_TEST
+
+static bool log_thread_exists(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	bool found = false;
+
+	while (d && (e = readdir(d)) && !found) {
+		char p[300], comm[32] = "";
+		FILE *fp;
+
+		snprintf(p, sizeof(p), "/proc/self/task/%s/comm", e->d_name);
+		fp = fopen(p, "r");
+		if (fp) {
+			found = fgets(comm, sizeof(comm), fp) && !strncmp(comm, "iomapfs-log", 11);
+			fclose(fp);
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+START_TEST(log_thread_commits_without_being_asked)
+{
+	struct fx f = { 0 };
+	struct meta_mount_opts mo = { .commit_interval_ms = 20 };
+	uint64_t run;
+
+	fx_image(&f, "log.img", 32 * MiB);
+	fx_open(&f);
+	ck_assert_int_eq(meta_mkfs(f.dev, &(struct mkfs_opts){ 0 }), 0);
+	ck_assert_int_eq(fx_mount_opts(&f, &mo), 0);
+	ck_assert(log_thread_exists());
+	put_range(f.m, 130, 10, 1);
+	run = meta_running_seq(f.m);
+	/* Poll with a generous bound: this proves that it happens, not how fast. */
+	for (int i = 0; i < 3000 && meta_durable_seq(f.m) < run; i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	ck_assert_uint_ge(meta_durable_seq(f.m), run);
+	fx_unmount(&f);
+	ck_assert(!log_thread_exists());
+	fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(large_transaction_commits_at_meta_end)
+{
+	struct fx f = { 0 };
+	uint8_t v[IOMAPFS_ITEM_MAX];
+	uint64_t run;
+
+	fx_setup(&f, "large.img", 32 * MiB, 128);
+	run = meta_running_seq(f.m);
+	memset(v, 3, sizeof(v));
+	meta_begin(f.m);
+	/* 2 or 3 such items per leaf: 67..100 leaves, more than half of the
+	 * 127 usable journal blocks and less than all of them. */
+	for (uint64_t i = 0; i < 200; i++) {
+		struct iomapfs_key k = meta_key(140, IOMAPFS_ITEM_XATTR, i);
+
+		ck_assert_int_eq(btree_insert(f.m, &k, v, sizeof(v)), 0);
+	}
+	ck_assert_uint_eq(meta_durable_seq(f.m), run - 1);	/* a section never commits */
+	meta_end(f.m);
+	ck_assert_uint_eq(meta_durable_seq(f.m), run);
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	fx_teardown(&f);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("meta_journal");
+	TCase *tc = tcase_create("journal");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, committed_txn_is_replayed_after_crash);
+	tcase_add_test(tc, torn_txn_without_commit_block_is_not_replayed);
+	tcase_add_test(tc, journal_wraps_around_and_replays_across_the_wrap);
+	tcase_add_test(tc, many_commits_write_the_journal_several_times_over);
+	tcase_add_test(tc, shutdown_drops_the_running_transaction);
+	tcase_add_test(tc, sequence_numbers_tell_fsync_when_to_commit);
+	tcase_add_test(tc, write_error_in_commit_shuts_down_and_marks_error);
+	tcase_add_test(tc, log_thread_commits_without_being_asked);
+	tcase_add_test(tc, large_transaction_commits_at_meta_end);
+	suite_add_tcase(s, tc);
+	return fx_run(s);
+}
