@@ -7,7 +7,8 @@
  * --once prints the lines as they are, for scripts.  Otherwise a table is
  * redrawn every INTERVAL seconds (default 1): counters show their value and
  * their rate over the last interval, gauges (pages resident, dirty, under
- * writeback, deferral latencies) their current value only.
+ * writeback, deferral latencies, objects cached, means) their current
+ * value only.
  */
 #include <errno.h>
 #include <signal.h>
@@ -42,14 +43,23 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-/* Values that are levels, not running totals: no rate makes sense. */
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Values that are levels, not running totals: no rate makes sense.
+ * "*_cached" (objects held now) and "*_mean" (an average so far) too. */
 static bool is_gauge(const char *name)
 {
 	static const char *const gauges[] = {
 		"pages_total", "pages_resident", "pages_dirty", "pages_writeback",
 	};
 
-	if (!strncmp(name, "defer_lat_", 10))
+	if (!strncmp(name, "defer_lat_", 10) || has_suffix(name, "_cached") ||
+	    has_suffix(name, "_mean"))
 		return true;
 	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
 		if (!strcmp(name, gauges[i]))

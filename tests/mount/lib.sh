@@ -11,8 +11,9 @@
 #	setup_image SIZE [mkfs args]	truncate $IMG and mkfs it
 #	mount_fs [-o opts] [IMG [MNT]]	start the daemon in the foreground
 #					(tracked), wait until mounted
-#	umount_fs [MNT]			fusermount3 -u, wait for the daemon to
-#					exit (kill it after a timeout)
+#	umount_fs [--any-status] [MNT]	fusermount3 -u, wait for the daemon to
+#					exit (kill it after a timeout); it must
+#					exit 0 unless --any-status
 #	fsck_clean [IMG]		fsck.iomapfs -n must exit 0
 #	stat_value NAME [MNT]		one counter from iomapfs-stat --once
 #	fail MSG			say what differed, exit 1
@@ -70,11 +71,17 @@ pid_alive() {
 	kill -0 "$1" 2>/dev/null
 }
 
-# Wait up to $2 seconds for pid $1 to exit; 0 if it did.
+# Wait up to $2 seconds for pid $1 to exit; 0 if it did.  The exit status
+# of a child of ours lands in $DAEMON_STATUS (bash keeps it for `wait`).
+DAEMON_STATUS=
 wait_pid_gone() {
 	local pid=$1 i
 	for ((i = 0; i < $2 * 10; i++)); do
-		pid_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
+		if ! pid_alive "$pid"; then
+			DAEMON_STATUS=0
+			wait "$pid" 2>/dev/null || DAEMON_STATUS=$?
+			return 0
+		fi
 		sleep 0.1
 	done
 	return 1
@@ -146,8 +153,16 @@ daemon_pid() {
 	echo "${DAEMON_OF[${1:-$MNT}]}"
 }
 
+# umount_fs [--any-status] [MNT]: the daemon must exit with status 0 (a
+# failed final writeback, or a sanitizer report, fails the test) unless
+# --any-status says the filesystem was shut down.
 umount_fs() {
-	local mnt=${1:-$MNT} pid
+	local any=false mnt pid
+	if [ "${1:-}" = --any-status ]; then
+		any=true
+		shift
+	fi
+	mnt=${1:-$MNT}
 	pid=${DAEMON_OF[$mnt]:-}
 	timeout 60 fusermount3 -u "$mnt" || fail "fusermount3 -u $mnt failed"
 	[ -n "$pid" ] || return 0
@@ -155,6 +170,8 @@ umount_fs() {
 		kill -KILL "$pid" 2>/dev/null
 		fail "daemon for $mnt did not exit within 120 s of unmount"
 	fi
+	$any || [ "$DAEMON_STATUS" = 0 ] ||
+		fail "daemon for $mnt exited with status $DAEMON_STATUS"
 }
 
 fsck_clean() {

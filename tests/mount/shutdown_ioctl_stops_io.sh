@@ -58,7 +58,8 @@ PY
 	expect_eio "mkdir" mkdir "$MNT/newdir"
 	expect_eio "readdir" ls "$MNT/"
 	expect_eio "setxattr" setfattr -n user.x -v 1 "$MNT/A"
-	umount_fs
+	umount_fs --any-status
+	log "daemon exit status after shutdown: $DAEMON_STATUS"
 	if [ "$target" = file ]; then
 		rc=0
 		timeout 120 "$FSCK" -y "$IMG" || rc=$?
