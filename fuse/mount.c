@@ -113,9 +113,10 @@ static void first_err(int *err, int e)
 
 int fs_unmount(struct fs *fs)
 {
+	bool shutdown = fs_is_shutdown(fs);
 	int err = 0;
 
-	if (!fs_is_shutdown(fs) && !fs_ro(fs)) {
+	if (!shutdown && !fs_ro(fs)) {
 		first_err(&err, cache_sync_all(fs->cache));
 		first_err(&err, fs_inode_write_dirty_all(fs));
 	}
@@ -123,7 +124,7 @@ int fs_unmount(struct fs *fs)
 	cache_destroy(fs->cache);
 	first_err(&err, meta_unmount(fs->meta));
 	blk_dev_close(fs->dev);
-	if (fs_is_shutdown(fs))
+	if (shutdown)
 		err = 0;	/* shut down on purpose: nothing more was owed */
 	fs_free(fs);
 	return err;
