@@ -288,12 +288,20 @@ static void scan_xattr(struct fsck *fc, const struct iomapfs_key *key,
 }
 
 static void scan_item(void *ctx, const struct iomapfs_key *key,
-		      const void *val, uint32_t len)
+		      const void *raw, uint32_t len)
 {
 	struct fsck *fc = ctx;
 	struct fsck_inode *owner = item_owner(fc, key->objectid);
+	_Alignas(8) uint8_t val[IOMAPFS_ITEM_MAX];	/* raw may be unaligned */
 	struct fsck_xdata *xd;
 
+	if (len > sizeof(val)) {
+		problem(fc, false, "item (%llu, %u, %llu) larger than an item can be",
+			(unsigned long long)key->objectid, key->type,
+			(unsigned long long)key->offset);
+		return;
+	}
+	memcpy(val, raw, len);
 	if (key->type == IOMAPFS_ITEM_INODE) {
 		scan_inode(fc, key, val, len);
 		return;
@@ -319,7 +327,7 @@ static void scan_item(void *ctx, const struct iomapfs_key *key,
 	case IOMAPFS_ITEM_EXTENT:
 		owner->ext_items++;
 		if (len == sizeof(struct iomapfs_extent))
-			add_extent(fc, key->objectid, val);
+			add_extent(fc, key->objectid, (const void *)val);
 		else
 			problem(fc, false, "inode %llu: malformed extent item",
 				(unsigned long long)key->objectid);
