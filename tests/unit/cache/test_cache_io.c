@@ -310,6 +310,82 @@ START_TEST(read_error_returns_eio_after_deferral)
 }
 END_TEST
 
+struct stress_arg {
+	struct fake_fs	*fs;
+	uint64_t	base;
+	size_t		len;
+	unsigned	seed;
+	bool		reader;
+	ssize_t		result;
+};
+
+static void *stress_thread(void *p)
+{
+	struct stress_arg *a = p;
+	char *buf = kmalloc(a->len);
+	unsigned round;
+	size_t off;
+
+	a->result = 0;
+	for (round = 0; round < 3; round++) {
+		if (a->reader) {
+			/* Whatever the writers left, a read must not fail or hang. */
+			ssize_t n = read_through_cache(a->fs->m, buf, a->base, a->len, 24 * KiB);
+
+			if (n < 0)
+				a->result = n;
+			continue;
+		}
+		fill_pattern(buf, a->len, a->seed + round);
+		for (off = 0; off < a->len; off += 20 * KiB) {
+			size_t n = min_t(size_t, 20 * KiB, a->len - off);
+
+			if (cache_write(a->fs->m, a->base + off, buf + off, n) != (ssize_t)n)
+				a->result = -EIO;
+		}
+		if (round == 1 &&
+		    cache_write_and_wait_range(a->fs->m, a->base, a->base + a->len, true))
+			a->result = -EIO;
+	}
+	kfree(buf);
+	return NULL;
+}
+
+START_TEST(concurrent_writers_and_readers_in_tiny_cache)
+{
+	struct cache_config cfg = small_cfg(64 * PAGE_SIZE);
+	struct fake_fs *fs = fake_fs_create(&cfg, NULL);
+	size_t region = 512 * KiB;
+	struct stress_arg args[4];
+	pthread_t th[4];
+	char *want = kmalloc(region), *got = kmalloc(region);
+	int i;
+
+	cache_mapping_set_size(fs->m, 2 * region);
+	for (i = 0; i < 4; i++) {
+		args[i] = (struct stress_arg){ .fs = fs, .base = (uint64_t)(i & 1) * region,
+					       .len = region, .seed = 20 + (unsigned)i * 10,
+					       .reader = i >= 2 };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, stress_thread, &args[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(args[i].result, 0);
+	}
+	ck_assert_int_eq(cache_sync_all(fs->cache), 0);
+	cache_truncate_range(fs->m, 0, UINT64_MAX);
+	for (i = 0; i < 2; i++) {
+		fill_pattern(want, region, args[i].seed + 2);
+		ck_assert_int_eq(read_through_cache(fs->m, got, args[i].base, region, 32 * KiB),
+				 (ssize_t)region);
+		ck_assert_mem_eq(got, want, region);
+	}
+	kfree(want);
+	kfree(got);
+	fake_fs_destroy(fs);
+}
+END_TEST
+
 static Suite *cache_io_suite(void)
 {
 	Suite *s = suite_create("cache_io");
@@ -325,6 +401,7 @@ static Suite *cache_io_suite(void)
 	tcase_add_test(tc, dropbehind_stream_keeps_few_folios);
 	tcase_add_test(tc, truncate_and_zero_range_change_what_reads_see);
 	tcase_add_test(tc, read_error_returns_eio_after_deferral);
+	tcase_add_test(tc, concurrent_writers_and_readers_in_tiny_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }
