@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-_Thread_local unsigned long blk_tls_deferrals;
+_Thread_local struct bio *blk_tls_endio_bio;
 
 static pthread_once_t bio_arena_once = PTHREAD_ONCE_INIT;
 static unsigned bio_arena;
@@ -95,23 +95,43 @@ static void bio_account_completion(struct blk_dev *dev, const struct bio *bio)
 }
 
 /*
+ * Called by bio_complete_in_task() before it queues @bio: if @bio is the one
+ * this reaper is ending, it did not complete in the reaper after all.
+ */
+void bio_uncount_reaper_completion(struct bio *bio)
+{
+	if (blk_tls_endio_bio != bio)
+		return;
+	atomic_fetch_sub_explicit(&bio->bi_dev->stats.completed_in_reaper, 1,
+				  memory_order_relaxed);
+	blk_tls_endio_bio = NULL;
+}
+
+/*
  * Reaper (atomic context), or a submitter failing a bio it could not queue.
- * The bio may be freed by ->bi_end_io, so everything we need afterwards is
- * read before the call; whether the bio was deferred is seen through the
- * calling thread's deferral count.
+ * Every counter is updated before ->bi_end_io runs, so whoever sees the
+ * completion's effects (a woken waiter) also sees it counted.  The bio may
+ * be freed by ->bi_end_io: nothing touches it afterwards.
  */
 void bio_endio(struct bio *bio)
 {
 	struct blk_dev *dev = bio->bi_dev;
-	unsigned long deferrals = blk_tls_deferrals;
-	bool atomic = in_atomic_ctx();
+	struct bio *outer = blk_tls_endio_bio;
 
 	/* A bio without ->bi_end_io is a bug (v6 review): catch it, do not call. */
 	if (WARN_ON_ONCE(!bio->bi_end_io))
 		return;
-	if (dev)
-		bio_account_completion(dev, bio);
+	if (!dev) {
+		bio->bi_end_io(bio);
+		return;
+	}
+	bio_account_completion(dev, bio);
+	if (!in_atomic_ctx()) {
+		bio->bi_end_io(bio);
+		return;
+	}
+	blk_count(&dev->stats.completed_in_reaper, 1);
+	blk_tls_endio_bio = bio;
 	bio->bi_end_io(bio);
-	if (dev && atomic && blk_tls_deferrals == deferrals)
-		blk_count(&dev->stats.completed_in_reaper, 1);
+	blk_tls_endio_bio = outer;
 }

@@ -119,9 +119,14 @@ int blk_workers_start(struct blk_dev *dev);
 void blk_workers_stop(struct blk_dev *dev);
 bool blk_workers_idle(struct blk_dev *dev);
 
-/* bio.c: a thread-local count of deferrals, so bio_endio() can tell
- * whether ->bi_end_io deferred the bio (the bio may be gone afterwards). */
-extern _Thread_local unsigned long blk_tls_deferrals;
+/*
+ * bio.c: the bio whose ->bi_end_io bio_endio() is running in this reaper.
+ * bio_endio() counts it completed_in_reaper before the call, so the counter
+ * is visible before the completion's effects; bio_complete_in_task() takes
+ * that back before queueing the bio (see bio_uncount_reaper_completion()).
+ */
+extern _Thread_local struct bio *blk_tls_endio_bio;
+void bio_uncount_reaper_completion(struct bio *bio);
 
 /* stats.c */
 void blk_stats_record_defer_latency(struct blk_dev *dev, uint64_t ns);

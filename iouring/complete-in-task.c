@@ -42,14 +42,21 @@ static struct blk_worker *blk_current_worker(struct blk_dev *dev)
 	return &dev->workers[(cpu < 0 ? 0 : cpu) % dev->nr_workers];
 }
 
-/* Reaper (atomic context): push on this CPU's batch; no lock, no sleep. */
-static void __bio_complete_in_task(struct blk_dev *dev, struct bio *bio)
+/*
+ * Reaper (atomic context): push on this CPU's batch; no lock, no sleep.
+ * The counters move first: whoever sees the deferred completion's effects,
+ * or the deferral counted, finds the bio covered by blk_drain_deferred().
+ */
+static void __bio_complete_in_task(struct blk_dev *dev, struct bio *bio,
+				   enum bio_defer_reason reason)
 {
 	struct blk_worker *w = blk_current_worker(dev);
 	struct bio *old = atomic_load(&w->head);
 
 	bio->bi_defer_ns = ktime_get_ns();
 	atomic_fetch_add(&w->queued, 1);
+	bio_uncount_reaper_completion(bio);
+	blk_count(&dev->stats.deferred[reason], 1);
 	do {
 		bio->bi_next = old;
 	} while (!atomic_compare_exchange_weak(&w->head, &old, bio));
@@ -68,10 +75,7 @@ bool bio_complete_in_task(struct bio *bio, enum bio_defer_reason reason)
 	if (WARN_ON_ONCE(!dev || !dev->workers || reason >= BIO_DEFER_NR))
 		return false;
 	atomic_fetch_or(&bio->bi_flags, BIO_COMPLETE_IN_TASK);
-	blk_tls_deferrals++;
-	__bio_complete_in_task(dev, bio);
-	/* Counted once queued, so a drain that sees the count covers the bio. */
-	blk_count(&dev->stats.deferred[reason], 1);
+	__bio_complete_in_task(dev, bio, reason);
 	return true;
 }
 
@@ -104,11 +108,12 @@ static void task_batch_run_cbs(struct task_batch *b)
 	}
 }
 
-static struct bio *bio_list_reverse(struct bio *bio)
+/* llist_reverse_order(): the list was pushed LIFO; run it FIFO. */
+static struct bio *bio_list_reverse(struct bio *bio, unsigned *nr)
 {
 	struct bio *prev = NULL;
 
-	while (bio) {
+	for (*nr = 0; bio; (*nr)++) {
 		struct bio *next = bio->bi_next;
 
 		bio->bi_next = prev;
@@ -137,23 +142,23 @@ static unsigned blk_worker_run_one_batch(struct blk_worker *w)
 	struct task_batch batch = { .head = NULL, .tail = &batch.head };
 	struct task_batch *outer = current_batch;
 	struct bio *bio = atomic_exchange(&w->head, NULL);
-	unsigned n = 0;
+	unsigned n;
 
 	if (!bio)
 		return 0;
-	bio = bio_list_reverse(bio);
+	bio = bio_list_reverse(bio, &n);
+	/* Counted before the batch's effects can be seen. */
+	blk_count(&w->dev->stats.worker_batches, 1);
+	blk_count(&w->dev->stats.worker_batch_bios, n);
 	current_batch = &batch;
 	while (bio) {
 		struct bio *next = bio->bi_next;
 
 		blk_run_deferred_bio(w->dev, bio);
 		bio = next;
-		n++;
 	}
 	task_batch_run_cbs(&batch);
 	current_batch = outer;
-	blk_count(&w->dev->stats.worker_batches, 1);
-	blk_count(&w->dev->stats.worker_batch_bios, n);
 	atomic_fetch_add(&w->done, n);
 	if (atomic_load(&w->done_waiters))
 		blk_futex_wake(&w->done, INT32_MAX);
