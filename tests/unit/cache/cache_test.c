@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 static char scratch_dir[64];
@@ -371,6 +372,16 @@ struct blk_stats dev_stats(struct fake_fs *fs)
 uint64_t dev_bytes_read(struct fake_fs *fs)
 {
 	return dev_stats(fs).bytes_read;
+}
+
+uint64_t dev_deferred(struct fake_fs *fs, enum bio_defer_reason reason)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 10000 && !dev_stats(fs).deferred[reason]; i++)
+		nanosleep(&ts, NULL);
+	return dev_stats(fs).deferred[reason];
 }
 
 struct cache_stats cache_stats_now(struct fake_fs *fs)

@@ -148,7 +148,7 @@ static void check_conversion_in_worker(enum blk_offload_mode mode)
 	ck_assert_int_eq(atomic_load(&fs->complete_in_worker),
 			 atomic_load(&fs->complete_calls));
 	ck_assert_int_eq(atomic_load(&fs->complete_elsewhere), 0);
-	ck_assert_uint_gt(dev_stats(fs).deferred[BIO_DEFER_UNWRITTEN], 0);
+	ck_assert_uint_gt(dev_deferred(fs, BIO_DEFER_UNWRITTEN), 0);
 	ck_assert_uint_eq(atomic_load(&might_sleep_violations), 0);
 	fake_fs_destroy(fs);
 }
@@ -196,7 +196,7 @@ START_TEST(write_error_reported_once_per_sampler)
 	st = cache_stats_now(fs);
 	ck_assert_uint_gt(st.write_errors, 0);
 	ck_assert_uint_eq(st.pages_writeback, 0);
-	ck_assert_uint_gt(dev_stats(fs).deferred[BIO_DEFER_ERROR], 0);
+	ck_assert_uint_gt(dev_deferred(fs, BIO_DEFER_ERROR), 0);
 	/* The failed range stays unwritten: no stale blocks exposed. */
 	ck_assert(!fake_range_is_written(fs, 0, 64 * KiB));
 	ck_assert_int_gt(atomic_load(&fs->complete_errors), 0);
