@@ -493,6 +493,81 @@ START_TEST(names_survive_remount)
 }
 END_TEST
 
+/* ---- concurrency ---- */
+
+struct race {
+	uint64_t	x, y;
+	unsigned	id;
+	int		bad;	/* an errno no interleaving explains */
+};
+
+/* Names that other threads create, move and delete under us. */
+static void *race_files(void *arg)
+{
+	struct race *r = arg;
+	char a[32], b[32];
+
+	for (unsigned i = 0; i < 1500; i++) {
+		struct fs_create_args ca = { .mode = S_IFREG | 0644 };
+		struct fs_inode *ip;
+		int err;
+
+		snprintf(a, sizeof(a), "shared%u", i % 7);
+		snprintf(b, sizeof(b), "moved%u", i % 5);
+		err = fs_create(t.fs, r->x, a, &ca, &ip);
+		if (!err)
+			fs_iput(ip);
+		else if (err != -EEXIST)
+			r->bad = err;
+		err = fs_rename(t.fs, r->x, a, r->y, b, r->id ? RENAME_EXCHANGE : 0);
+		if (err && err != -ENOENT)
+			r->bad = err;
+		err = fs_unlink(t.fs, r->y, b);
+		if (err && err != -ENOENT)
+			r->bad = err;
+	}
+	return NULL;
+}
+
+/* A directory that moves between x and y while files churn. */
+static void *race_dirs(void *arg)
+{
+	struct race *r = arg;
+
+	for (unsigned i = 0; i < 1500; i++) {
+		int err = fs_rename(t.fs, i % 2 ? r->x : r->y, "sub",
+				    i % 2 ? r->y : r->x, "sub", 0);
+
+		if (err)
+			r->bad = err;
+	}
+	return NULL;
+}
+
+START_TEST(concurrent_creates_renames_and_unlinks_leave_a_consistent_tree)
+{
+	uint64_t x = tfs_create(t.fs, ROOT, "x", S_IFDIR | 0755, NULL);
+	uint64_t y = tfs_create(t.fs, ROOT, "y", S_IFDIR | 0755, NULL);
+	struct race r[3] = { { x, y, 0, 0 }, { x, y, 1, 0 }, { x, y, 2, 0 } };
+	pthread_t th[3];
+
+	tfs_create(t.fs, y, "sub", S_IFDIR | 0755, NULL);
+	ck_assert_int_eq(pthread_create(&th[0], NULL, race_files, &r[0]), 0);
+	ck_assert_int_eq(pthread_create(&th[1], NULL, race_files, &r[1]), 0);
+	ck_assert_int_eq(pthread_create(&th[2], NULL, race_dirs, &r[2]), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(!r[i].bad, "thread %d saw %d", i, r[i].bad);
+	/* "sub" made 1500 moves and ends where it started; counts follow. */
+	ck_assert_int_eq(tfs_lookup(t.fs, y, "sub", NULL), 0);
+	ck_assert_uint_eq(tfs_stat(t.fs, y).st_nlink, 3);
+	ck_assert_uint_eq(tfs_stat(t.fs, x).st_nlink, 2);
+	tfs_unmount(&t);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_OK);
+}
+END_TEST
+
 static Suite *dir_suite(void)
 {
 	Suite *s = suite_create("fs_dir");
@@ -516,6 +591,7 @@ static Suite *dir_suite(void)
 	tcase_add_test(tc, hard_links_count_and_directories_cannot_be_linked);
 	tcase_add_test(tc, symlink_targets_round_trip_across_chunks_and_remount);
 	tcase_add_test(tc, names_survive_remount);
+	tcase_add_test(tc, concurrent_creates_renames_and_unlinks_leave_a_consistent_tree);
 	suite_add_tcase(s, tc);
 	return s;
 }
