@@ -311,6 +311,68 @@ START_TEST(drain_runs_delayed_batch_without_waiting_for_the_jiffy)
 }
 END_TEST
 
+/* What the counters said while ->bi_end_io ran, call by call. */
+static struct blk_stats seen_stats[3];
+static atomic_int seen_calls;
+
+static bool bio_private_defers(const struct bio *bio)
+{
+	return bio->bi_private != NULL;
+}
+
+static void stats_peeking_end_io(struct bio *bio)
+{
+	int n = atomic_load(&seen_calls);
+
+	blk_dev_get_stats(bio->bi_dev, &seen_stats[n]);
+	if (bio_private_defers(bio) && bio_complete_in_task(bio, BIO_DEFER_UNWRITTEN)) {
+		atomic_store(&seen_calls, n + 1);
+		return;
+	}
+	bio_put(bio);
+	atomic_store(&seen_calls, n + 1);
+	atomic_fetch_add(&tio_final_calls, 1);
+}
+
+/*
+ * Whoever sees a completion's effects must see it counted: the cache's
+ * tests read the counters right after a waiter wakes.
+ */
+START_TEST(counters_are_visible_before_end_io_runs)
+{
+	char path[256], *buf = abuf(2 * 4096);
+	struct blk_dev *dev;
+	struct bio *bio;
+	int defer;
+
+	blk_test_image(path, sizeof(path), "visible", MiB);
+	dev = open_dev(path, NULL);
+	for (defer = 0; defer < 2; defer++) {
+		atomic_store(&tio_final_calls, 0);
+		bio = bio_alloc(dev, 1, REQ_OP_WRITE);
+		bio_add_buf(bio, buf + defer * 4096, 4096);
+		bio->bi_end_io = stats_peeking_end_io;
+		bio->bi_private = defer ? (void *)1 : NULL;
+		submit_bio(bio);
+		ck_assert(wait_atomic_ge(&tio_final_calls, 1));
+		blk_dev_wait_idle(dev);
+	}
+	/* The plain bio, in the reaper: its completion is already counted. */
+	ck_assert_uint_eq(seen_stats[0].bios_completed, 1);
+	ck_assert_uint_eq(seen_stats[0].completed_in_reaper, 1);
+	/* The deferred one, in the worker: deferral and batch counted, and
+	 * its reaper pass was taken back. */
+	ck_assert_int_eq(atomic_load(&seen_calls), 3);
+	ck_assert_uint_eq(seen_stats[2].bios_completed, 2);
+	ck_assert_uint_eq(seen_stats[2].deferred[BIO_DEFER_UNWRITTEN], 1);
+	ck_assert_uint_eq(seen_stats[2].completed_in_reaper, 1);
+	ck_assert_uint_eq(seen_stats[2].completed_in_worker, 1);
+	ck_assert_uint_eq(seen_stats[2].worker_batches, 1);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
 /* Batch callback state: what the callback saw each time it ran. */
 static atomic_int cb_calls;
 static int cb_seen_final[64];
@@ -404,6 +466,7 @@ static Suite *blk_defer_suite(void)
 	tcase_add_test(tc, drain_deferred_runs_offline_workers_bios_in_caller);
 	tcase_add_test(tc, drain_runs_delayed_batch_without_waiting_for_the_jiffy);
 	tcase_add_test(tc, batch_callback_runs_once_after_its_batch);
+	tcase_add_test(tc, counters_are_visible_before_end_io_runs);
 	tcase_add_test(tc, defer_latency_percentiles_cover_the_delay);
 	suite_add_tcase(s, tc);
 	return s;
