@@ -38,7 +38,8 @@ cleanup() {
 	wait_daemon
 	rm -f "$img"
 }
-wait_daemon() { timeout 60 bash -c "while pgrep -f 'iomapfs $img' >/dev/null; do sleep 0.1; done" || true; }
+# The daemon holds an exclusive flock on the image until it has exited.
+wait_daemon() { [ -e "$img" ] && flock -w 120 "$img" true || true; }
 trap cleanup EXIT
 
 do_mount() {

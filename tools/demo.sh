@@ -31,7 +31,6 @@ cleanup() {
 	if mountpoint -q "$mnt"; then
 		timeout 60 fusermount3 -u "$mnt" || fusermount3 -u -z "$mnt" || true
 	fi
-	pkill -f "iomapfs $img" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -77,6 +76,8 @@ step "stats (iomapfs-stat --once)"
 
 step "unmount and fsck"
 timeout 120 fusermount3 -u "$mnt"
-timeout 60 bash -c "while pgrep -f 'iomapfs $img' >/dev/null; do sleep 0.1; done"
+# The daemon holds an exclusive flock on the image until it has written
+# everything back and exited: taking the lock is the wait.
+flock -w 120 "$img" true
 "$bin/fsck.iomapfs" -n "$img"
 echo "demo: OK"
