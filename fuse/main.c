@@ -86,13 +86,16 @@ static struct fuse_session *session_create(const struct daemon_opts *o,
 					   struct iomapfs_daemon *d)
 {
 	char *argv[5] = { "iomapfs", "-o", o->fuse_opts };
+	struct fuse_session *se;
 	struct fuse_args args;
 	int argc = 3;
 
 	if (o->debug)
 		argv[argc++] = "-d";
 	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
-	return fuse_session_new(&args, &iomapfs_ll_ops, sizeof(iomapfs_ll_ops), d);
+	se = fuse_session_new(&args, &iomapfs_ll_ops, sizeof(iomapfs_ll_ops), d);
+	fuse_opt_free_args(&args);	/* libfuse may have copied argv */
+	return se;
 }
 
 static int session_loop(struct fuse_session *se, const struct daemon_opts *o)

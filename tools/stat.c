@@ -210,6 +210,7 @@ int main(int argc, char **argv)
 	if (once) {
 		for (size_t i = 0; i < prev->nr; i++)
 			printf("%s %llu\n", prev->c[i].name, (unsigned long long)prev->c[i].val);
+		free(prev->c);
 		return 0;
 	}
 	signal(SIGINT, on_signal);
@@ -223,7 +224,7 @@ int main(int argc, char **argv)
 			break;
 		err = take_snapshot(mnt, cur);
 		if (err)
-			return report_error(mnt, err);
+			break;
 		print_table(mnt, prev, cur, isatty(STDOUT_FILENO));
 		tmp = prev;
 		prev = cur;
@@ -231,5 +232,5 @@ int main(int argc, char **argv)
 	}
 	free(a.c);
 	free(b.c);
-	return 0;
+	return err ? report_error(mnt, err) : 0;
 }

@@ -47,7 +47,7 @@ BIN=${1:?usage: $0 BINDIR}
 BIN=$(cd "$BIN" && pwd)
 IOMAPFS=$BIN/iomapfs
 MKFS=$BIN/mkfs.iomapfs
-FSCK=$BIN/fsck.iomapfs
+FSCK=${IOMAPFS_FSCK:-$BIN/fsck.iomapfs}	# override: e.g. a non-sanitizer build
 STAT=$BIN/iomapfs-stat
 
 [ "$(id -u)" = 0 ] || skip "needs root"
