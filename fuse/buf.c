@@ -145,6 +145,13 @@ struct mbuf *mbuf_read(struct meta *m, uint64_t blkno, uint32_t magic)
 
 	if (b) {
 		atomic_fetch_add_explicit(&m->st_buf_hits, 1, memory_order_relaxed);
+		/* A cached block of another kind (a corrupt pointer to a bitmap
+		 * block, say) must not be used as this kind. */
+		if (magic && ((struct iomapfs_blkhdr *)b->data)->magic != magic) {
+			fprintf(stderr, "iomapfs: metadata block %llu: bad magic\n",
+				(unsigned long long)blkno);
+			return ERR_PTR(-EUCLEAN);
+		}
 		b->refs++;
 		mbuf_touch(&m->bc, b);
 		return b;

@@ -41,27 +41,27 @@ static uint64_t realtime_ns(void)
 
 /* ---- the metadata lock ---- */
 
+/* The filesystem whose metadata lock this thread holds (a thread holds at
+ * most one: sections never nest). */
+static _Thread_local struct meta *meta_locked_by_me;
+
 void meta_lock(struct meta *m)
 {
 	might_sleep();
 	pthread_mutex_lock(&m->lock);
-	m->lock_owner = pthread_self();
-	m->lock_held = true;
+	meta_locked_by_me = m;
 }
 
 void meta_unlock(struct meta *m)
 {
-	m->lock_held = false;
+	meta_locked_by_me = NULL;
 	pthread_mutex_unlock(&m->lock);
 }
 
-/* Does the calling thread hold the metadata lock?  (lock_held is only
- * true while the owner holds the mutex, so a stale read by another thread
- * can only say "no" or name the owner, never the caller.) */
+/* Does the calling thread hold the metadata lock? */
 bool meta_lock_held(struct meta *m)
 {
-	return __atomic_load_n(&m->lock_held, __ATOMIC_RELAXED) &&
-	       pthread_equal(m->lock_owner, pthread_self());
+	return meta_locked_by_me == m;
 }
 
 void meta_begin(struct meta *m)
@@ -309,6 +309,7 @@ static int checkpoint(struct meta *m, uint64_t seq, struct home_blk *h, size_t n
 		mbuf_mark_clean(m, b);
 	m->sb_dirty = false;
 	m->sb_disk = m->sb;
+	m->j_used = 0;
 	meta_alloc_release(m, seq);
 	atomic_fetch_add(&m->st_checkpoints, 1);
 	return 0;
@@ -338,7 +339,7 @@ static int __meta_commit(struct meta *m, bool do_checkpoint, bool torn)
 		return 0;
 	h = txn_collect(m, seq, &n);
 	h = krealloc(h, (n + 1) * sizeof(*h));	/* room for the sb copy */
-	if (DIV_ROUND_UP(n, IOMAPFS_JDESC_MAX) + n + 1 > m->j_cap) {
+	if (DIV_ROUND_UP(n, IOMAPFS_JDESC_MAX) + n + 1 > m->j_cap - m->j_used) {
 		/* One section dirtied more than the whole journal holds (callers
 		 * keep sections far smaller; meta_end commits at half).  It
 		 * cannot be atomic: say so and write it in place. */
@@ -568,6 +569,33 @@ static size_t replay_dedup(struct home_blk *h, size_t n)
 	return out;
 }
 
+/*
+ * Read-only (or no_replay) mount of a dirty journal: the committed images
+ * become dirty buffers of the running transaction, so every read sees the
+ * committed state; a read-only mount never writes them, a read-write one
+ * writes them with its first commit (which replays them, in effect).
+ */
+static void replay_in_memory(struct meta *m, struct replay *r)
+{
+	size_t n = replay_dedup(r->h, r->nr_h);
+
+	for (size_t i = 0; i < n; i++) {
+		struct mbuf *b;
+
+		if (r->h[i].blkno < 2) {
+			if (r->h[i].blkno == 0 && meta_super_crc_ok(r->h[i].data)) {
+				memcpy(&m->sb, r->h[i].data, sizeof(m->sb));
+				m->sb_dirty = true;
+			}
+			continue;
+		}
+		b = mbuf_new(m, r->h[i].blkno);
+		memcpy(b->data, r->h[i].data, IOMAPFS_BLOCK_SIZE);
+		mbuf_mark_dirty(m, b);
+		mbuf_put(m, b);
+	}
+}
+
 static int read_jsb(struct meta *m, uint64_t *tail_seq, uint64_t *tail_block)
 {
 	struct iomapfs_jsb *jsb = m->j_scratch;
@@ -609,7 +637,7 @@ static int replay_apply(struct meta *m, struct replay *r, uint64_t seq, uint64_t
  */
 int meta_journal_replay(struct meta *m, bool write)
 {
-	uint64_t seq, pos, len, first_seq, tail, nr = 0, used = 0;
+	uint64_t seq, pos, len, first_seq, nr = 0, used = 0;
 	struct replay r = { .m = m };
 	int err;
 
@@ -618,7 +646,6 @@ int meta_journal_replay(struct meta *m, bool write)
 	if (err)
 		return err;
 	first_seq = seq;
-	tail = pos;
 	r.area = aligned_alloc(IOMAPFS_BLOCK_SIZE, m->sb.journal_blocks * IOMAPFS_BLOCK_SIZE);
 	if (!r.area)
 		return -ENOMEM;
@@ -644,10 +671,12 @@ int meta_journal_replay(struct meta *m, bool write)
 		err = replay_apply(m, &r, seq, pos);
 		atomic_fetch_add(&m->st_replayed, nr);
 	} else if (!err && nr) {
-		fprintf(stderr, "iomapfs: journal holds %llu committed transaction(s) "
-			"not replayed (read-only)\n", (unsigned long long)nr);
-		pos = tail;	/* nothing is written on a read-only mount */
-		seq = first_seq;
+		fprintf(stderr, "iomapfs: journal holds %llu committed transaction(s): "
+			"applied in memory only\n", (unsigned long long)nr);
+		replay_in_memory(m, &r);
+		/* New commits go after the old log, so a torn first commit
+		 * cannot take the committed transactions with it. */
+		m->j_used = used;
 	}
 	free(r.area);
 	kfree(r.h);

@@ -71,6 +71,13 @@ const struct iomapfs_super *meta_super(struct meta *m);	/* in-memory copy */
 
 /* ---- transactions ---- */
 
+/*
+ * A section's blocks must fit in the journal: meta_end() commits once the
+ * running transaction passes half the journal (at least 1024 blocks by
+ * default), but one section that dirties more than the whole journal can
+ * only be written in place, without crash protection (a message says so).
+ * Sections do not nest.
+ */
 void meta_begin(struct meta *m);	/* takes the metadata lock */
 void meta_end(struct meta *m);		/* drops it; may commit if the txn is large */
 /*

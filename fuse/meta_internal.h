@@ -83,8 +83,6 @@ struct meta_alloc {
 struct meta {
 	struct blk_dev		*dev;
 	pthread_mutex_t		lock;
-	pthread_t		lock_owner;	/* valid while lock_held */
-	bool			lock_held;
 	struct iomapfs_super	sb;		/* in-memory copy; written at commit */
 	struct iomapfs_super	sb_disk;	/* as of the last checkpoint */
 	void			*sb_block;	/* aligned: the sb image of a commit */
@@ -99,6 +97,8 @@ struct meta {
 	/* Journal (journal.c), under ->lock. */
 	uint64_t		j_cap;		/* usable blocks: journal_blocks - 1 */
 	uint64_t		j_head;		/* next free position, relative to journal_start */
+	uint64_t		j_used;		/* committed, unreplayed blocks before j_head
+						 * (no_replay mount); 0 once checkpointed */
 	atomic_uint_fast64_t	running_seq;
 	atomic_uint_fast64_t	durable_seq;
 	atomic_bool		shutdown;

@@ -12,6 +12,7 @@
 #include "test_meta_fixture.c"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <time.h>
 
 static void put_u64(struct meta *m, uint64_t obj, uint64_t off, uint64_t v)
@@ -164,6 +165,54 @@ START_TEST(journal_wraps_around_and_replays_across_the_wrap)
 		ck_assert(range_is(f.m, 70, 3, (gen - 1) % 10));
 		ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
 	}
+	fx_teardown(&f);
+}
+END_TEST
+
+/* Crash with one committed, unreplayed transaction; leaves f unmounted. */
+static void crash_with_dirty_journal(struct fx *f, uint64_t obj, uint64_t gen)
+{
+	put_range(f->m, obj, 300, gen);
+	ck_assert_int_eq(meta_commit_no_checkpoint(f->m, false), 0);
+	ck_assert_int_eq(meta_unmount(f->m), -EIO);
+	f->m = NULL;
+}
+
+START_TEST(read_only_mount_sees_a_dirty_journal_without_writing)
+{
+	struct fx f = { 0 };
+	struct meta_mount_opts ro = { .readonly = true };
+	struct meta_mount_opts noreplay = { .no_replay = true };
+	struct meta_stats st;
+	uint64_t tail;
+	const char *msg;
+
+	fx_setup(&f, "ro.img", 64 * MiB, 0);
+	put_range(f.m, 150, 300, 1);
+	ck_assert_int_eq(meta_commit(f.m), 0);
+	crash_with_dirty_journal(&f, 150, 2);
+	tail = jsb_tail(&f);
+
+	/* fsck -n: the committed state is visible, nothing is written. */
+	capture_begin();
+	ck_assert_int_eq(fx_mount_opts(&f, &ro), 0);
+	msg = capture_end();
+	ck_assert_ptr_nonnull(strstr(msg, "in memory only"));
+	ck_assert(range_is(f.m, 150, 300, 2));
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	meta_get_stats(f.m, &st);
+	ck_assert_uint_eq(st.replayed_txns, 0);
+	fx_unmount(&f);
+	ck_assert_uint_eq(jsb_tail(&f), tail);
+
+	/* A read-write mount without replay still never loses the log. */
+	ck_assert_int_eq(fx_mount_opts(&f, &noreplay), 0);
+	ck_assert(range_is(f.m, 150, 300, 2));
+	fx_remount(&f);
+	meta_get_stats(f.m, &st);
+	ck_assert_uint_eq(st.replayed_txns, 0);
+	ck_assert(range_is(f.m, 150, 300, 2));
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
 	fx_teardown(&f);
 }
 END_TEST
@@ -367,6 +416,66 @@ START_TEST(large_transaction_commits_at_meta_end)
 }
 END_TEST
 
+struct worker {
+	struct meta	*m;
+	uint64_t	obj;
+	pthread_t	tid;
+};
+
+/* Sections from several threads, each on its own objectid, with lookups. */
+static void *section_worker(void *arg)
+{
+	struct worker *w = arg;
+
+	for (uint64_t base = 0; base < 2000; base += 50) {
+		meta_begin(w->m);
+		for (uint64_t i = base; i < base + 50; i++)
+			put_u64(w->m, w->obj, i, w->obj * 1000000 + i * 10 + 1);
+		meta_end(w->m);
+		ck_assert_uint_eq(get_u64(w->m, w->obj, base), w->obj * 1000000 + base * 10 + 1);
+		if (base % 500 == 0)
+			ck_assert_int_eq(meta_commit(w->m), 0);
+	}
+	return NULL;
+}
+
+START_TEST(concurrent_sections_commits_and_log_thread_keep_the_tree_valid)
+{
+	struct fx f = { 0 };
+	struct meta_mount_opts mo = { .commit_interval_ms = 1 };
+	struct worker w[4];
+	struct meta_space sp;
+
+	fx_image(&f, "mt.img", 64 * MiB);
+	fx_open(&f);
+	ck_assert_int_eq(meta_mkfs(f.dev, &(struct mkfs_opts){ 0 }), 0);
+	ck_assert_int_eq(fx_mount_opts(&f, &mo), 0);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){ .m = f.m, .obj = 200 + i };
+		ck_assert_int_eq(pthread_create(&w[i].tid, NULL, section_worker, &w[i]), 0);
+	}
+	/* statfs and delayed allocation run without a section meanwhile. */
+	for (int i = 0; i < 2000; i++) {
+		ck_assert_int_eq(alloc_reserve(f.m, 3), 0);
+		meta_get_space(f.m, &sp);
+		ck_assert_uint_ge(sp.reserved_blocks, 3);
+		alloc_unreserve(f.m, 3);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(w[i].tid, NULL);
+	for (int i = 0; i < 4; i++)
+		ck_assert(range_is(f.m, 200 + i, 2000, 1));
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	fx_unmount(&f);
+	fx_close(&f);
+	fx_open(&f);
+	fx_mount(&f);
+	for (int i = 0; i < 4; i++)
+		ck_assert(range_is(f.m, 200 + i, 2000, 1));
+	fx_teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("meta_journal");
@@ -377,11 +486,13 @@ int main(void)
 	tcase_add_test(tc, torn_txn_without_commit_block_is_not_replayed);
 	tcase_add_test(tc, journal_wraps_around_and_replays_across_the_wrap);
 	tcase_add_test(tc, many_commits_write_the_journal_several_times_over);
+	tcase_add_test(tc, read_only_mount_sees_a_dirty_journal_without_writing);
 	tcase_add_test(tc, shutdown_drops_the_running_transaction);
 	tcase_add_test(tc, sequence_numbers_tell_fsync_when_to_commit);
 	tcase_add_test(tc, write_error_in_commit_shuts_down_and_marks_error);
 	tcase_add_test(tc, log_thread_commits_without_being_asked);
 	tcase_add_test(tc, large_transaction_commits_at_meta_end);
+	tcase_add_test(tc, concurrent_sections_commits_and_log_thread_keep_the_tree_valid);
 	suite_add_tcase(s, tc);
 	return fx_run(s);
 }
