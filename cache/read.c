@@ -305,7 +305,8 @@ ssize_t cache_read(struct cache_mapping *m, uint64_t pos, size_t len,
 		int ret = folio_wait_uptodate(m, res->folios[i], ours[i]);
 
 		if (ret) {
-			err = ret;
+			/* A ->map_begin error says more than the -EIO it caused. */
+			err = err ? err : ret;
 			break;
 		}
 	}
