@@ -122,7 +122,8 @@ static int session_loop(struct fuse_session *se, const struct daemon_opts *o)
 static int run(const struct daemon_opts *o, int ready_fd)
 {
 	struct iomapfs_daemon d = {
-		.readonly = o->fs.readonly, .attr_timeout = 1.0, .entry_timeout = 1.0,
+		.readonly = o->fs.readonly, .dontcache_all = o->fs.cache.dontcache_all,
+		.attr_timeout = 1.0, .entry_timeout = 1.0,
 	};
 	struct fuse_session *se;
 	int err, ret = 1;
@@ -146,7 +147,8 @@ static int run(const struct daemon_opts *o, int ready_fd)
 	}
 	daemon_ready(ready_fd, 0);
 	ready_fd = -1;
-	ret = session_loop(se, o) ? 1 : 0;
+	/* > 0: the signal that ended the loop (SIGTERM, SIGINT): a normal end. */
+	ret = session_loop(se, o) < 0 ? 1 : 0;
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -405,6 +405,10 @@ static int file_open(fuse_req_t req, struct fs_inode *ip, struct fuse_file_info 
 	pthread_mutex_init(&of->lock, NULL);
 	of->ip = ip;
 	of->wb_err = cache_errseq_sample(ip->mapping);
+	/* The mapping was set up from the inode's flag alone (fs_iget), which
+	 * would switch -o dontcache off for files without the xattr. */
+	if (req_daemon(req)->dontcache_all)
+		cache_mapping_set_dontcache(ip->mapping, true);
 	fs_inode_open(ip);
 	fi->fh = (uintptr_t)of;
 	/* The daemon's cache is the only cache: every read and write comes
@@ -830,9 +834,10 @@ static ssize_t own_getxattr(struct fs *fs, struct fs_inode *ip, const char *name
 
 /* Set or clear IOMAPFS_INODE_DONTCACHE: persisted in the dinode, applied
  * to the mapping at once, inherited by new children of a directory. */
-static int dontcache_set(struct fs *fs, struct fs_inode *ip, const char *value,
-			 size_t size, int flags)
+static int dontcache_set(struct iomapfs_daemon *d, struct fs_inode *ip,
+			 const char *value, size_t size, int flags)
 {
+	struct fs *fs = d->fs;
 	bool on, was;
 	int err = 0;
 
@@ -854,16 +859,16 @@ static int dontcache_set(struct fs *fs, struct fs_inode *ip, const char *value,
 	pthread_mutex_unlock(&ip->lock);
 	if (err || on == was)
 		return err;
-	if (ip->mapping)
-		cache_mapping_set_dontcache(ip->mapping, on);
+	if (ip->mapping)	/* clearing the flag cannot override -o dontcache */
+		cache_mapping_set_dontcache(ip->mapping, on || d->dontcache_all);
 	return fs_inode_mark_dirty(ip);
 }
 
-static int own_setxattr(struct fs *fs, struct fs_inode *ip, const char *name,
-			const char *value, size_t size, int flags)
+static int own_setxattr(struct iomapfs_daemon *d, struct fs_inode *ip,
+			const char *name, const char *value, size_t size, int flags)
 {
 	if (!strcmp(name, XATTR_DONTCACHE))
-		return dontcache_set(fs, ip, value, size, flags);
+		return dontcache_set(d, ip, value, size, flags);
 	if (!strcmp(name, XATTR_CACHESTAT) || !strcmp(name, XATTR_STATS))
 		return -EPERM;	/* read-only views */
 	return -EOPNOTSUPP;	/* the user.iomapfs. namespace is reserved */
@@ -890,7 +895,7 @@ static int do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (err)
 		return err;
 	if (is_own_xattr(name)) {
-		err = own_setxattr(fs, ip, name, value, size, flags);
+		err = own_setxattr(req_daemon(req), ip, name, value, size, flags);
 	} else {
 		pthread_mutex_lock(&ip->lock);
 		gid = ip->di.gid;
@@ -980,7 +985,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	} else if (!strcmp(name, XATTR_DONTCACHE)) {
 		err = fs_iget(fs, ino, &ip);
 		if (!err) {
-			err = dontcache_set(fs, ip, "0", 1, XATTR_REPLACE);
+			err = dontcache_set(req_daemon(req), ip, "0", 1, XATTR_REPLACE);
 			fs_iput(ip);
 		}
 	} else if (is_own_xattr(name)) {

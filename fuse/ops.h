@@ -25,6 +25,7 @@ struct iomapfs_daemon {
 	struct fuse_session *se;	/* for attribute invalidations */
 	bool		posix_acl;	/* FUSE_CAP_POSIX_ACL negotiated in ->init */
 	bool		readonly;
+	bool		dontcache_all;	/* -o dontcache */
 	double		attr_timeout, entry_timeout;
 };
 

@@ -5,7 +5,8 @@
 # and 4x that much data leaves almost nothing cached (cachestat), reads
 # back correctly, and its writeback completions were deferred to a task
 # worker (iomapfs-stat: deferred_dropbehind > 0).  A normal file written
-# the same way stays cached, so the check can tell the difference.
+# the same way stays cached, so the check can tell the difference.  The
+# dontcache mount option does the same for every file.
 . "$(dirname "$0")/lib.sh" "$@"
 
 cached_pages() {
@@ -59,6 +60,19 @@ setfattr -x user.iomapfs.dontcache "$MNT/stream/file"
 getfattr --only-values -n user.iomapfs.dontcache "$MNT/stream/file" 2>/dev/null &&
 	fail "user.iomapfs.dontcache still set after removal"
 cmp "$WORK/src" "$MNT/stream/file" || fail "drop-behind file differs after remount"
+umount_fs
+fsck_clean
+
+log "-o dontcache: every file is drop-behind, without any xattr"
+mount_fs -o cache_size=32m,dontcache
+dd if="$WORK/src" of="$MNT/normal/all" bs=1M count=64 conv=fsync status=none
+for ((i = 0; i < 100; i++)); do
+	c=$(cached_pages "$MNT/normal/all")
+	[ "$c" -le 256 ] && break
+	sleep 0.1
+done
+[ "$c" -le 256 ] || fail "-o dontcache: $c pages still cached after fsync"
+cmp <(head -c 64M "$WORK/src") "$MNT/normal/all" || fail "-o dontcache: data wrong"
 umount_fs
 fsck_clean
 log "ok"
