@@ -41,6 +41,7 @@ struct blk_ring {
 	atomic_uint		inflight;	/* bios queued to this ring, not yet ended */
 	atomic_uint		inflight_waiters;
 	unsigned		inflight_max;	/* the CQ size: CQEs never overflow */
+	bool			fixed_file;	/* the device fd is registered as file 0 */
 	_Atomic(struct bio *)	requeue;	/* short I/Os the reaper could not resubmit */
 	/*
 	 * Bumped (release) for every SQE, read (acquire) for every CQE: the
