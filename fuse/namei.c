@@ -60,25 +60,16 @@ static int ns_may_write(struct fs *fs)
 	return fs_ro(fs) ? -EROFS : 0;
 }
 
-static uint32_t inode_nlink(struct fs_inode *ip)
-{
-	uint32_t n;
-
-	pthread_mutex_lock(&ip->lock);
-	n = ip->di.nlink;
-	pthread_mutex_unlock(&ip->lock);
-	return n;
-}
-
-static mode_t inode_mode(struct fs_inode *ip)
-{
-	mode_t mode;
-
-	pthread_mutex_lock(&ip->lock);
-	mode = ip->di.mode;
-	pthread_mutex_unlock(&ip->lock);
-	return mode;
-}
+/* Read one dinode field under ip->lock (fields change under it). */
+#define di_get(ip, field) ({						\
+	__typeof__((ip)->di.field) __v;					\
+	pthread_mutex_lock(&(ip)->lock);				\
+	__v = (ip)->di.field;						\
+	pthread_mutex_unlock(&(ip)->lock);				\
+	__v;								\
+})
+#define inode_nlink(ip)	di_get(ip, nlink)
+#define inode_mode(ip)	((mode_t)di_get(ip, mode))
 
 static void inode_set_parent(struct fs_inode *ip, uint64_t parent)
 {
@@ -90,11 +81,8 @@ static void inode_set_parent(struct fs_inode *ip, uint64_t parent)
 /* A directory's parent from its in-memory dinode (root: itself). */
 static uint64_t dir_parent(struct fs_inode *dp)
 {
-	uint64_t parent;
+	uint64_t parent = di_get(dp, parent);
 
-	pthread_mutex_lock(&dp->lock);
-	parent = dp->di.parent;
-	pthread_mutex_unlock(&dp->lock);
 	return (parent && dp->ino != IOMAPFS_ROOT_INO) ? parent : dp->ino;
 }
 
@@ -210,9 +198,7 @@ ssize_t fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size)
 		fs_iput(ip);
 		return -EINVAL;
 	}
-	pthread_mutex_lock(&ip->lock);
-	len = ip->di.size;
-	pthread_mutex_unlock(&ip->lock);
+	len = di_get(ip, size);
 	meta_begin(fs->meta);
 	for (uint64_t chunk = 0; done < len && done < size && !err; chunk++) {
 		char tmp[IOMAPFS_ITEM_MAX];
@@ -575,6 +561,8 @@ static int rename_check(struct rename_ctx *rc)
 		err = is_ancestor(fs, rc->sip->ino, rc->newdir, &loop);
 		if (err || loop)
 			return err ? err : -EINVAL;
+		if (!rc->t_isdir && inode_nlink(rc->ndp) >= NS_LINK_MAX)
+			return -EMLINK;	/* newdir gains a subdirectory */
 	}
 	if (rc->tip && rc->t_isdir && rc->flags & RENAME_EXCHANGE &&
 	    rc->dir != rc->newdir) {

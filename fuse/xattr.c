@@ -224,6 +224,16 @@ static int xattr_set_locked(struct fs *fs, struct fs_inode *ip,
 	return fs_inode_write(ip);
 }
 
+/* The inode whose xattrs are about to change, if they may change. */
+static int xattr_iget_for_change(struct fs *fs, uint64_t ino, struct fs_inode **ip)
+{
+	if (fs_is_shutdown(fs))
+		return -EIO;
+	if (fs_ro(fs))
+		return -EROFS;
+	return fs_iget(fs, ino, ip);
+}
+
 int fs_setxattr(struct fs *fs, uint64_t ino, const char *name, const void *value,
 		size_t size, int flags)
 {
@@ -232,13 +242,8 @@ int fs_setxattr(struct fs *fs, uint64_t ino, const char *name, const void *value
 	struct fs_inode *ip;
 	int err = xattr_set_check(&xs);
 
-	if (err)
-		return err;
-	if (fs_is_shutdown(fs))
-		return -EIO;
-	if (fs_ro(fs))
-		return -EROFS;
-	err = fs_iget(fs, ino, &ip);
+	if (!err)
+		err = xattr_iget_for_change(fs, ino, &ip);
 	if (err)
 		return err;
 	meta_begin(fs->meta);
@@ -337,11 +342,7 @@ int fs_removexattr(struct fs *fs, uint64_t ino, const char *name)
 
 	if (!name || !*name || strlen(name) > IOMAPFS_XATTR_NAME_MAX)
 		return -ERANGE;
-	if (fs_is_shutdown(fs))
-		return -EIO;
-	if (fs_ro(fs))
-		return -EROFS;
-	err = fs_iget(fs, ino, &ip);
+	err = xattr_iget_for_change(fs, ino, &ip);
 	if (err)
 		return err;
 	xattr_bucket_init(&b, ino);

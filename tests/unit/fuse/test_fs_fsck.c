@@ -52,32 +52,26 @@ static void raw_close(struct raw *r)
 	blk_dev_close(r->dev);
 }
 
-static void raw_set_nlink(uint64_t ino, uint32_t nlink)
+/* Read an inode's link count and, unless @nlink is UINT32_MAX, set it. */
+static uint32_t raw_nlink_xchg(uint64_t ino, uint32_t nlink)
 {
 	struct iomapfs_key key = meta_key(ino, IOMAPFS_ITEM_INODE, 0);
 	struct iomapfs_dinode di;
-	uint32_t len = sizeof(di);
+	uint32_t len = sizeof(di), old;
 	struct raw r;
 
 	raw_open(&r);
 	ck_assert_int_eq(btree_lookup(r.m, &key, &di, &len), 0);
-	di.nlink = nlink;
-	ck_assert_int_eq(btree_insert(r.m, &key, &di, sizeof(di)), 0);
+	old = di.nlink;
+	if (nlink != UINT32_MAX) {
+		di.nlink = nlink;
+		ck_assert_int_eq(btree_insert(r.m, &key, &di, sizeof(di)), 0);
+	}
 	raw_close(&r);
+	return old;
 }
-
-static uint32_t raw_nlink(uint64_t ino)
-{
-	struct iomapfs_key key = meta_key(ino, IOMAPFS_ITEM_INODE, 0);
-	struct iomapfs_dinode di;
-	uint32_t len = sizeof(di);
-	struct raw r;
-
-	raw_open(&r);
-	ck_assert_int_eq(btree_lookup(r.m, &key, &di, &len), 0);
-	raw_close(&r);
-	return di.nlink;
-}
+#define raw_set_nlink(ino, n)	((void)raw_nlink_xchg(ino, n))
+#define raw_nlink(ino)		raw_nlink_xchg(ino, UINT32_MAX)
 
 /* -n finds it (4) and changes nothing; -y fixes it (1); then clean (0). */
 static void expect_found_then_repaired(const char *what)
