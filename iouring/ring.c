@@ -238,6 +238,13 @@ static void ring_stop(struct blk_ring *r)
 	pthread_mutex_unlock(&r->sq_lock);
 	pthread_join(r->reaper, NULL);
 	r->reaper_started = false;
+	/*
+	 * The ring's teardown is asynchronous and would hold the registered
+	 * file, and so the flock, a while after close: a mount right after
+	 * an unmount would find the device busy.  Unregistering is not.
+	 */
+	if (r->fixed_file)
+		io_uring_unregister_files(&r->ring);
 	io_uring_queue_exit(&r->ring);
 }
 
