@@ -891,8 +891,7 @@ static int fsck_open(struct fsck *fc, struct blk_dev **dev)
 	if (err == -EINVAL)
 		fprintf(fc->log, "%s: not an iomapfs filesystem\n", fc->dev_path);
 	if (!err && sb.state != IOMAPFS_STATE_CLEAN)
-		problem(fc, true, "not cleanly unmounted: the journal may need replay%s",
-			fc->repair ? " (replaying)" : "");
+		problem(fc, true, "not cleanly unmounted: the journal may need replay");
 	if (!err)
 		err = meta_mount(*dev, &mo, &fc->m);
 	if (err) {
@@ -906,6 +905,7 @@ static int fsck_open(struct fsck *fc, struct blk_dev **dev)
 	fc->used = kzalloc(DIV_ROUND_UP(fc->nr_blocks, 8));
 	if (fc->used)
 		return 0;
+	fprintf(fc->log, "%s: out of memory for the block map\n", fc->dev_path);
 	meta_unmount(fc->m);
 	fc->m = NULL;
 	blk_dev_close(*dev);
@@ -994,6 +994,46 @@ static void fsck_free(struct fsck *fc)
 	kfree(fc->used);
 }
 
+/* -v: what the walk saw, so a user can tell an empty check from a full one. */
+static void fsck_verbose(const struct fsck *fc)
+{
+	size_t dirs = 0, regs = 0, links = 0, other = 0;
+
+	for (size_t i = 0; i < fc->nr_inodes; i++) {
+		uint32_t mode = fc->inodes[i].mode;
+
+		if (S_ISDIR(mode))
+			dirs++;
+		else if (S_ISREG(mode))
+			regs++;
+		else if (S_ISLNK(mode))
+			links++;
+		else
+			other++;
+	}
+	fprintf(fc->log, "%s: %zu directories, %zu regular files, %zu symlinks, "
+		"%zu other; %zu entries, %zu extents, %zu out-of-line xattrs in "
+		"%zu chunks; %zu orphans awaiting the next mount\n", fc->dev_path,
+		dirs, regs, links, other, fc->nr_dirents, fc->nr_extents,
+		fc->nr_xattrs, fc->nr_xdata, fc->nr_orphans);
+}
+
+static void fsck_summary(const struct fsck *fc, long fixed, long left)
+{
+	if (fc->opts->verbose)
+		fsck_verbose(fc);
+	if (!left && !fixed)
+		fprintf(fc->log, "%s: clean, %zu inodes, %llu/%llu blocks\n",
+			fc->dev_path, fc->nr_inodes,
+			(unsigned long long)used_blocks(fc),
+			(unsigned long long)fc->nr_blocks);
+	else
+		fprintf(fc->log, "%s: %ld problems repaired, %ld left; %zu inodes, "
+			"%llu/%llu blocks\n", fc->dev_path, fixed, left,
+			fc->nr_inodes, (unsigned long long)used_blocks(fc),
+			(unsigned long long)fc->nr_blocks);
+}
+
 int fs_fsck(const char *dev_path, const struct fsck_opts *opts, FILE *log)
 {
 	struct fsck fc = { .dev_path = dev_path, .opts = opts, .log = log,
@@ -1006,30 +1046,23 @@ int fs_fsck(const char *dev_path, const struct fsck_opts *opts, FILE *log)
 		fprintf(log, "%s: -n and -y together make no sense\n", dev_path);
 		return FSCK_USAGE;
 	}
-	err = fsck_open(&fc, &dev);
-	if (err)
-		goto out_free;
+	err = fsck_open(&fc, &dev);	/* says itself why it failed */
+	if (err) {
+		fsck_free(&fc);
+		return FSCK_ERROR;
+	}
 	err = fsck_run(&fc, &found, &fixed, &left);
 	if (!err)
 		err = fsck_bitmap(&fc, &fixed, &left);
-	if (!err && !left && !fixed)
-		fprintf(log, "%s: clean, %zu inodes, %llu/%llu blocks\n", dev_path,
-			fc.nr_inodes, (unsigned long long)used_blocks(&fc),
-			(unsigned long long)fc.nr_blocks);
-	else if (!err)
-		fprintf(log, "%s: %ld problems repaired, %ld left; %zu inodes, %llu/%llu blocks\n",
-			dev_path, fixed, left, fc.nr_inodes,
-			(unsigned long long)used_blocks(&fc),
-			(unsigned long long)fc.nr_blocks);
+	if (!err)
+		fsck_summary(&fc, fixed, left);
 	ret = meta_unmount(fc.m);
 	if (!err && ret && fc.repair)
 		err = ret;
 	blk_dev_close(dev);
-out_free:
 	fsck_free(&fc);
 	if (err) {
-		if (fc.m || err != -EINVAL)
-			fprintf(log, "%s: fsck failed: %s\n", dev_path, strerror(-err));
+		fprintf(log, "%s: fsck failed: %s\n", dev_path, strerror(-err));
 		return FSCK_ERROR;
 	}
 	return left ? FSCK_UNCORRECTED : fixed ? FSCK_CORRECTED : FSCK_OK;

@@ -354,6 +354,36 @@ START_TEST(foreign_or_missing_image_is_an_operational_error)
 }
 END_TEST
 
+START_TEST(unclean_shutdown_is_reported_then_replayed)
+{
+	uint64_t f = tfs_create(t.fs, ROOT, "f", S_IFREG | 0644, NULL);
+	uint64_t ino;
+	char *out;
+
+	ck_assert_int_eq(meta_commit(fs_meta(t.fs)), 0);	/* f is durable */
+	fs_shutdown(t.fs);					/* then the "crash" */
+	tfs_unmount(&t);
+	ck_assert_int_eq(tfs_fsck(&t, false, &out), FSCK_UNCORRECTED);
+	ck_assert_msg(strstr(out, "journal"), "%s", out);
+	free(out);
+	ck_assert_int_eq(tfs_fsck(&t, true, NULL), FSCK_CORRECTED);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_OK);
+	tfs_mount(&t);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "f", &ino), 0);
+	ck_assert_uint_eq(ino, f);
+}
+END_TEST
+
+START_TEST(mounted_image_is_refused)
+{
+	struct fsck_opts o = { .no_change = true };
+	FILE *devnull = fopen("/dev/null", "w");
+
+	ck_assert_int_eq(fs_fsck(t.image, &o, devnull), FSCK_ERROR);
+	fclose(devnull);
+}
+END_TEST
+
 static Suite *fsck_suite(void)
 {
 	Suite *s = suite_create("fs_fsck");
@@ -371,6 +401,8 @@ static Suite *fsck_suite(void)
 	tcase_add_test(tc, entry_with_the_wrong_type_is_corrected);
 	tcase_add_test(tc, damaged_tree_node_is_reported_as_unrepairable);
 	tcase_add_test(tc, foreign_or_missing_image_is_an_operational_error);
+	tcase_add_test(tc, unclean_shutdown_is_reported_then_replayed);
+	tcase_add_test(tc, mounted_image_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
