@@ -186,6 +186,7 @@ static void blk_worker_delay(struct blk_worker *w)
 	       (now = ktime_get_ns()) < end) {
 		unsigned seq = atomic_load(&w->wake_seq);
 
+		/* A kick between the test above and reading seq: seen here. */
 		if (atomic_load(&w->kick))
 			break;
 		blk_futex_wait(&w->wake_seq, seq, end - now);
