@@ -118,20 +118,33 @@ static void check_dirents(struct fsck *fc, struct fsck_plan *p)
 }
 
 /* Chunks of out-of-line xattr values: complete, and each claimed once. */
+/* First chunk at or after (@ino, @off): xdata is in key order. */
+static size_t xdata_lower_bound(const struct fsck *fc, uint64_t ino, uint64_t off)
+{
+	size_t lo = 0, hi = fc->nr_xdata;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct fsck_xdata *d = &fc->xdata[mid];
+
+		if (d->ino < ino || (d->ino == ino && d->key_off < off))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static void check_xattrs(struct fsck *fc, struct fsck_plan *p)
 {
-	size_t j = 0;
+	size_t j;
 
 	for (size_t i = 0; i < fc->nr_xattrs; i++) {
 		const struct fsck_xattr *x = &fc->xattrs[i];
 		uint64_t first = x->cookie << 8;
 		uint32_t want = DIV_ROUND_UP(x->value_len, IOMAPFS_ITEM_MAX), c = 0;
 
-		/* xdata is in key order; xattrs are in ino order, cookies not. */
-		for (j = 0; j < fc->nr_xdata && (fc->xdata[j].ino < x->ino ||
-		     (fc->xdata[j].ino == x->ino && fc->xdata[j].key_off < first)); j++)
-			;
-		for (; j < fc->nr_xdata && fc->xdata[j].ino == x->ino &&
+		for (j = xdata_lower_bound(fc, x->ino, first); j < fc->nr_xdata && fc->xdata[j].ino == x->ino &&
 		       fc->xdata[j].key_off == (first | c) && c < want; j++, c++) {
 			uint32_t len = min_t(uint32_t, x->value_len - c * IOMAPFS_ITEM_MAX,
 					     IOMAPFS_ITEM_MAX);
