@@ -73,40 +73,56 @@ static struct mbuf *bitmap_buf(struct meta *m, uint64_t group)
 	return mbuf_read(m, m->sb.bitmap_start + group, IOMAPFS_BITMAP_MAGIC);
 }
 
+/* Rebuild busy[] and the counters from the bitmap blocks, deferred frees
+ * still busy.  Under meta->lock (or at mount). */
+static int alloc_scan(struct meta *m)
+{
+	struct meta_alloc *a = &m->alloc;
+	uint64_t nr = m->nr_blocks, nr_free = 0;
+	int err = 0;
+
+	pthread_mutex_lock(&a->space_lock);
+	/* Bits past the device end are never free. */
+	memset(a->busy, 0xff, a->nr_words * sizeof(uint64_t));
+	memset(a->group_free, 0, a->nr_groups * sizeof(uint32_t));
+	for (uint64_t g = 0; g < a->nr_groups && !err; g++) {
+		struct mbuf *b = bitmap_buf(m, g);
+		uint64_t first = g * IOMAPFS_BITMAP_BITS;
+		uint64_t n = min_t(uint64_t, IOMAPFS_BITMAP_BITS, nr - first);
+
+		if (IS_ERR(b)) {
+			err = PTR_ERR(b);
+			break;
+		}
+		memcpy(&a->busy[g * GROUP_WORDS], bitmap_bits(b), DIV_ROUND_UP(n, 8));
+		for (uint64_t i = n; i < IOMAPFS_BITMAP_BITS && i % 8; i++)
+			a->busy[(first + i) / 64] |= 1ull << ((first + i) % 64);
+		for (uint64_t w = 0; w < GROUP_WORDS; w++)
+			a->group_free[g] += 64 - __builtin_popcountll(a->busy[g * GROUP_WORDS + w]);
+		nr_free += a->group_free[g];
+		mbuf_put(m, b);
+	}
+	a->nr_free = nr_free;
+	for (size_t i = 0; i < a->nr_dfree; i++)
+		busy_update(a, a->dfree[i].start, a->dfree[i].len, true);
+	pthread_mutex_unlock(&a->space_lock);
+	return err;
+}
+
 /* Load the on-disk bitmap into busy[] (mount). */
 int meta_alloc_load(struct meta *m)
 {
 	struct meta_alloc *a = &m->alloc;
-	uint64_t nr = m->nr_blocks;
 
-	a->nr_groups = meta_bitmap_groups(nr);
+	a->nr_groups = meta_bitmap_groups(m->nr_blocks);
 	a->nr_words = a->nr_groups * GROUP_WORDS;
 	a->busy = kzalloc(a->nr_words * sizeof(uint64_t));
 	a->group_free = kzalloc(a->nr_groups * sizeof(uint32_t));
 	pthread_mutex_init(&a->space_lock, NULL);
 	a->data_start = m->sb.bitmap_start + m->sb.bitmap_blocks;
 	a->goal_meta = a->goal_data = a->data_start;
-	a->meta_reserve = meta_reserve_for(nr);
-	/* Bits past the device end are never free. */
-	memset(a->busy, 0xff, a->nr_words * sizeof(uint64_t));
-	for (uint64_t g = 0; g < a->nr_groups; g++) {
-		struct mbuf *b = bitmap_buf(m, g);
-		const uint8_t *bits;
-		uint64_t first = g * IOMAPFS_BITMAP_BITS;
-		uint64_t n = min_t(uint64_t, IOMAPFS_BITMAP_BITS, nr - first);
-
-		if (IS_ERR(b))
-			return PTR_ERR(b);
-		bits = bitmap_bits(b);
-		memcpy(&a->busy[g * GROUP_WORDS], bits, DIV_ROUND_UP(n, 8));
-		for (uint64_t i = n; i < IOMAPFS_BITMAP_BITS && i % 8; i++)
-			a->busy[(first + i) / 64] |= 1ull << ((first + i) % 64);
-		for (uint64_t w = 0; w < GROUP_WORDS; w++)
-			a->group_free[g] += 64 - __builtin_popcountll(a->busy[g * GROUP_WORDS + w]);
-		a->nr_free += a->group_free[g];
-		mbuf_put(m, b);
-	}
-	return 0;
+	a->meta_reserve = meta_reserve_for(m->nr_blocks);
+	return alloc_scan(m);
 }
 
 void meta_alloc_destroy(struct meta *m)
@@ -503,27 +519,6 @@ static long check_group(struct meta *m, uint64_t g, const uint8_t *used,
 	return problems;
 }
 
-/* After a repair: rebuild busy[] from the (fixed) bitmap blocks. */
-static int alloc_reload(struct meta *m)
-{
-	struct meta_alloc *a = &m->alloc;
-	uint64_t reserved = a->reserved;
-	struct meta_dfree *dfree = a->dfree;
-	size_t nr_dfree = a->nr_dfree, cap = a->cap_dfree;
-	int err;
-
-	a->dfree = NULL;	/* deferred frees stay deferred across the reload */
-	meta_alloc_destroy(m);
-	err = meta_alloc_load(m);
-	a->reserved = reserved;
-	a->dfree = dfree;
-	a->nr_dfree = nr_dfree;
-	a->cap_dfree = cap;
-	for (size_t i = 0; !err && i < nr_dfree; i++)
-		busy_update(a, dfree[i].start, dfree[i].len, true);
-	return err;
-}
-
 long meta_check_bitmap(struct meta *m, const uint8_t *used, bool fix, FILE *log)
 {
 	bool locked = !meta_lock_held(m);
@@ -537,7 +532,7 @@ long meta_check_bitmap(struct meta *m, const uint8_t *used, bool fix, FILE *log)
 		problems += check_group(m, g, used, fix, log, &reported);
 	if (fix && problems) {
 		m->sb_dirty = true;
-		if (alloc_reload(m) && log)
+		if (alloc_scan(m) && log)
 			fprintf(log, "could not reload the bitmap after repair\n");
 		if (locked && meta_commit_locked(m) && log)
 			fprintf(log, "could not commit the bitmap repair\n");

@@ -368,15 +368,28 @@ int meta_commit_locked(struct meta *m)
 	return __meta_commit(m, true, false);
 }
 
-int meta_commit(struct meta *m)
+static int meta_commit_if_dirty(struct meta *m, bool *committed)
 {
 	int err;
 
 	if (atomic_load(&m->shutdown))
 		return -EIO;
 	meta_lock(m);
+	*committed = m->txn_nr || m->sb_dirty;
 	err = meta_commit_locked(m);
 	meta_unlock(m);
+	return err;
+}
+
+int meta_commit(struct meta *m)
+{
+	bool committed;
+	int err = meta_commit_if_dirty(m, &committed);
+
+	/* fsync relies on a device flush even when another thread's commit
+	 * already made the metadata durable, for the data it just wrote. */
+	if (!err && !committed && !m->readonly)
+		err = blkdev_issue_flush(m->dev);
 	return err;
 }
 
@@ -413,7 +426,7 @@ static void *log_thread(void *arg)
 			break;
 		pthread_mutex_unlock(&m->log_lock);
 		if (!atomic_load(&m->shutdown))
-			meta_commit(m);
+			meta_commit_if_dirty(m, &(bool){ false });
 		pthread_mutex_lock(&m->log_lock);
 	}
 	pthread_mutex_unlock(&m->log_lock);

@@ -83,8 +83,10 @@ void meta_end(struct meta *m);		/* drops it; may commit if the txn is large */
 /*
  * Make every section that ended so far durable: write the running
  * transaction to the journal, flush the device, checkpoint.  Takes the
- * metadata lock itself (call it outside a section).  Returns 0 or -errno;
- * after an I/O error the filesystem is shut down (every later call -EIO).
+ * metadata lock itself (call it outside a section).  With nothing to
+ * commit it still flushes the device (fsync relies on that for its data).
+ * Returns 0 or -errno; after an I/O error the filesystem is shut down
+ * (every later call -EIO).
  */
 int meta_commit(struct meta *m);
 /* Sequence number of the running transaction / of the last durable one:

@@ -17,6 +17,7 @@
 #define META_MAX_HEIGHT		12	/* 126-way interior nodes: far beyond any device */
 #define META_BUF_LIMIT_DEFAULT	(64u << 20)	/* clean buffers kept, bytes */
 #define META_COMMIT_MS_DEFAULT	5000
+#define META_JOURNAL_MAX	65536	/* blocks: replay reads the journal into memory */
 
 /*
  * A cached metadata block.  Every field is protected by the metadata lock

@@ -51,9 +51,9 @@ static int mkfs_geometry(struct iomapfs_super *sb, uint64_t nr, uint64_t jblocks
 	sb->bitmap_blocks = meta_bitmap_groups(nr);
 	sb->root_node = sb->bitmap_start + sb->bitmap_blocks;
 	sb->tree_height = 1;
-	if (sb->journal_blocks < MKFS_MIN_JOURNAL || sb->journal_blocks > (1u << 20)) {
+	if (sb->journal_blocks < MKFS_MIN_JOURNAL || sb->journal_blocks > META_JOURNAL_MAX) {
 		fprintf(stderr, "mkfs.iomapfs: journal size %llu out of range (%u..%u blocks)\n",
-			(unsigned long long)sb->journal_blocks, MKFS_MIN_JOURNAL, 1u << 20);
+			(unsigned long long)sb->journal_blocks, MKFS_MIN_JOURNAL, META_JOURNAL_MAX);
 		return -EINVAL;
 	}
 	if (sb->root_node + 1 + MKFS_MIN_DATA > nr) {

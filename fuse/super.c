@@ -35,6 +35,7 @@ int meta_super_check_geometry(const struct iomapfs_super *sb, uint64_t dev_block
 	if (sb->block_size != IOMAPFS_BLOCK_SIZE)
 		*why = "unsupported block size";
 	else if (sb->journal_start != 2 || sb->journal_blocks < 16 ||
+		 sb->journal_blocks > META_JOURNAL_MAX ||
 		 sb->bitmap_start != sb->journal_start + sb->journal_blocks)
 		*why = "bad journal geometry";
 	else if (sb->bitmap_blocks != meta_bitmap_groups(sb->nr_blocks) ||
