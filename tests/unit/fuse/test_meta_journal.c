@@ -287,6 +287,40 @@ START_TEST(sequence_numbers_tell_fsync_when_to_commit)
 }
 END_TEST
 
+static uint64_t dev_flushes(struct fx *f)
+{
+	struct blk_stats st;
+
+	blk_dev_get_stats(f->dev, &st);
+	return st.flushes;
+}
+
+START_TEST(commit_with_nothing_pending_still_flushes_the_device)
+{
+	struct fx f = { 0 };
+	struct meta_stats st0, st;
+	uint64_t flushes;
+
+	fx_setup(&f, "flush.img", 32 * MiB, 0);
+	meta_get_stats(f.m, &st0);
+	flushes = dev_flushes(&f);
+	/* fsync's data needs the flush even when the metadata is durable. */
+	ck_assert_int_eq(meta_commit(f.m), 0);
+	meta_get_stats(f.m, &st);
+	ck_assert_uint_eq(st.commits, st0.commits);
+	ck_assert_uint_eq(dev_flushes(&f), flushes + 1);
+	/* A real commit: journal, home blocks and journal tail each flushed. */
+	put_range(f.m, 115, 5, 1);
+	flushes = dev_flushes(&f);
+	ck_assert_int_eq(meta_commit(f.m), 0);
+	meta_get_stats(f.m, &st);
+	ck_assert_uint_eq(st.commits, st0.commits + 1);
+	ck_assert_uint_eq(st.checkpoints, st0.checkpoints + 1);
+	ck_assert_uint_eq(dev_flushes(&f), flushes + 3);
+	fx_teardown(&f);
+}
+END_TEST
+
 /* ---- fault injection through the device ops table ---- */
 
 struct faulty {
@@ -489,6 +523,7 @@ int main(void)
 	tcase_add_test(tc, read_only_mount_sees_a_dirty_journal_without_writing);
 	tcase_add_test(tc, shutdown_drops_the_running_transaction);
 	tcase_add_test(tc, sequence_numbers_tell_fsync_when_to_commit);
+	tcase_add_test(tc, commit_with_nothing_pending_still_flushes_the_device);
 	tcase_add_test(tc, write_error_in_commit_shuts_down_and_marks_error);
 	tcase_add_test(tc, log_thread_commits_without_being_asked);
 	tcase_add_test(tc, large_transaction_commits_at_meta_end);
