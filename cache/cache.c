@@ -48,6 +48,7 @@ int cache_create(const struct cache_config *cfg, struct blk_dev *dev,
 		goto out_free;
 	cache->bg_thresh = cache->nr_folios * cache->cfg.dirty_background_pct / 100;
 	cache->dirty_thresh = cache->nr_folios * cache->cfg.dirty_pct / 100;
+	atomic_store(&cache->read_budget, (long)(cache->nr_folios / 2));
 	err = flusher_start(cache);
 	if (err)
 		goto out_arena;

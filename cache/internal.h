@@ -85,6 +85,15 @@ struct cache {
 	atomic_uint		progress;
 	atomic_uint		progress_waiters;
 
+	/*
+	 * Folios that readers may hold referenced while they wait for more
+	 * memory (half the arena).  A read reserves what it needs before it
+	 * takes any folio, so waiting readers can never pin the whole cache
+	 * and starve each other; the other half is always reclaimable once
+	 * the flusher has cleaned it.
+	 */
+	atomic_long		read_budget;
+
 	struct cache_counters	stat;
 };
 

@@ -254,18 +254,85 @@ static void read_release_from(struct cache_read_result *res, unsigned from)
 		folio_put(res->folios[--res->nr]);
 }
 
+/* Take @need folios of the read budget; waits holding nothing. */
+static void read_budget_get(struct cache *cache, long need)
+{
+	for (;;) {
+		unsigned seq = atomic_load(&cache->progress);
+		long cur = atomic_load(&cache->read_budget);
+
+		while (cur >= need) {
+			if (atomic_compare_exchange_weak(&cache->read_budget, &cur, cur - need))
+				return;
+		}
+		cache_wait_progress(cache, seq, 50);
+	}
+}
+
+static void read_budget_put(struct cache *cache, long n)
+{
+	atomic_fetch_add(&cache->read_budget, n);
+	cache_progress(cache);
+}
+
+/*
+ * Collect the folios for [first, last] into @res, creating missing ones
+ * locked (listed in @toread, *@nr_read).  Memory is first tried without
+ * waiting; before waiting, the reads already collected are submitted, so
+ * no folio we hold locked is needed by anyone while we sleep.
+ */
+static int read_collect(struct cache_mapping *m, uint64_t first, uint64_t last,
+			struct cache_read_result *res, struct folio **toread,
+			bool *ours)
+{
+	struct cache *cache = m->cache;
+	unsigned nr_read = 0;
+	uint64_t idx;
+	bool raced;
+	int err = 0;
+
+	for (idx = first; idx <= last; idx++) {
+		struct folio *f = filemap_get_folio(m, idx);
+
+		if (f) {
+			atomic_fetch_add(&cache->stat.hits, 1);
+			folio_mark_accessed(f);
+			ours[res->nr] = false;
+			res->folios[res->nr++] = f;
+			continue;
+		}
+		f = folio_create_locked(m, idx, false, &raced);
+		if (!f && !raced) {
+			if (nr_read && !err)
+				err = cache_read_folios(m, toread, nr_read);
+			nr_read = 0;
+			f = folio_create_locked(m, idx, true, &raced);
+		}
+		if (!f) {
+			idx--;		/* raced with another inserter: look up again */
+			continue;
+		}
+		atomic_fetch_add(&cache->stat.misses, 1);
+		toread[nr_read++] = f;
+		ours[res->nr] = true;
+		res->folios[res->nr++] = f;
+	}
+	if (nr_read && !err)
+		err = cache_read_folios(m, toread, nr_read);
+	return err;
+}
+
 ssize_t cache_read(struct cache_mapping *m, uint64_t pos, size_t len,
 		   struct cache_read_result *res)
 {
 	struct cache *cache = m->cache;
-	uint64_t isize = cache_mapping_size(m), first, last, idx;
+	uint64_t isize = cache_mapping_size(m), first, last;
 	uint64_t max_nr = min_t(uint64_t, ARRAY_SIZE(res->folios),
-				max_t(uint64_t, 1, cache->nr_folios / 4));
+				max_t(uint64_t, 1, cache->nr_folios / 2));
 	struct folio *toread[ARRAY_SIZE(res->folios)];
 	bool ours[ARRAY_SIZE(res->folios)];
-	unsigned nr_read = 0, i;
-	int err = 0;
-	bool raced;
+	unsigned i;
+	int err;
 
 	res->mapping = m;
 	res->nr = 0;
@@ -274,33 +341,14 @@ ssize_t cache_read(struct cache_mapping *m, uint64_t pos, size_t len,
 		return 0;
 	len = min_t(uint64_t, len, isize - pos);
 	first = pos >> PAGE_SHIFT;
+	/* Only a cache smaller than two full reads cuts a read short here. */
 	last = min_t(uint64_t, (pos + len - 1) >> PAGE_SHIFT, first + max_nr - 1);
 
-	for (idx = first; idx <= last; idx++) {
-		struct folio *f = filemap_get_folio(m, idx);
-
-		if (f) {
-			atomic_fetch_add(&cache->stat.hits, 1);
-			folio_mark_accessed(f);
-		} else {
-			/* Only wait for memory while holding no folio. */
-			f = folio_create_locked(m, idx, res->nr == 0, &raced);
-			if (!f) {
-				if (!raced)
-					break;
-				idx--;
-				continue;
-			}
-			atomic_fetch_add(&cache->stat.misses, 1);
-			toread[nr_read++] = f;
-		}
-		ours[res->nr] = !!nr_read && toread[nr_read - 1] == f;
-		res->folios[res->nr++] = f;
-	}
-	if (nr_read)
-		err = cache_read_folios(m, toread, nr_read);
+	read_budget_get(cache, (long)(last - first + 1));
+	err = read_collect(m, first, last, res, toread, ours);
+	read_budget_put(cache, (long)(last - first + 1));
 	if (!err)
-		cache_readahead(m, first, first + res->nr - 1);
+		cache_readahead(m, first, last);
 	for (i = 0; i < res->nr; i++) {
 		int ret = folio_wait_uptodate(m, res->folios[i], ours[i]);
 

@@ -9,6 +9,7 @@
 #include "cache_test.h"
 
 #include <string.h>
+#include <time.h>
 
 #define MiB	(1ull << 20)
 #define KiB	(1ull << 10)
@@ -315,6 +316,78 @@ END_TEST
  * (DESIGN.md), so byte-level races between a copy-in and a copy-out never
  * reach the cache; the stress test does the same.
  */
+struct reader_arg {
+	struct cache_mapping	*m;
+	uint64_t		pos;
+	size_t			len;
+	struct cache_read_result *res;
+	ssize_t			ret;
+};
+
+static void *reader_thread(void *p)
+{
+	struct reader_arg *a = p;
+
+	a->ret = cache_read(a->m, a->pos, a->len, a->res);
+	return NULL;
+}
+
+static void wait_misses(struct fake_fs *fs, uint64_t n)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 20000 && cache_stats_now(fs).misses < n; i++)
+		nanosleep(&ts, NULL);
+	ck_assert_uint_ge(cache_stats_now(fs).misses, n);
+}
+
+/*
+ * Regression: a read that found the cache full of referenced folios used
+ * to return short (FUSE passes a short read to the application, fsx-lite
+ * caught it).  It must wait for memory and return everything.
+ */
+START_TEST(read_waits_for_memory_instead_of_returning_short)
+{
+	struct cache_config cfg = small_cfg(64 * PAGE_SIZE);
+	struct fake_fs *fs = fake_fs_create(&cfg, NULL);
+	struct cache_read_result *a = kmalloc(sizeof(*a)), *c = kmalloc(sizeof(*c));
+	struct cache_read_result *b = kmalloc(sizeof(*b));
+	size_t len = 512 * KiB;
+	char *want = kmalloc(len);
+	struct reader_arg ra;
+	pthread_t th;
+	size_t done = 0;
+	unsigned i;
+
+	fill_pattern(want, len, 11);
+	image_pwrite(fs, want, len, 1 * MiB);
+	fake_map(fs, 0, len, 1 * MiB, IOMAP_MAPPED, 0);
+	cache_mapping_set_size(fs->m, len);
+	/* Pin 48 of the 64 folios, as FUSE replies in flight would. */
+	ck_assert_int_eq(cache_read(fs->m, 0, 128 * KiB, a), 128 * KiB);
+	ck_assert_int_eq(cache_read(fs->m, 384 * KiB, 64 * KiB, c), 64 * KiB);
+	ra = (struct reader_arg){ .m = fs->m, .pos = 256 * KiB, .len = 128 * KiB, .res = b };
+	ck_assert_int_eq(pthread_create(&th, NULL, reader_thread, &ra), 0);
+	wait_misses(fs, 48 + 16);	/* it got the 16 free folios, then waits */
+	cache_read_done(a);
+	cache_read_done(c);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(ra.ret, 128 * KiB);
+	for (i = 0; i < b->nr; i++) {
+		ck_assert_mem_eq(b->iov[i].iov_base, want + 256 * KiB + done, b->iov[i].iov_len);
+		done += b->iov[i].iov_len;
+	}
+	ck_assert_uint_eq(done, 128 * KiB);
+	cache_read_done(b);
+	kfree(a);
+	kfree(b);
+	kfree(c);
+	kfree(want);
+	fake_fs_destroy(fs);
+}
+END_TEST
+
 struct stress_arg {
 	struct fake_fs	*fs;
 	pthread_rwlock_t *ilock;
@@ -415,6 +488,7 @@ static Suite *cache_io_suite(void)
 	tcase_add_test(tc, truncate_and_zero_range_change_what_reads_see);
 	tcase_add_test(tc, read_error_returns_eio_after_deferral);
 	tcase_add_test(tc, concurrent_writers_and_readers_in_tiny_cache);
+	tcase_add_test(tc, read_waits_for_memory_instead_of_returning_short);
 	suite_add_tcase(s, tc);
 	return s;
 }
