@@ -106,6 +106,23 @@ static void path_release(struct meta *m, struct btree_path *p)
 	}
 }
 
+/* Every value inside the value area: checked once per read from disk, so
+ * a node with a valid checksum but bad contents cannot send a memcpy
+ * outside the block. */
+static bool leaf_values_sane(struct mbuf *b)
+{
+	struct iomapfs_node_hdr *h = nh(b);
+
+	for (int i = 0; i < h->nritems; i++) {
+		struct iomapfs_leaf_item *it = litem(b, i);
+
+		if (it->val_off < h->free_end || it->val_len > IOMAPFS_ITEM_MAX ||
+		    it->val_off + it->val_len > IOMAPFS_BLOCK_SIZE)
+			return false;
+	}
+	return true;
+}
+
 static bool node_sane(struct mbuf *b, int level)
 {
 	struct iomapfs_node_hdr *h = nh(b);
@@ -114,8 +131,12 @@ static bool node_sane(struct mbuf *b, int level)
 		return false;
 	if (level)
 		return h->nritems <= PTRS_MAX;
-	return h->free_end <= IOMAPFS_BLOCK_SIZE &&
-	       NODE_HDR + h->nritems * ITEM_SZ <= h->free_end;
+	if (h->free_end > IOMAPFS_BLOCK_SIZE || NODE_HDR + h->nritems * ITEM_SZ > h->free_end)
+		return false;
+	if (!b->checked && !leaf_values_sane(b))
+		return false;
+	b->checked = true;
+	return true;
 }
 
 static struct mbuf *read_node(struct meta *m, uint64_t blkno, int level)
@@ -125,7 +146,7 @@ static struct mbuf *read_node(struct meta *m, uint64_t blkno, int level)
 	if (IS_ERR(b))
 		return b;
 	if (!node_sane(b, level)) {
-		fprintf(stderr, "iomapfs: B+tree node %llu: bad level or item count\n",
+		fprintf(stderr, "iomapfs: B+tree node %llu: bad level, item count or value offsets\n",
 			(unsigned long long)blkno);
 		mbuf_put(m, b);
 		return ERR_PTR(-EUCLEAN);

@@ -190,6 +190,7 @@ struct mbuf *mbuf_new(struct meta *m, uint64_t blkno)
 	if (b) {
 		/* A stale clean copy of a block that was freed and reused. */
 		b->refs++;
+		b->checked = false;
 		mbuf_touch(&m->bc, b);
 		memset(b->data, 0, IOMAPFS_BLOCK_SIZE);
 		return b;

@@ -35,6 +35,7 @@ struct mbuf {
 	struct list_head	txn;		/* dirty buffers of the running txn */
 	int			refs;
 	bool			dirty;
+	bool			checked;	/* btree.c validated the contents */
 };
 
 struct meta_bufcache {

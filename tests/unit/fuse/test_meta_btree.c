@@ -352,6 +352,113 @@ START_TEST(check_tree_reports_a_corrupted_node)
 }
 END_TEST
 
+/* The blkhdr checksum, so a forged block passes it and reaches the
+ * structural checks. */
+static void set_block_crc(uint8_t *blk)
+{
+	struct iomapfs_blkhdr *h = (struct iomapfs_blkhdr *)blk;
+
+	h->crc = 0;
+	h->crc = ~crc32c(~0u, blk, BLK);
+}
+
+/* Everything a user could do to a damaged tree: must not crash. */
+static void exercise(struct meta *m)
+{
+	struct iomapfs_key k = meta_key(0, 0, 0), max = meta_key(~0ull, 0xff, ~0ull);
+	uint8_t v[IOMAPFS_ITEM_MAX];
+	uint32_t len;
+	uint8_t *used = fx_used_map(m);
+
+	meta_begin(m);
+	for (int n = 0; n < 5000; n++) {
+		len = sizeof(v);
+		if (btree_next(m, &k, &max, v, &len))
+			break;
+		meta_key_next(&k);
+	}
+	for (uint64_t i = 0; i < 3000; i += 7) {
+		k = meta_key(3000 + i, IOMAPFS_ITEM_INODE, 0);
+		len = sizeof(v);
+		btree_lookup(m, &k, v, &len);
+		if (i % 3 == 0)
+			btree_delete(m, &k);
+		else
+			btree_insert(m, &k, v, i % 200);
+	}
+	meta_end(m);
+	meta_check_tree(m, used, NULL, NULL);
+	free(used);
+}
+
+START_TEST(forged_leaves_with_valid_checksums_never_crash)
+{
+	struct fx f = { 0 };
+	uint8_t *orig = aligned_alloc(BLK, BLK), *blk = aligned_alloc(BLK, BLK);
+	uint64_t v = 9, leaf;
+	struct iomapfs_node_ptr *ptr;
+	int bad_offsets = 0;
+
+	fx_setup(&f, "forge.img", 64 * MiB, 0);
+	meta_begin(f.m);
+	for (uint64_t i = 0; i < 3000; i++) {
+		struct iomapfs_key k = meta_key(3000 + i, IOMAPFS_ITEM_INODE, 0);
+
+		ck_assert_int_eq(btree_insert(f.m, &k, &v, sizeof(v)), 0);
+	}
+	meta_end(f.m);
+	ck_assert_uint_eq(meta_super(f.m)->tree_height, 2);
+	leaf = meta_super(f.m)->root_node;
+	fx_unmount(&f);
+	fx_close(&f);
+	fx_pio(&f, false, orig, BLK, leaf * BLK);	/* the root, now on disk */
+	ck_assert_uint_eq(((struct iomapfs_node_hdr *)orig)->level, 1);
+	ptr = (struct iomapfs_node_ptr *)(orig + sizeof(struct iomapfs_node_hdr));
+	leaf = ptr[1].blkno;
+	fx_pio(&f, false, orig, BLK, leaf * BLK);
+
+	srandom(4242);
+	capture_begin();
+	for (int round = 0; round < 40; round++) {
+		memcpy(blk, orig, BLK);
+		if (round == 0) {	/* a value pointing far outside the block */
+			struct iomapfs_leaf_item *it =
+				(void *)(blk + sizeof(struct iomapfs_node_hdr));
+
+			it[3].val_off = 60000;
+		} else {
+			for (int n = 0; n < 1 + round % 8; n++)
+				blk[48 + random() % (BLK - 48)] = random();
+		}
+		set_block_crc(blk);
+		fx_pio(&f, true, blk, BLK, leaf * BLK);
+		fx_open(&f);
+		fx_mount(&f);
+		if (round == 0) {
+			struct iomapfs_key k = meta_key(3000, IOMAPFS_ITEM_INODE, 0);
+
+			meta_begin(f.m);
+			for (uint64_t i = 0; i < 3000; i++) {
+				k.objectid = 3000 + i;
+				bad_offsets += btree_lookup(f.m, &k, &v, NULL) == -EUCLEAN;
+			}
+			meta_end(f.m);
+		}
+		exercise(f.m);
+		meta_unmount(f.m);
+		f.m = NULL;
+		fx_close(&f);
+		fx_pio(&f, true, orig, BLK, leaf * BLK);
+	}
+	capture_end();
+	/* Every key routed to the forged leaf saw it refused. */
+	ck_assert_int_gt(bad_offsets, 0);
+	free(orig);
+	free(blk);
+	unlink(f.path);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("meta_btree");
@@ -363,6 +470,7 @@ int main(void)
 	tcase_add_test(tc, btree_delete_range_removes_exactly_the_range);
 	tcase_add_test(tc, btree_next_stops_at_max_and_key_next_carries);
 	tcase_add_test(tc, check_tree_reports_a_corrupted_node);
+	tcase_add_test(tc, forged_leaves_with_valid_checksums_never_crash);
 	suite_add_tcase(s, tc);
 	return fx_run(s);
 }
