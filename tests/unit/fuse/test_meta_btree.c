@@ -309,6 +309,18 @@ static void count_item(void *ctx, const struct iomapfs_key *key, const void *val
 	(*(long *)ctx)++;
 }
 
+/* INODE items for objectids [first, first + n), each holding @v. */
+static void insert_inode_items(struct meta *m, uint64_t first, uint64_t n, uint64_t v)
+{
+	meta_begin(m);
+	for (uint64_t i = 0; i < n; i++) {
+		struct iomapfs_key k = meta_key(first + i, IOMAPFS_ITEM_INODE, 0);
+
+		ck_assert_int_eq(btree_insert(m, &k, &v, sizeof(v)), 0);
+	}
+	meta_end(m);
+}
+
 START_TEST(check_tree_reports_a_corrupted_node)
 {
 	struct fx f = { 0 };
@@ -317,13 +329,7 @@ START_TEST(check_tree_reports_a_corrupted_node)
 	long items = 0;
 
 	fx_setup(&f, "corrupt.img", 64 * MiB, 0);
-	meta_begin(f.m);
-	for (uint64_t i = 0; i < 5000; i++) {
-		struct iomapfs_key k = meta_key(1000 + i, IOMAPFS_ITEM_INODE, 0);
-
-		ck_assert_int_eq(btree_insert(f.m, &k, &v, sizeof(v)), 0);
-	}
-	meta_end(f.m);
+	insert_inode_items(f.m, 1000, 5000, v);
 	used = fx_used_map(f.m);
 	ck_assert_int_eq(meta_check_tree(f.m, used, count_item, &items), 0);
 	ck_assert_int_eq(items, 5001);
@@ -400,13 +406,7 @@ START_TEST(forged_leaves_with_valid_checksums_never_crash)
 	int bad_offsets = 0;
 
 	fx_setup(&f, "forge.img", 64 * MiB, 0);
-	meta_begin(f.m);
-	for (uint64_t i = 0; i < 3000; i++) {
-		struct iomapfs_key k = meta_key(3000 + i, IOMAPFS_ITEM_INODE, 0);
-
-		ck_assert_int_eq(btree_insert(f.m, &k, &v, sizeof(v)), 0);
-	}
-	meta_end(f.m);
+	insert_inode_items(f.m, 3000, 3000, v);
 	ck_assert_uint_eq(meta_super(f.m)->tree_height, 2);
 	leaf = meta_super(f.m)->root_node;
 	fx_unmount(&f);
