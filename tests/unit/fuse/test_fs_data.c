@@ -25,7 +25,6 @@
 #define BIG_IMAGE	(512 * MiB)
 
 struct tdata {
-	char		dir[64];
 	char		image[96];
 	struct fs	*fs;
 };
@@ -87,27 +86,30 @@ static void td_fsck_clean(void)
 }
 
 /*
- * The directory is made and removed in the runner process (unchecked
- * fixtures), so a test that fails in its forked child leaves nothing
- * behind; each test makes its own image in it.
+ * One directory per run, made and removed by main() in the runner process,
+ * so a test that fails in its forked child leaves nothing behind; each
+ * test makes its own image in it.
  */
-static void dir_setup(void)
+static char run_dir[64];
+
+static void run_dir_make(void)
 {
-	memset(&t, 0, sizeof(t));
-	strcpy(t.dir, "/var/tmp/iomapfs-data-XXXXXX");
-	if (!mkdtemp(t.dir))
+	strcpy(run_dir, "/var/tmp/iomapfs-data-XXXXXX");
+	if (!mkdtemp(run_dir))
 		abort();
-	snprintf(t.image, sizeof(t.image), "%s/image", t.dir);
 }
 
-static void dir_teardown(void)
+static void run_dir_remove(void)
 {
+	snprintf(t.image, sizeof(t.image), "%s/image", run_dir);
 	unlink(t.image);
-	rmdir(t.dir);
+	rmdir(run_dir);
 }
 
 static void setup_big(void)
 {
+	memset(&t, 0, sizeof(t));
+	snprintf(t.image, sizeof(t.image), "%s/image", run_dir);
 	td_mkfs(BIG_IMAGE);
 	td_mount();
 }
@@ -660,10 +662,152 @@ START_TEST(many_extents_move_to_items_and_back)
 }
 END_TEST
 
+/* ---- concurrency: several files, each checked against a shadow copy ---- */
+
+#define SHADOW_MAX	(6 * MiB)
+#define SHADOW_OPS	300
+#define SHADOW_THREADS	3
+
+struct shadow {
+	struct fs_inode	*ip;
+	uint8_t		*mem;		/* expected contents */
+	uint64_t	size;		/* expected size */
+	uint64_t	rng;
+	unsigned	nr;
+	const char	*fail;		/* first mismatch, reported by the main thread */
+};
+
+static uint64_t rnd(struct shadow *sh, uint64_t n)
+{
+	sh->rng ^= sh->rng << 13;
+	sh->rng ^= sh->rng >> 7;
+	sh->rng ^= sh->rng << 17;
+	return sh->rng % n;
+}
+
+static void shadow_write(struct shadow *sh, uint64_t off, uint64_t len)
+{
+	uint8_t *buf = malloc(len);
+
+	fill_pattern(buf, len, off, sh->nr);
+	if (fs_write(sh->ip, off, buf, len, false) != (ssize_t)len)
+		sh->fail = "write";
+	memcpy(sh->mem + off, buf, len);
+	sh->size = max_t(uint64_t, sh->size, off + len);
+	free(buf);
+}
+
+static void shadow_falloc(struct shadow *sh, int mode, uint64_t off, uint64_t len)
+{
+	if (fs_fallocate(sh->ip, mode, off, len))
+		sh->fail = "fallocate";
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+		memset(sh->mem + off, 0, min_t(uint64_t, len, SHADOW_MAX - off));
+	if (!(mode & FALLOC_FL_KEEP_SIZE))
+		sh->size = max_t(uint64_t, sh->size, off + len);
+}
+
+static void shadow_truncate(struct shadow *sh, uint64_t size)
+{
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = size };
+
+	if (fs_setattr(t.fs, sh->ip->ino, &sa))
+		sh->fail = "truncate";
+	if (size < sh->size)
+		memset(sh->mem + size, 0, sh->size - size);
+	sh->size = size;
+}
+
+static void shadow_step(struct shadow *sh)
+{
+	uint64_t off = rnd(sh, SHADOW_MAX / 2);
+	uint64_t len = 1 + rnd(sh, 256 * 1024);
+
+	switch (rnd(sh, 10)) {
+	case 0:
+		shadow_falloc(sh, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+		break;
+	case 1:
+		shadow_falloc(sh, FALLOC_FL_ZERO_RANGE | (rnd(sh, 2) ? FALLOC_FL_KEEP_SIZE : 0),
+			      off, len);
+		break;
+	case 2:
+		shadow_falloc(sh, rnd(sh, 2) ? FALLOC_FL_KEEP_SIZE : 0, off, len);
+		break;
+	case 3:
+		shadow_truncate(sh, rnd(sh, SHADOW_MAX / 2));
+		break;
+	case 4:
+		if (fs_fsync(sh->ip, false, NULL))
+			sh->fail = "fsync";
+		break;
+	default:
+		shadow_write(sh, off, len);
+		break;
+	}
+}
+
+static void *shadow_thread(void *arg)
+{
+	struct shadow *sh = arg;
+
+	for (unsigned i = 0; i < SHADOW_OPS && !sh->fail; i++)
+		shadow_step(sh);
+	return NULL;
+}
+
+static void shadow_check(struct shadow *sh)
+{
+	uint8_t *got = malloc(SHADOW_MAX);
+
+	ck_assert_msg(!sh->fail, "file %u: %s failed", sh->nr, sh->fail);
+	ck_assert_uint_eq(file_size(sh->ip), sh->size);
+	ck_assert_uint_eq(read_all(sh->ip, 0, got, sh->size), sh->size);
+	for (uint64_t i = 0; i < sh->size; i++)
+		if (got[i] != sh->mem[i])
+			ck_abort_msg("file %u byte %llu: got %#x want %#x", sh->nr,
+				     (unsigned long long)i, got[i], sh->mem[i]);
+	free(got);
+}
+
+START_TEST(concurrent_files_match_their_shadow_copies)
+{
+	struct shadow sh[SHADOW_THREADS];
+	pthread_t th[SHADOW_THREADS];
+	char name[16];
+
+	for (unsigned i = 0; i < SHADOW_THREADS; i++) {
+		snprintf(name, sizeof(name), "sh%u", i);
+		sh[i] = (struct shadow){ .ip = create_file(name), .nr = i,
+					 .mem = calloc(1, SHADOW_MAX),
+					 .rng = 0x9e3779b97f4a7c15ull * (i + 1) };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, shadow_thread, &sh[i]), 0);
+	}
+	for (unsigned i = 0; i < SHADOW_THREADS; i++)
+		pthread_join(th[i], NULL);
+	for (unsigned i = 0; i < SHADOW_THREADS; i++) {
+		shadow_check(&sh[i]);
+		fs_iput(sh[i].ip);
+	}
+	td_remount();
+	for (unsigned i = 0; i < SHADOW_THREADS; i++) {
+		snprintf(name, sizeof(name), "sh%u", i);
+		sh[i].ip = lookup_file(name);
+		shadow_check(&sh[i]);
+		fs_iput(sh[i].ip);
+		free(sh[i].mem);
+	}
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
 /* ---- ENOSPC on a small image ---- */
 
 static void setup_small(void)
 {
+	memset(&t, 0, sizeof(t));
+	snprintf(t.image, sizeof(t.image), "%s/image", run_dir);
 	td_mkfs(32 * MiB);
 	td_mount();
 }
@@ -711,7 +855,6 @@ static Suite *data_suite(void)
 	TCase *small = tcase_create("small");
 
 	tcase_set_timeout(tc, 240);
-	tcase_add_unchecked_fixture(tc, dir_setup, dir_teardown);
 	tcase_add_checked_fixture(tc, setup_big, teardown);
 	tcase_add_test(tc, written_bytes_read_back_and_survive_remount);
 	tcase_add_test(tc, sequential_64m_file_gets_few_extents);
@@ -728,9 +871,9 @@ static Suite *data_suite(void)
 	tcase_add_test(tc, orphan_left_by_a_crash_is_freed_at_mount);
 	tcase_add_test(tc, setattr_changes_mode_owner_and_times);
 	tcase_add_test(tc, many_extents_move_to_items_and_back);
+	tcase_add_test(tc, concurrent_files_match_their_shadow_copies);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(small, 120);
-	tcase_add_unchecked_fixture(small, dir_setup, dir_teardown);
 	tcase_add_checked_fixture(small, setup_small, teardown);
 	tcase_add_test(small, enospc_is_returned_by_write_not_lost_at_writeback);
 	suite_add_tcase(s, small);
@@ -742,8 +885,10 @@ int main(void)
 	SRunner *sr = srunner_create(data_suite());
 	int failed;
 
+	run_dir_make();
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	run_dir_remove();
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
