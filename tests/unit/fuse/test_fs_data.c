@@ -12,6 +12,7 @@
  * after every test that wrote.
  */
 #include <check.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <stdio.h>
@@ -101,15 +102,29 @@ static void run_dir_make(void)
 
 static void run_dir_remove(void)
 {
-	snprintf(t.image, sizeof(t.image), "%s/image", run_dir);
-	unlink(t.image);
+	DIR *d = opendir(run_dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
 	rmdir(run_dir);
+}
+
+/* Each test (a forked child) gets its own image: the device of a child
+ * that failed may stay locked for a moment after it exits. */
+static void image_name(void)
+{
+	memset(&t, 0, sizeof(t));
+	snprintf(t.image, sizeof(t.image), "%s/image-%d", run_dir, (int)getpid());
 }
 
 static void setup_big(void)
 {
-	memset(&t, 0, sizeof(t));
-	snprintf(t.image, sizeof(t.image), "%s/image", run_dir);
+	image_name();
 	td_mkfs(BIG_IMAGE);
 	td_mount();
 }
@@ -662,6 +677,105 @@ START_TEST(many_extents_move_to_items_and_back)
 }
 END_TEST
 
+/* ---- write errors: fault injection through the device ops ---- */
+
+struct fault {
+	uint64_t	lo, hi;		/* sectors whose writes fail */
+	atomic_int	armed;
+	atomic_int	failed;
+};
+
+static void fault_submit(struct blk_dev *dev, struct bio *bio)
+{
+	struct fault *f = blk_dev_ops_private(dev);
+
+	if (atomic_load(&f->armed) && bio->bi_op == REQ_OP_WRITE &&
+	    bio->bi_sector < f->hi && bio_end_sector(bio) > f->lo) {
+		atomic_fetch_add(&f->failed, 1);
+		bio->bi_status = -EIO;
+		bio_endio(bio);		/* a submission failure completes here */
+		return;
+	}
+	blk_dev_default_submit(dev, bio);
+}
+
+static const struct blk_dev_ops fault_ops = { .submit = fault_submit };
+
+START_TEST(fsync_reports_a_write_error_once_per_file_description)
+{
+	struct fs_inode *ip = create_file("eio");
+	struct fault f = { 0 };
+	errseq_t a, b, c;
+
+	/* Preallocate, so we know which device blocks the data will go to. */
+	ck_assert_int_eq(fs_fallocate(ip, 0, 0, MiB), 0);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	pthread_mutex_lock(&ip->lock);
+	ck_assert_uint_eq(ip->nr_ext, 1);
+	f.lo = ip->ext[0].pblk << (IOMAPFS_BLOCK_SHIFT - SECTOR_SHIFT);
+	f.hi = (ip->ext[0].pblk + ip->ext[0].len) << (IOMAPFS_BLOCK_SHIFT - SECTOR_SHIFT);
+	pthread_mutex_unlock(&ip->lock);
+	blk_dev_set_ops(fs_dev(t.fs), &fault_ops, &f);
+
+	a = cache_errseq_sample(ip->mapping);	/* two files open before */
+	b = cache_errseq_sample(ip->mapping);
+	atomic_store(&f.armed, 1);
+	write_pattern(ip, 0, 64 * 1024, 12);
+	ck_assert_int_eq(fs_fsync(ip, false, &a), -EIO);
+	ck_assert_int_gt(atomic_load(&f.failed), 0);
+	ck_assert_int_eq(fs_fsync(ip, false, &a), 0);	/* reported once */
+	ck_assert_int_eq(fs_fsync(ip, false, &b), -EIO);	/* to each */
+	c = cache_errseq_sample(ip->mapping);		/* opened after */
+	ck_assert_int_eq(fs_fsync(ip, false, &c), 0);
+	/* The failed range stayed unwritten: nothing was converted. */
+	ck_assert_uint_eq(fs_stat("unwritten_converted"), 0);
+	atomic_store(&f.armed, 0);
+	fs_iput(ip);
+
+	td_remount();
+	ip = lookup_file("eio");
+	expect_byte(ip, 0, MiB, 0);		/* zeros, never stale blocks */
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
+START_TEST(every_call_fails_with_eio_after_shutdown)
+{
+	struct fs_inode *ip = create_file("down");
+	struct cache_read_result *res = malloc(sizeof(*res));
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = 0 };
+	struct statvfs st;
+
+	write_pattern(ip, 0, MiB, 13);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	write_pattern(ip, MiB, MiB, 14);		/* never synced */
+	fs_shutdown(t.fs);
+	ck_assert(fs_is_shutdown(t.fs));
+	ck_assert_int_eq(fs_read(ip, 0, 4096, res), -EIO);
+	ck_assert_int_eq(fs_write(ip, 0, "x", 1, false), -EIO);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), -EIO);
+	ck_assert_int_eq(fs_fallocate(ip, 0, 0, MiB), -EIO);
+	ck_assert_int_eq(fs_lseek(ip, 0, SEEK_DATA), -EIO);
+	ck_assert_int_eq(fs_setattr(t.fs, ip->ino, &sa), -EIO);
+	ck_assert_int_eq(fs_statfs(t.fs, &st), -EIO);
+	ck_assert_int_eq(fs_syncfs(t.fs), -EIO);
+	ck_assert_int_eq(fs_iget(t.fs, IOMAPFS_ROOT_INO, &(struct fs_inode *){ NULL }), -EIO);
+	free(res);
+	fs_iput(ip);
+	td_unmount();
+
+	td_mount();				/* what was fsynced survives */
+	ip = lookup_file("down");
+	ck_assert_uint_ge(file_size(ip), MiB);
+	expect_pattern(ip, 0, MiB, 13);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
 /* ---- concurrency: several files, each checked against a shadow copy ---- */
 
 #define SHADOW_MAX	(6 * MiB)
@@ -806,8 +920,7 @@ END_TEST
 
 static void setup_small(void)
 {
-	memset(&t, 0, sizeof(t));
-	snprintf(t.image, sizeof(t.image), "%s/image", run_dir);
+	image_name();
 	td_mkfs(32 * MiB);
 	td_mount();
 }
@@ -848,6 +961,32 @@ START_TEST(enospc_is_returned_by_write_not_lost_at_writeback)
 }
 END_TEST
 
+START_TEST(fallocate_enospc_keeps_what_it_allocated)
+{
+	struct fs_inode *ip = create_file("prealloc");
+	uint64_t blocks;
+
+	ck_assert_int_eq(fs_fallocate(ip, 0, 0, 64 * MiB), -ENOSPC);
+	ck_assert_uint_eq(file_size(ip), 0);		/* no size change on failure */
+	blocks = file_blocks(ip);
+	ck_assert_uint_gt(blocks, 0);
+	/* past the preallocated blocks a write needs space there is none of */
+	ck_assert_int_eq(fs_write(ip, 63 * MiB, "x", 1, false), -ENOSPC);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	fs_iput(ip);
+	td_remount();
+	ip = lookup_file("prealloc");
+	ck_assert_uint_eq(file_blocks(ip), blocks);
+	/* Writing into the preallocated blocks needs no new space. */
+	write_pattern(ip, 0, MiB, 15);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	expect_pattern(ip, 0, MiB, 15);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
 static Suite *data_suite(void)
 {
 	Suite *s = suite_create("fs_data");
@@ -872,10 +1011,13 @@ static Suite *data_suite(void)
 	tcase_add_test(tc, setattr_changes_mode_owner_and_times);
 	tcase_add_test(tc, many_extents_move_to_items_and_back);
 	tcase_add_test(tc, concurrent_files_match_their_shadow_copies);
+	tcase_add_test(tc, fsync_reports_a_write_error_once_per_file_description);
+	tcase_add_test(tc, every_call_fails_with_eio_after_shutdown);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(small, 120);
 	tcase_add_checked_fixture(small, setup_small, teardown);
 	tcase_add_test(small, enospc_is_returned_by_write_not_lost_at_writeback);
+	tcase_add_test(small, fallocate_enospc_keeps_what_it_allocated);
 	suite_add_tcase(s, small);
 	return s;
 }
