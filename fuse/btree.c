@@ -247,8 +247,10 @@ static void leaf_remove_at(struct mbuf *b, int slot)
 	h->free_end += len;
 	memmove(it, it + 1, (h->nritems - slot - 1) * ITEM_SZ);
 	h->nritems--;
+	/* "<=": an empty value may sit at the removed one's offset and must
+	 * stay inside [free_end, 4096) too. */
 	for (int i = 0; i < h->nritems; i++)
-		if (litem(b, i)->val_off < off)
+		if (litem(b, i)->val_off <= off)
 			litem(b, i)->val_off += len;
 }
 

@@ -156,7 +156,7 @@ static void capture_begin(void)
 __attribute__((unused))
 static const char *capture_end(void)
 {
-	static char text[8192];
+	static char text[1 << 16];
 	ssize_t n;
 	int fd;
 
