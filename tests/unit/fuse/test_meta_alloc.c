@@ -210,6 +210,118 @@ START_TEST(check_bitmap_repairs_a_leak_and_a_missing_bit)
 }
 END_TEST
 
+/* ---- model-based: random allocations and frees against a byte map ---- */
+
+enum { M_FREE, M_USED, M_FREED };	/* M_FREED: freed, not yet committed */
+
+struct amodel {
+	uint8_t		*st;		/* per block */
+	uint64_t	nr, free;
+	uint64_t	(*ext)[2];	/* owned extents */
+	size_t		nr_ext;
+};
+
+static void amodel_alloc(struct fx *f, struct amodel *am)
+{
+	uint64_t min = 1 + random() % 64, max = min + random() % 3000, s, l;
+	uint64_t goal = random() % 3 ? 0 : random() % am->nr;
+	bool meta = random() % 8 == 0;
+	int err;
+
+	meta_begin(f->m);
+	err = alloc_extent(f->m, goal, min, max, meta, &s, &l);
+	meta_end(f->m);
+	if (err) {
+		ck_assert_int_eq(err, -ENOSPC);
+		return;
+	}
+	ck_assert(l >= min && l <= max);
+	for (uint64_t b = s; b < s + l; b++) {
+		ck_assert_uint_eq(am->st[b], M_FREE);	/* never used, never freed-uncommitted */
+		am->st[b] = M_USED;
+	}
+	am->free -= l;
+	am->ext[am->nr_ext][0] = s;
+	am->ext[am->nr_ext++][1] = l;
+}
+
+/* Free the tail part of a random extent. */
+static void amodel_free(struct fx *f, struct amodel *am)
+{
+	size_t i = random() % am->nr_ext;
+	uint64_t *e = am->ext[i], cut = 1 + random() % e[1];
+
+	meta_begin(f->m);
+	ck_assert_int_eq(free_extent(f->m, e[0] + e[1] - cut, cut), 0);
+	meta_end(f->m);
+	for (uint64_t b = e[0] + e[1] - cut; b < e[0] + e[1]; b++)
+		am->st[b] = M_FREED;
+	e[1] -= cut;
+	if (!e[1])
+		memcpy(e, am->ext[--am->nr_ext], sizeof(am->ext[0]));
+}
+
+static void amodel_commit(struct fx *f, struct amodel *am)
+{
+	ck_assert_int_eq(meta_commit(f->m), 0);
+	for (uint64_t b = 0; b < am->nr; b++)
+		if (am->st[b] == M_FREED) {
+			am->st[b] = M_FREE;
+			am->free++;
+		}
+}
+
+START_TEST(random_allocations_and_frees_match_a_model)
+{
+	struct fx f = { 0 };
+	struct amodel am = { 0 };
+	struct meta_space sp;
+
+	/* Three bitmap groups, the last one partial. */
+	fx_setup(&f, "amodel.img", 300 * MiB, 0);
+	am.nr = meta_super(f.m)->nr_blocks;
+	am.st = calloc(am.nr, 1);
+	am.ext = calloc(200000, sizeof(am.ext[0]));
+	/* Whatever is allocated now (static area, root leaf) is the model's
+	 * "used" too: take the space report as the starting point. */
+	meta_get_space(f.m, &sp);
+	{
+		uint8_t *used = fx_used_map(f.m);
+
+		meta_mark_static(f.m, used);
+		meta_check_tree(f.m, used, NULL, NULL);
+		for (uint64_t b = 0; b < am.nr; b++)
+			am.st[b] = used[b / 8] >> (b % 8) & 1 ? M_USED : M_FREE;
+		free(used);
+	}
+	am.free = sp.free_blocks;
+	srandom(99);
+	for (int op = 0; op < 6000; op++) {
+		unsigned r = random() % 100;
+
+		if (r < 45 || !am.nr_ext)
+			amodel_alloc(&f, &am);
+		else if (r < 95)
+			amodel_free(&f, &am);
+		else
+			amodel_commit(&f, &am);
+		if (op % 1000 == 999) {
+			amodel_commit(&f, &am);
+			meta_get_space(f.m, &sp);
+			ck_assert_uint_eq(sp.free_blocks, am.free);
+			ck_assert_int_eq(fx_check_all(f.m, (const uint64_t (*)[2])am.ext, am.nr_ext), 0);
+		}
+	}
+	fx_remount(&f);
+	meta_get_space(f.m, &sp);
+	ck_assert_uint_eq(sp.free_blocks, am.free);
+	ck_assert_int_eq(fx_check_all(f.m, (const uint64_t (*)[2])am.ext, am.nr_ext), 0);
+	free(am.st);
+	free(am.ext);
+	fx_teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("meta_alloc");
@@ -221,6 +333,7 @@ int main(void)
 	tcase_add_test(tc, freed_blocks_not_reused_before_commit);
 	tcase_add_test(tc, reservations_limit_data_allocations);
 	tcase_add_test(tc, check_bitmap_repairs_a_leak_and_a_missing_bit);
+	tcase_add_test(tc, random_allocations_and_frees_match_a_model);
 	suite_add_tcase(s, tc);
 	return fx_run(s);
 }
