@@ -279,6 +279,47 @@ static void check_links(struct fsck *fc, struct fsck_plan *p)
 		fsck_problem(fc, false, "the root directory is missing or not a directory");
 }
 
+/*
+ * Every directory's chain of entries must lead to the root.  Link counts
+ * cannot see a loop (a and b holding each other, each referenced once),
+ * so follow ref_dir upwards, marking what has been decided, O(n).
+ * Reported, not repaired: which entry to cut is a guess.
+ */
+enum { REACH_UNSEEN, REACH_ON_PATH, REACH_ROOTED, REACH_LOOP };
+
+static uint8_t reach_walk(struct fsck *fc, struct fsck_inode *fi)
+{
+	struct fsck_inode *cur = fi;
+
+	while (cur && cur->reach == REACH_UNSEEN) {
+		cur->reach = REACH_ON_PATH;
+		if (cur->ino == IOMAPFS_ROOT_INO || !cur->ref_dir)
+			return REACH_ROOTED;	/* the root, or bound for lost+found */
+		cur = fsck_inode_find(fc, cur->ref_dir);
+	}
+	if (!cur)
+		return REACH_ROOTED;	/* a dangling parent: reported elsewhere */
+	return cur->reach == REACH_ON_PATH ? REACH_LOOP : cur->reach;
+}
+
+static void check_connected(struct fsck *fc)
+{
+	for (size_t i = 0; i < fc->nr_inodes; i++) {
+		struct fsck_inode *fi = &fc->inodes[i], *cur;
+		uint8_t res;
+
+		if (!S_ISDIR(fi->mode) || fi->reach != REACH_UNSEEN)
+			continue;
+		res = reach_walk(fc, fi);
+		for (cur = fi; cur && cur->reach == REACH_ON_PATH;
+		     cur = cur->ref_dir ? fsck_inode_find(fc, cur->ref_dir) : NULL)
+			cur->reach = res;
+		if (res == REACH_LOOP)
+			fsck_problem(fc, false, "directory %llu is not connected to the root (its ancestors form a loop)",
+				     (unsigned long long)fi->ino);
+	}
+}
+
 /* ---- repairs (one section) ---- */
 
 static int dinode_update(struct meta *m, uint64_t ino,
@@ -455,6 +496,7 @@ void fsck_analyze(struct fsck *fc, struct fsck_plan *p)
 	check_xattrs(fc, p);
 	check_orphans(fc, p);
 	check_links(fc, p);
+	check_connected(fc);
 	if (p->alloc_failed)
 		fc->alloc_failed = true;
 }

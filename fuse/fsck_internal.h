@@ -14,6 +14,7 @@ struct fsck_inode {
 	uint32_t	mode, nlink, nr_extents, ext_items, refs, subdirs;
 	uint64_t	ref_dir;	/* a directory holding an entry for it */
 	bool		orphan;
+	uint8_t		reach;		/* check_connected() state */
 };
 
 struct fsck_dirent {

@@ -329,6 +329,30 @@ START_TEST(damaged_tree_node_is_reported_as_unrepairable)
 }
 END_TEST
 
+START_TEST(directory_loop_is_reported_as_unrepairable)
+{
+	uint64_t a = tfs_create(t.fs, ROOT, "a", S_IFDIR | 0755, NULL);
+	uint64_t b = tfs_create(t.fs, a, "b", S_IFDIR | 0755, NULL);
+	struct iomapfs_key key = meta_key(ROOT, IOMAPFS_ITEM_DIRENT,
+					  fs_name_hash56("a", 1) << 8);
+	struct raw r;
+	char *out;
+
+	tfs_unmount(&t);
+	raw_open(&r);
+	ck_assert_int_eq(btree_delete(r.m, &key), 0);	/* root no longer holds a */
+	ck_assert_int_eq(__fs_dir_add(r.m, b, "a", a, DT_DIR), 0);	/* b holds a */
+	raw_close(&r);
+	ck_assert_int_eq(tfs_fsck(&t, false, &out), FSCK_UNCORRECTED);
+	ck_assert_msg(strstr(out, "not connected to the root"), "%s", out);
+	free(out);
+	ck_assert_int_eq(tfs_fsck(&t, true, &out), FSCK_UNCORRECTED);
+	ck_assert_msg(strstr(out, "not connected to the root (its ancestors form a loop) (cannot repair)"),
+		      "%s", out);
+	free(out);
+}
+END_TEST
+
 START_TEST(foreign_or_missing_image_is_an_operational_error)
 {
 	char path[128];
@@ -400,6 +424,7 @@ static Suite *fsck_suite(void)
 	tcase_add_test(tc, missing_xattr_chunk_drops_the_xattr);
 	tcase_add_test(tc, entry_with_the_wrong_type_is_corrected);
 	tcase_add_test(tc, damaged_tree_node_is_reported_as_unrepairable);
+	tcase_add_test(tc, directory_loop_is_reported_as_unrepairable);
 	tcase_add_test(tc, foreign_or_missing_image_is_an_operational_error);
 	tcase_add_test(tc, unclean_shutdown_is_reported_then_replayed);
 	tcase_add_test(tc, mounted_image_is_refused);
