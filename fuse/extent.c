@@ -319,7 +319,7 @@ static void ext_clear_dirty(struct fs_inode *ip)
 
 int fs_extent_load(struct fs_inode *ip)
 {
-	struct meta *m = fs_meta(ip->fs);
+	struct meta *m = ip->fs->meta;
 	uint32_t n = ip->di.nr_extents;
 	int err = 0;
 
@@ -359,7 +359,7 @@ static int ext_delete_items(struct fs_inode *ip, uint64_t lo, uint64_t hi_incl)
 {
 	struct iomapfs_key k_lo = meta_key(ip->ino, IOMAPFS_ITEM_EXTENT, lo);
 	struct iomapfs_key k_hi = meta_key(ip->ino, IOMAPFS_ITEM_EXTENT, hi_incl);
-	long n = btree_delete_range(fs_meta(ip->fs), &k_lo, &k_hi);
+	long n = btree_delete_range(ip->fs->meta, &k_lo, &k_hi);
 
 	return n < 0 ? (int)n : 0;
 }
@@ -367,7 +367,7 @@ static int ext_delete_items(struct fs_inode *ip, uint64_t lo, uint64_t hi_incl)
 /* Tree form: rewrite the items keyed in the dirty range. */
 static int ext_store_tree(struct fs_inode *ip)
 {
-	struct meta *m = fs_meta(ip->fs);
+	struct meta *m = ip->fs->meta;
 	uint64_t lo = ip->ext_in_tree ? ip->ext_dirty_lo : 0;
 	uint64_t hi = ip->ext_in_tree ? ip->ext_dirty_hi : UINT64_MAX;
 	int err = 0;
@@ -447,7 +447,7 @@ static void truncate_piece(void *arg, const struct fs_extent *piece)
 
 int fs_extent_punch(struct fs_inode *ip, uint64_t fblk, uint64_t len)
 {
-	struct truncate_ctx tc = { .m = fs_meta(ip->fs) };
+	struct truncate_ctx tc = { .m = ip->fs->meta };
 	int err;
 
 	pthread_mutex_lock(&ip->lock);

@@ -224,13 +224,21 @@ static int falloc_alloc_step(struct fs_inode *ip, uint64_t *fblk, uint64_t end)
 	return err ? err : err2;
 }
 
-/* Preallocate [fblk, end) as unwritten extents; existing blocks stay. */
+/* Preallocate [fblk, end) as unwritten extents; existing blocks stay.
+ * At the first -ENOSPC, commit so that blocks freed by transactions not
+ * yet durable become allocatable, and go on once. */
 static int falloc_alloc(struct fs_inode *ip, uint64_t fblk, uint64_t end)
 {
+	bool committed = false;
 	int err = 0;
 
-	while (fblk < end && !err)
+	while (fblk < end && !err) {
 		err = falloc_alloc_step(ip, &fblk, end);
+		if (err == -ENOSPC && !committed) {
+			committed = true;
+			err = meta_commit(ip->fs->meta);
+		}
+	}
 	return err;
 }
 

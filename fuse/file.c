@@ -88,10 +88,21 @@ static int map_reserve(struct fs_inode *ip, uint64_t fblk, uint64_t nblk,
 	uint64_t got = 0;
 	int err;
 
-	/* Short of space for all of it: as much as there is, halving, so the
-	 * write comes back short before it fails with -ENOSPC. */
-	while ((err = alloc_reserve(m, nblk)) == -ENOSPC && nblk > 1)
-		nblk /= 2;
+	/*
+	 * Blocks freed by a transaction that is not durable yet cannot be
+	 * reserved: commit once and try again (as ext4 forces a journal
+	 * commit before giving up).  Then, short of space for all of it, take
+	 * as much as there is, halving, so the write comes back short before
+	 * it fails with -ENOSPC.
+	 */
+	err = alloc_reserve(m, nblk);
+	if (err == -ENOSPC) {
+		err = meta_commit(m);
+		if (err)
+			return err;
+		while ((err = alloc_reserve(m, nblk)) == -ENOSPC && nblk > 1)
+			nblk /= 2;
+	}
 	if (err)
 		return err;
 	pthread_mutex_lock(&ip->lock);

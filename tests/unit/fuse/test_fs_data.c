@@ -925,9 +925,9 @@ static void setup_small(void)
 	td_mount();
 }
 
-START_TEST(enospc_is_returned_by_write_not_lost_at_writeback)
+/* Write @ip until the filesystem is full; returns the bytes accepted. */
+static uint64_t fill_until_enospc(struct fs_inode *ip)
 {
-	struct fs_inode *ip = create_file("fill");
 	size_t chunk = 256 * 1024;
 	uint64_t pos = 0;
 	ssize_t n;
@@ -944,8 +944,14 @@ START_TEST(enospc_is_returned_by_write_not_lost_at_writeback)
 		ck_assert_uint_lt(pos, 32 * MiB);
 	}
 	ck_assert_msg(n == -ENOSPC || (n >= 0 && n < (ssize_t)chunk), "write: %zd", n);
-	if (n > 0)
-		pos += n;
+	return n > 0 ? pos + n : pos;
+}
+
+START_TEST(enospc_is_returned_by_write_not_lost_at_writeback)
+{
+	struct fs_inode *ip = create_file("fill");
+	uint64_t pos = fill_until_enospc(ip);
+
 	ck_assert_uint_gt(pos, 8 * MiB);
 	/* Everything accepted reaches the disk: no error at writeback. */
 	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
@@ -955,6 +961,26 @@ START_TEST(enospc_is_returned_by_write_not_lost_at_writeback)
 	ip = lookup_file("fill");
 	ck_assert_uint_eq(file_size(ip), pos);
 	expect_pattern(ip, 0, pos, 11);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
+/* Freed blocks are allocatable only once the freeing transaction is
+ * durable: a full filesystem must commit rather than fail (generic/084). */
+START_TEST(space_freed_by_unlink_is_reusable_without_sync)
+{
+	struct fs_inode *ip = create_file("first");
+	uint64_t first = fill_until_enospc(ip), second;
+
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	ck_assert_int_eq(fs_unlink(t.fs, IOMAPFS_ROOT_INO, "first"), 0);
+	fs_iput(ip);			/* last reference: freed, not committed */
+	ip = create_file("second");
+	second = fill_until_enospc(ip);
+	ck_assert_uint_ge(second, first - first / 10);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
 	fs_iput(ip);
 	td_unmount();
 	td_fsck_clean();
@@ -1018,6 +1044,7 @@ static Suite *data_suite(void)
 	tcase_add_checked_fixture(small, setup_small, teardown);
 	tcase_add_test(small, enospc_is_returned_by_write_not_lost_at_writeback);
 	tcase_add_test(small, fallocate_enospc_keeps_what_it_allocated);
+	tcase_add_test(small, space_freed_by_unlink_is_reusable_without_sync);
 	suite_add_tcase(s, small);
 	return s;
 }
