@@ -53,6 +53,7 @@ struct meta_mount_opts {
 	bool		readonly;	/* fsck -n: never write, not even replay */
 	unsigned	commit_interval_ms;	/* default 5000; 0 = no log thread */
 	bool		no_replay;	/* fsck: report a dirty journal instead of replaying */
+	uint64_t	buf_cache_bytes;	/* clean metadata buffers kept; 0 = 64 MiB */
 };
 /*
  * Read and verify the superblock (magic, version, features, crc; a bad

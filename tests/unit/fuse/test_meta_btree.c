@@ -9,6 +9,7 @@
 #include "test_meta_fixture.c"
 
 #define NKEYS	100000
+#define META_PATH_SLACK	16	/* buffers a walk may hold above the limit */
 
 /* A key spread over objectids and types like real DIRENT/EXTENT items. */
 static struct iomapfs_key key_of(uint32_t i)
@@ -565,6 +566,29 @@ START_TEST(btree_random_operations_match_a_model)
 }
 END_TEST
 
+START_TEST(buffer_cache_evicts_clean_blocks_past_its_limit)
+{
+	struct fx f = { 0 };
+	struct meta_mount_opts mo = { .buf_cache_bytes = 1 << 20 };	/* 256 blocks */
+	struct meta_stats st0, st;
+	uint32_t *order = shuffled(30000, 5);
+
+	fx_setup(&f, "evict.img", 64 * MiB, 0);
+	in_sections(f.m, order, 30000, do_insert, 0);
+	fx_unmount(&f);
+	ck_assert_int_eq(fx_mount_opts(&f, &mo), 0);
+	meta_get_stats(f.m, &st0);
+	in_sections(f.m, order, 30000, do_check, 0);	/* ~600 leaves, random order */
+	meta_get_stats(f.m, &st);
+	ck_assert_uint_le(st.buf_cached, 256 + META_PATH_SLACK);
+	/* Re-reads prove eviction: far more misses than there are blocks. */
+	ck_assert_uint_gt(st.buf_misses - st0.buf_misses, 2000);
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	free(order);
+	fx_teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("meta_btree");
@@ -578,6 +602,7 @@ int main(void)
 	tcase_add_test(tc, check_tree_reports_a_corrupted_node);
 	tcase_add_test(tc, forged_leaves_with_valid_checksums_never_crash);
 	tcase_add_test(tc, btree_random_operations_match_a_model);
+	tcase_add_test(tc, buffer_cache_evicts_clean_blocks_past_its_limit);
 	suite_add_tcase(s, tc);
 	return fx_run(s);
 }
