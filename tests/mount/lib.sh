@@ -153,9 +153,10 @@ daemon_pid() {
 	echo "${DAEMON_OF[${1:-$MNT}]}"
 }
 
-# umount_fs [--any-status] [MNT]: the daemon must exit with status 0 (a
-# failed final writeback, or a sanitizer report, fails the test) unless
-# --any-status says the filesystem was shut down.
+# umount_fs [--any-status] [MNT]: the daemon must exit with status 0 and
+# must not have warned (a failed final writeback, a broken invariant or a
+# sanitizer report fails the test) unless --any-status says the
+# filesystem was shut down.
 umount_fs() {
 	local any=false mnt pid
 	if [ "${1:-}" = --any-status ]; then
@@ -172,6 +173,9 @@ umount_fs() {
 	fi
 	$any || [ "$DAEMON_STATUS" = 0 ] ||
 		fail "daemon for $mnt exited with status $DAEMON_STATUS"
+	# A broken invariant warns once (WARN_ON_ONCE) and goes on: still a bug.
+	$any || ! grep -q "WARNING at" "$WORK/daemon.log" ||
+		fail "the daemon warned: $(grep -m 3 "WARNING at" "$WORK/daemon.log")"
 }
 
 fsck_clean() {
