@@ -221,7 +221,12 @@ bool cache_mapping_has_dirty(const struct cache_mapping *m);
  * Buffered read of up to @len bytes at @pos (clamped to i_size).  Fills
  * @res with referenced folios and iovecs pointing into folio memory, for a
  * zero-copy FUSE reply; cache_read_done() drops the references (and frees
- * drop-behind folios).  Returns bytes or -errno (a read error).
+ * drop-behind folios).  Returns bytes or -errno (a read error).  It waits
+ * for memory rather than returning short; a read is cut short only by an
+ * I/O error after its first folio, or when the cache holds fewer than
+ * twice the folios of the request (readers may pin half the arena).
+ * The caller serialises it against writes to the same bytes (the inode's
+ * rw lock): the copy into a folio and the copy out of it do not lock.
  */
 struct cache_read_result {
 	struct cache_mapping *mapping;	/* set by cache_read() for cache_read_done() */
