@@ -90,8 +90,8 @@ static uint64_t dir_parent(struct fs_inode *dp)
 static void dir_changed(struct fs_inode *dp, int delta)
 {
 	pthread_mutex_lock(&dp->lock);
-	if (delta < 0 && dp->di.size < (uint64_t)-delta * FS_DIRENT_SIZE)
-		dp->di.size = 0;
+	if (WARN_ON_ONCE(delta < 0 && dp->di.size < (uint64_t)-delta * FS_DIRENT_SIZE))
+		dp->di.size = 0;	/* fsck repairs the size; the entry op goes on */
 	else
 		dp->di.size += (int64_t)delta * FS_DIRENT_SIZE;
 	pthread_mutex_unlock(&dp->lock);
@@ -114,7 +114,7 @@ static int dir_get(struct fs *fs, uint64_t dir, struct fs_inode **out)
 	return 0;
 }
 
-/* Section-free lookup of @name's inode number. */
+/* @name's inode number, in a short section of its own. */
 static int ns_find(struct fs *fs, uint64_t dir, const char *name, uint64_t *ino)
 {
 	int err;
@@ -167,11 +167,9 @@ int fs_lookup(struct fs *fs, uint64_t dir, const char *name, struct fs_inode **o
 
 	if (fs_is_shutdown(fs))
 		return -EIO;
-	if (!name || !*name || strchr(name, '/'))
-		return -EINVAL;
-	if (strlen(name) > IOMAPFS_NAME_MAX)
-		return -ENAMETOOLONG;
-	err = dir_get(fs, dir, &dp);
+	err = name_check(name);
+	if (!err)
+		err = dir_get(fs, dir, &dp);
 	if (err)
 		return err;
 	if (!strcmp(name, "."))
