@@ -109,21 +109,51 @@ static struct fake_fs *merge_fixture(enum blk_offload_mode mode)
 	return fs;
 }
 
+/* Poll (bounded) until the block layer has deferred @n bios. */
+static void wait_deferred_total(struct fake_fs *fs, uint64_t n)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		struct blk_stats st = dev_stats(fs);
+		uint64_t sum = 0;
+		unsigned r;
+
+		for (r = 0; r < BIO_DEFER_NR; r++)
+			sum += st.deferred[r];
+		if (sum >= n)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	ck_abort_msg("fewer than %llu bios deferred", (unsigned long long)n);
+}
+
 START_TEST(unwritten_ioends_merge_before_conversion)
 {
-	struct fake_fs *fs = merge_fixture(BLK_OFFLOAD_DELAYED);
+	struct fake_fs *fs = merge_fixture(BLK_OFFLOAD_THREAD);
 	size_t len = 1 * MiB;
+	uint64_t nr = len / (64 * KiB);
 	struct cache_stats st;
 	char *got = kmalloc(len), *want = kmalloc(len);
 
+	/*
+	 * The reaper runs on CPU 0, so every deferral joins worker 0's batch.
+	 * With that worker offline they pile up; online again, it completes
+	 * them as one batch, whose callback merges them.
+	 */
+	blk_worker_offline(fs->dev, 0);
 	write_pattern(fs, 0, len, 5);	/* delalloc: allocated as unwritten */
+	ck_assert_int_eq(cache_write_and_wait_range(fs->m, 0, UINT64_MAX, false), 0);
+	wait_deferred_total(fs, nr);
+	ck_assert_int_eq(atomic_load(&fs->complete_calls), 0);
+	blk_worker_online(fs->dev, 0);
 	ck_assert_int_eq(cache_write_and_wait_range(fs->m, 0, UINT64_MAX, true), 0);
 	st = cache_stats_now(fs);
-	ck_assert_uint_eq(st.ioends_submitted, len / (64 * KiB));
-	ck_assert_uint_gt(st.ioends_merged, 0);
-	ck_assert_int_lt(atomic_load(&fs->complete_calls), (int)st.ioends_submitted);
-	ck_assert_uint_eq(st.ioends_merged + (uint64_t)atomic_load(&fs->complete_calls),
-			  st.ioends_submitted);
+	ck_assert_uint_eq(st.ioends_submitted, nr);
+	ck_assert_uint_eq(st.ioends_merged, nr - 1);
+	ck_assert_int_eq(atomic_load(&fs->complete_calls), 1);
+	ck_assert_int_eq(atomic_load(&fs->complete_in_worker), 1);
 	/* Every byte converted, and on disk. */
 	ck_assert(fake_range_is_written(fs, 0, len));
 	assert_disk_pattern(fs, FAKE_ALLOC_BASE, 0, len, 5);
@@ -133,6 +163,25 @@ START_TEST(unwritten_ioends_merge_before_conversion)
 	ck_assert_mem_eq(got, want, len);
 	kfree(got);
 	kfree(want);
+	fake_fs_destroy(fs);
+}
+END_TEST
+
+START_TEST(boundary_keeps_unwritten_ioends_apart_at_completion)
+{
+	struct fake_fs *fs = merge_fixture(BLK_OFFLOAD_DELAYED);
+
+	/* Contiguous on disk, both unwritten, the second starts a boundary. */
+	fake_map(fs, 0, 64 * KiB, 1 * MiB, IOMAP_UNWRITTEN, 0);
+	fake_map(fs, 64 * KiB, 64 * KiB, 1 * MiB + 64 * KiB, IOMAP_UNWRITTEN,
+		 IOMAP_F_BOUNDARY);
+	write_pattern(fs, 0, 128 * KiB, 12);
+	ck_assert_int_eq(cache_write_and_wait_range(fs->m, 0, UINT64_MAX, true), 0);
+	ck_assert_uint_eq(submitted(fs), 2);
+	ck_assert_uint_eq(cache_stats_now(fs).ioends_merged, 0);
+	ck_assert_int_eq(atomic_load(&fs->complete_calls), 2);
+	ck_assert(fake_range_is_written(fs, 0, 128 * KiB));
+	assert_disk_pattern(fs, 1 * MiB, 0, 128 * KiB, 12);
 	fake_fs_destroy(fs);
 }
 END_TEST
@@ -333,6 +382,7 @@ static Suite *cache_writeback_suite(void)
 	tcase_add_test(tc, boundary_flag_splits_ioend);
 	tcase_add_test(tc, size_cap_splits_ioend);
 	tcase_add_test(tc, unwritten_ioends_merge_before_conversion);
+	tcase_add_test(tc, boundary_keeps_unwritten_ioends_apart_at_completion);
 	tcase_add_test(tc, unwritten_completion_runs_in_worker_delayed);
 	tcase_add_test(tc, unwritten_completion_runs_in_worker_thread);
 	tcase_add_test(tc, plain_writeback_completes_in_reaper);
