@@ -201,7 +201,7 @@ void folio_put(struct folio *folio)
 	cache = folio->private;
 	if (old == 1)
 		folio_free(cache, folio);
-	else
+	else if (atomic_load(&cache->progress_waiters))
 		cache_progress(cache);	/* only the index holds it now: evictable */
 }
 
