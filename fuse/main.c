@@ -122,7 +122,7 @@ static int session_loop(struct fuse_session *se, const struct daemon_opts *o)
 static int run(const struct daemon_opts *o, int ready_fd)
 {
 	struct iomapfs_daemon d = {
-		.readonly = o->fs.readonly, .dontcache_all = o->fs.cache.dontcache_all,
+		.dontcache_all = o->fs.cache.dontcache_all,
 		.attr_timeout = 1.0, .entry_timeout = 1.0,
 	};
 	struct fuse_session *se;

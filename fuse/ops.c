@@ -1043,6 +1043,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
 	conn->time_gran = 1;
+	/* Async direct I/O (io_uring, libaio) queues as background requests:
+	 * the kernel's default of 12 in flight would cap a deep queue. */
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
 }
 
 const struct fuse_lowlevel_ops iomapfs_ll_ops = {

@@ -24,7 +24,6 @@ struct iomapfs_daemon {
 	struct fs	*fs;
 	struct fuse_session *se;	/* for attribute invalidations */
 	bool		posix_acl;	/* FUSE_CAP_POSIX_ACL negotiated in ->init */
-	bool		readonly;
 	bool		dontcache_all;	/* -o dontcache */
 	double		attr_timeout, entry_timeout;
 };
