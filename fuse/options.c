@@ -21,17 +21,17 @@
 static const char *const ignored_opts[] = {
 	"rw", "dev", "suid", "exec", "auto", "noauto", "nouser", "user", "users",
 	"defaults", "_netdev", "nofail", "owner", "group", "loop",
+	"relatime",	/* the kernel's default, which libfuse cannot pass */
 };
-/* FUSE and kernel mount options passed through unchanged (bare or name=). */
+/* FUSE and kernel mount options that libfuse 3.14 passes on (bare or
+ * name=); it refuses the other atime flags, and max_read would have to
+ * match what ->init negotiates. */
 static const char *const fuse_flag_opts[] = {
 	"allow_other", "allow_root", "default_permissions", "nosuid", "nodev",
-	"noexec", "sync", "async", "dirsync", "atime", "noatime", "nodiratime",
-	"relatime", "norelatime", "strictatime", "lazytime", "nolazytime",
-	"auto_unmount",
+	"noexec", "sync", "async", "dirsync", "atime", "noatime", "auto_unmount",
 };
 static const char *const fuse_value_opts[] = {
-	"fsname=", "subtype=", "max_read=", "blksize=", "context=", "fscontext=",
-	"defcontext=", "rootcontext=",
+	"fsname=", "subtype=", "context=", "fscontext=", "defcontext=", "rootcontext=",
 };
 
 static bool in_list(const char *opt, const char *const *list, size_t n, bool prefix)
@@ -259,7 +259,7 @@ static void add_fuse_defaults(struct daemon_opts *o)
 	const char *s = o->fuse_opts ? o->fuse_opts : "";
 	bool has_fsname = strstr(s, "fsname=") != NULL;
 	bool has_subtype = strstr(s, "subtype=") != NULL;
-	bool has_allow_other = strstr(s, "allow_other") != NULL;
+	bool has_allow_other = strstr(s, "allow_other") || strstr(s, "allow_root");
 
 	fuse_opts_append(o, "default_permissions");
 	if (!has_fsname)
