@@ -96,6 +96,7 @@ expect(errno.EOPNOTSUPP, 'fallocate PUNCH_HOLE without KEEP_SIZE', lambda: cerr(
 
 # EFBIG: the format's maximum file size is 1 PiB
 expect(errno.EFBIG, 'pwrite at 1 PiB', os.pwrite, fd, b'x', 1 << 50)
+expect(errno.EFBIG, 'truncate to 2 PiB', os.ftruncate, fd, 1 << 51)
 os.close(fd)
 
 for b in bad:
