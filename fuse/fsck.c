@@ -406,7 +406,7 @@ static int fsck_run(struct fsck *fc, long *found, long *fixed, long *left)
 	*found = fc->found;
 	*fixed = fc->to_fix;
 	*left = fc->unfixable;
-	if (err || !fc->repair || fc->tree_problems || !(plan.nr_fixes + plan.nr_ifixes))
+	if (err || !fc->repair || fc->tree_problems || fsck_plan_empty(&plan))
 		goto out;
 	err = fsck_plan_apply(fc, &plan);
 	if (err) {

@@ -320,6 +320,29 @@ static void check_connected(struct fsck *fc)
 	}
 }
 
+/* Inode numbers against the superblock's allocator and count. */
+static void check_super_counts(struct fsck *fc, struct fsck_plan *p)
+{
+	const struct iomapfs_super *sb = meta_super(fc->m);
+
+	for (size_t i = 0; i < fc->nr_inodes; i++) {
+		uint64_t ino = fc->inodes[i].ino;
+
+		if (ino >= sb->next_ino)
+			fsck_problem(fc, false, "inode %llu is not below the next inode number %llu (would be handed out again)",
+				     (unsigned long long)ino,
+				     (unsigned long long)sb->next_ino);
+		else if (ino < IOMAPFS_FIRST_INO && ino != IOMAPFS_ROOT_INO)
+			fsck_problem(fc, false, "inode %llu has a reserved number",
+				     (unsigned long long)ino);
+	}
+	if (sb->nr_inodes != fc->nr_inodes) {
+		fsck_problem(fc, true, "superblock counts %llu inodes, the tree holds %zu",
+			     (unsigned long long)sb->nr_inodes, fc->nr_inodes);
+		p->inodes_delta = (int64_t)fc->nr_inodes - (int64_t)sb->nr_inodes;
+	}
+}
+
 /* ---- repairs (one section) ---- */
 
 static int dinode_update(struct meta *m, uint64_t ino,
@@ -477,6 +500,8 @@ int fsck_plan_apply(struct fsck *fc, struct fsck_plan *p)
 	int err = 0;
 
 	meta_begin(fc->m);
+	if (p->inodes_delta)
+		meta_inodes_changed(fc->m, p->inodes_delta);
 	for (size_t i = 0; i < p->nr_ifixes && !err; i++)
 		err = dinode_update(fc->m, p->ifixes[i].ino, ifix_apply, &p->ifixes[i]);
 	for (size_t i = 0; i < p->nr_fixes && !err; i++)
@@ -497,6 +522,7 @@ void fsck_analyze(struct fsck *fc, struct fsck_plan *p)
 	check_orphans(fc, p);
 	check_links(fc, p);
 	check_connected(fc);
+	check_super_counts(fc, p);
 	if (p->alloc_failed)
 		fc->alloc_failed = true;
 }

@@ -99,8 +99,13 @@ enum { IFIX_NLINK = 1, IFIX_SIZE = 2, IFIX_PARENT = 4, IFIX_BLOCKS = 8 };
 struct fsck_plan {
 	VEC(struct fsck_fix, fixes);
 	VEC(struct fsck_ifix, ifixes);
+	int64_t	inodes_delta;	/* correction to the superblock's inode count */
 	bool	alloc_failed;
 };
+static inline bool fsck_plan_empty(const struct fsck_plan *p)
+{
+	return !p->nr_fixes && !p->nr_ifixes && !p->inodes_delta;
+}
 
 /* fsck.c */
 /* One problem, one line (held back while the tree is being walked).

@@ -286,6 +286,22 @@ START_TEST(entry_with_the_wrong_type_is_corrected)
 }
 END_TEST
 
+START_TEST(wrong_inode_count_in_the_superblock_is_fixed)
+{
+	struct raw r;
+
+	tfs_create(t.fs, ROOT, "f", S_IFREG | 0644, NULL);
+	tfs_unmount(&t);
+	raw_open(&r);
+	meta_inodes_changed(r.m, 5);
+	raw_close(&r);
+	expect_found_then_repaired("superblock counts 7 inodes, the tree holds 2");
+	raw_open(&r);
+	ck_assert_uint_eq(meta_super(r.m)->nr_inodes, 2);
+	raw_close(&r);
+}
+END_TEST
+
 /* ---- what fsck cannot fix ---- */
 
 START_TEST(damaged_tree_node_is_reported_as_unrepairable)
@@ -423,6 +439,7 @@ static Suite *fsck_suite(void)
 	tcase_add_test(tc, unreferenced_inode_moves_to_lost_found);
 	tcase_add_test(tc, missing_xattr_chunk_drops_the_xattr);
 	tcase_add_test(tc, entry_with_the_wrong_type_is_corrected);
+	tcase_add_test(tc, wrong_inode_count_in_the_superblock_is_fixed);
 	tcase_add_test(tc, damaged_tree_node_is_reported_as_unrepairable);
 	tcase_add_test(tc, directory_loop_is_reported_as_unrepairable);
 	tcase_add_test(tc, foreign_or_missing_image_is_an_operational_error);
