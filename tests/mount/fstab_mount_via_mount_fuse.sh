@@ -25,11 +25,17 @@ echo "$line"
 [[ $line == "$IMG $MNT fuse.iomapfs "* ]] || fail "/proc/mounts shows '$line'"
 [[ $line == *allow_other* ]] || fail "allow_other is not on by default for root"
 [[ $line == *default_permissions* ]] || fail "default_permissions is not on"
-pid=$(pgrep -f "iomapfs $IMG $MNT" | head -n 1)
+# The daemon: the process whose command line names our image and mountpoint
+# (from /proc, so that procps is not needed).
+pid=
+for d in /proc/[0-9]*; do
+	cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+	[[ $cmd == *"iomapfs $IMG $MNT "* ]] && { pid=${d#/proc/}; break; }
+done
 [ -n "$pid" ] || fail "no daemon process found"
 DAEMON_PIDS+=("$pid")
-[ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ] ||
-	fail "daemon $pid did not detach (no new session)"
+sid=$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f4)	# field 6: session
+[ "$sid" = "$pid" ] || fail "daemon $pid did not detach (session $sid)"
 
 echo hello >"$MNT/f"
 timeout 60 umount "$MNT" || fail "umount failed"
