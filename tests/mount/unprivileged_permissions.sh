@@ -1,12 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Description: as an unprivileged user (nobody, via setpriv) the mode bits
-# are enforced (EACCES/EPERM where they say so, sticky directories), a
+# are enforced (EACCES/EPERM where they say so, sticky directories, and
+# FS_IOC_SHUTDOWN is root's only), a
 # write by a non-owner clears setuid and setgid, root's own write keeps
 # them, new inodes get the caller's uid, the umask, and the group (and for
 # directories S_ISGID) of a setgid parent.
 . "$(dirname "$0")/lib.sh" "$@"
 command -v setpriv >/dev/null || skip "no setpriv"
+[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3 (nobody cannot run root's)"
 
 denied() {	# WHAT MESSAGE CMD...: CMD as nobody must fail with MESSAGE
 	local what=$1 msg=$2 out
@@ -47,7 +49,11 @@ denied "chown root's file" "Operation not permitted" chown 65534 "$MNT/rootfile"
 denied "set times on root's file" "Operation not permitted" touch -c -d 2000-01-01 "$MNT/rootfile"
 denied "truncate root's file" "Permission denied" truncate -s 0 "$MNT/rootfile"
 denied "delete root's file in a sticky dir" "Operation not permitted" rm -f "$MNT/tmp/suid"
-[ "$(cat "$MNT/rootfile")" = root ] || fail "root's file changed"
+denied "FS_IOC_SHUTDOWN" "Operation not permitted" /usr/bin/python3 -c '
+import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.ioctl(fd, 0x8004587d, struct.pack("I", 2))' "$MNT/tmp"
+[ "$(cat "$MNT/rootfile")" = root ] || fail "root's file changed (or the fs was shut down)"
 
 log "new inodes belong to the caller and honour the umask"
 as_nobody sh -c "umask 027; touch '$MNT/tmp/mine'; mkdir '$MNT/tmp/mydir'" ||
