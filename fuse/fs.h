@@ -56,6 +56,8 @@ struct fs_inode {
 
 	/* Data side (inode.c/extent.c), under ->lock unless noted. */
 	bool			freeing;	/* being evicted; under fs.icache_lock */
+	bool			data_freed;	/* unlinked and closed: blocks already
+						 * freed, items wait for forget */
 	bool			ext_in_tree;	/* EXTENT items exist on disk */
 	uint64_t		ext_dirty_lo;	/* file blocks whose extents changed */
 	uint64_t		ext_dirty_hi;	/*  since the last store (lo > hi: none) */

@@ -23,7 +23,10 @@
  * from the end, each leaving a consistent smaller inode, then delete its
  * xattrs, symlink chunks, INODE and ORPHAN items in one last section.  A
  * crash in between leaves the ORPHAN item, and the next mount finishes the
- * job (fs_free_orphans).
+ * job (fs_free_orphans).  The data part runs early, at the last close or
+ * unlink, when only the kernel's lookup count still holds the inode: the
+ * space comes back at unlink, as on a local filesystem, not whenever the
+ * kernel gets round to sending FORGET.
  *
  * Runs in FUSE request threads, except the last fs_iput() of an inode,
  * which may run wherever the reference was dropped (never the reaper).
@@ -239,11 +242,31 @@ static int inode_evict(struct fs_inode *ip)
 	return err;
 }
 
+static int inode_free_data(struct fs_inode *ip);
+
+/*
+ * Under icache_lock: an unlinked inode that nobody has open or referenced,
+ * but that the kernel still knows (nlookup > 0).  Nothing can reach its
+ * data any more (no name, no open file), so its blocks are freed now
+ * rather than when the kernel's FORGET arrives, which may be after the
+ * next writer has hit ENOSPC.
+ */
+static bool inode_data_unreachable_locked(const struct fs_inode *ip, bool unlinked)
+{
+	return unlinked && !ip->refcount && !ip->nopen && ip->nlookup &&
+	       !ip->freeing && !ip->data_freed && ip->mapping;
+}
+
 /* Drop a reference; the last one of an unused inode evicts it. */
 static int inode_put(struct fs_inode *ip)
 {
 	struct fs *fs = ip->fs;
+	bool unlinked;
 	int err;
+
+	pthread_mutex_lock(&ip->lock);
+	unlinked = !ip->di.nlink;
+	pthread_mutex_unlock(&ip->lock);
 
 	pthread_mutex_lock(&fs->icache_lock);
 	if (WARN_ON_ONCE(!ip->refcount)) {
@@ -251,6 +274,13 @@ static int inode_put(struct fs_inode *ip)
 		return -EIO;
 	}
 	ip->refcount--;
+	if (inode_data_unreachable_locked(ip, unlinked)) {
+		ip->data_freed = true;
+		ip->refcount++;		/* ours while we free */
+		pthread_mutex_unlock(&fs->icache_lock);
+		err = inode_free_data(ip);
+		return inode_put(ip) ?: err;
+	}
 	if (!inode_unused_locked(ip) || ip->freeing) {
 		pthread_mutex_unlock(&fs->icache_lock);
 		return 0;
@@ -573,19 +603,27 @@ static int inode_free_items(struct fs_inode *ip)
 	return err;
 }
 
-static int inode_free_disk(struct fs_inode *ip)
+/* Drop the cached folios (nobody can read them again) and free every
+ * block, in sections of FREE_CHUNK extents from the end. */
+static int inode_free_data(struct fs_inode *ip)
 {
 	int err;
 
-	if (ip->mapping)
-		cache_truncate_range(ip->mapping, 0, UINT64_MAX);
-	if (S_ISREG(ip->di.mode)) {
-		while (!(err = inode_free_extents_step(ip)))
-			;
-		if (err < 0)
-			return err;
-	}
-	return inode_free_items(ip);
+	if (!ip->mapping)
+		return 0;
+	if (fs_is_shutdown(ip->fs) || fs_ro(ip->fs))
+		return 0;
+	cache_truncate_range(ip->mapping, 0, UINT64_MAX);
+	while (!(err = inode_free_extents_step(ip)))
+		;
+	return err < 0 ? err : 0;
+}
+
+static int inode_free_disk(struct fs_inode *ip)
+{
+	int err = inode_free_data(ip);
+
+	return err ? err : inode_free_items(ip);
 }
 
 /* ---- the whole cache: syncfs, unmount, mount ---- */

@@ -593,6 +593,26 @@ START_TEST(unlinked_open_file_is_freed_at_last_close)
 }
 END_TEST
 
+/* The kernel still holds a lookup on the unlinked, closed file; its space
+ * must come back at unlink, not when FORGET arrives (generic/084). */
+START_TEST(unlinked_file_space_returns_before_forget)
+{
+	uint64_t free_before, ino;
+	struct fs_inode *ip = open_unlinked_file("forgotten", 4, &free_before);
+
+	ino = ip->ino;
+	fs_inode_lookup_inc(ip);		/* the kernel's dentry */
+	fs_inode_release(ip);
+	fs_iput(ip);
+	ck_assert_int_eq(fs_syncfs(t.fs), 0);
+	ck_assert_uint_ge(free_blocks(), free_before);
+	fs_forget(t.fs, ino, 1);		/* now the inode itself goes */
+	ck_assert_int_eq(fs_iget(t.fs, ino, &ip), -ENOENT);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
 START_TEST(orphan_left_by_a_crash_is_freed_at_mount)
 {
 	uint64_t free_before;
@@ -1033,6 +1053,7 @@ static Suite *data_suite(void)
 	tcase_add_test(tc, lseek_finds_data_and_holes_in_sparse_file);
 	tcase_add_test(tc, write_past_max_file_size_is_efbig);
 	tcase_add_test(tc, unlinked_open_file_is_freed_at_last_close);
+	tcase_add_test(tc, unlinked_file_space_returns_before_forget);
 	tcase_add_test(tc, orphan_left_by_a_crash_is_freed_at_mount);
 	tcase_add_test(tc, setattr_changes_mode_owner_and_times);
 	tcase_add_test(tc, many_extents_move_to_items_and_back);
