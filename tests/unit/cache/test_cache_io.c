@@ -198,6 +198,13 @@ START_TEST(reclaim_in_tiny_cache_reads_back_8x_file)
 	ck_assert_mem_eq(got, want, len);
 	ck_assert_uint_gt(cache_stats_now(fs).evicted, 0);
 	ck_assert_uint_le(cache_stats_now(fs).pages_resident, 64);
+	{
+		struct cache_mapping_stat ms;
+
+		cache_mapping_get_stat(fs->m, &ms);
+		ck_assert_uint_eq(ms.evicted, cache_stats_now(fs).evicted);
+		ck_assert_uint_le(ms.cached, 64);
+	}
 	kfree(want);
 	kfree(got);
 	fake_fs_destroy(fs);
