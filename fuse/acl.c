@@ -357,7 +357,9 @@ int acl_set(struct fs *fs, uint64_t ino, const char *name, const void *value,
 	mode_t mode;
 	int err;
 
-	err = acl_from_xattr(kmemdup(value, size ? size : 1), size, &acl);
+	if (!size)
+		return -EINVAL;	/* removal comes as removexattr */
+	err = acl_from_xattr(kmemdup(value, size), size, &acl);
 	if (err)
 		goto out;
 	if (!strcmp(name, XATTR_NAME_POSIX_ACL_ACCESS)) {
