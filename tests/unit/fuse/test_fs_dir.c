@@ -663,6 +663,7 @@ static Suite *dir_suite(void)
 	Suite *s = suite_create("fs_dir");
 	TCase *tc = tcase_create("names");
 
+	tcase_add_unchecked_fixture(tc, tfs_dir_create, tfs_dir_remove);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, create_lookup_unlink_round_trip);
@@ -685,6 +686,7 @@ static Suite *dir_suite(void)
 	tcase_add_test(tc, name_changes_update_the_directory_mtime);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("concurrency");
+	tcase_add_unchecked_fixture(tc, tfs_dir_create, tfs_dir_remove);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, concurrent_creates_renames_and_unlinks_leave_a_consistent_tree);

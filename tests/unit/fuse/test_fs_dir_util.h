@@ -15,7 +15,43 @@
 #include <unistd.h>
 #include "../../../fuse/fs_internal.h"
 
+#include <dirent.h>
+
 #define TFS_IMAGE_BYTES	(512ull << 20)
+
+/*
+ * The work directory belongs to the parent process: made and removed by
+ * an unchecked fixture (tfs_dir_create/tfs_dir_remove around each TCase),
+ * so a test that fails in its forked child -- which then skips its own
+ * teardown -- still leaves nothing behind in /var/tmp.
+ */
+static char tfs_workdir[64];
+
+static inline void tfs_dir_create(void)
+{
+	strcpy(tfs_workdir, "/var/tmp/iomapfs-ns-XXXXXX");
+	if (!mkdtemp(tfs_workdir)) {
+		perror("mkdtemp");
+		exit(EXIT_FAILURE);
+	}
+}
+
+static inline void tfs_dir_remove(void)
+{
+	DIR *d = opendir(tfs_workdir);
+	struct dirent *de;
+	char path[sizeof(tfs_workdir) + 256 + 2];
+
+	while (d && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", tfs_workdir, de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(tfs_workdir);
+}
 
 struct tfs {
 	char		dir[64];
@@ -30,8 +66,8 @@ static inline void tfs_mkfs(struct tfs *t)
 	struct blk_dev *dev;
 	int fd;
 
-	strcpy(t->dir, "/var/tmp/iomapfs-ns-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(t->dir));
+	ck_assert_msg(tfs_workdir[0], "no work directory: add the unchecked fixture");
+	snprintf(t->dir, sizeof(t->dir), "%s", tfs_workdir);
 	snprintf(t->image, sizeof(t->image), "%s/image", t->dir);
 	fd = open(t->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ck_assert_int_ge(fd, 0);
@@ -90,7 +126,6 @@ static inline void tfs_cleanup(struct tfs *t)
 		fs_unmount(t->fs);
 	t->fs = NULL;
 	unlink(t->image);
-	rmdir(t->dir);
 }
 
 /* Create a child of @dir; returns its inode number. */

@@ -429,6 +429,7 @@ static Suite *fsck_suite(void)
 	Suite *s = suite_create("fs_fsck");
 	TCase *tc = tcase_create("fsck");
 
+	tcase_add_unchecked_fixture(tc, tfs_dir_create, tfs_dir_remove);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, fresh_image_is_clean);

@@ -212,6 +212,7 @@ static Suite *xattr_suite(void)
 	Suite *s = suite_create("fs_xattr");
 	TCase *tc = tcase_create("xattr");
 
+	tcase_add_unchecked_fixture(tc, tfs_dir_create, tfs_dir_remove);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, small_value_set_get_list_remove);
