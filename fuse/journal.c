@@ -160,14 +160,22 @@ int meta_write_super_direct(struct meta *m)
 	return write_home(m, h, 2);
 }
 
+/* A zeroed journal block at position @pos with its header for txn @seq. */
+static void *jblock_init(struct meta *m, void *blk, uint64_t pos, uint32_t magic,
+			 uint64_t seq)
+{
+	memset(blk, 0, IOMAPFS_BLOCK_SIZE);
+	meta_fill_blkhdr(m, blk, m->sb.journal_start + pos, magic, 0);
+	((struct iomapfs_blkhdr *)blk)->seq = seq;
+	return blk;
+}
+
 static int write_jsb(struct meta *m, uint64_t tail_seq, uint64_t tail_block)
 {
 	struct iomapfs_jsb *jsb = m->j_scratch;
 	int err;
 
-	memset(jsb, 0, IOMAPFS_BLOCK_SIZE);
-	meta_fill_blkhdr(m, jsb, m->sb.journal_start, IOMAPFS_JSB_MAGIC, 0);
-	jsb->hdr.seq = tail_seq;
+	jblock_init(m, jsb, 0, IOMAPFS_JSB_MAGIC, tail_seq);
 	jsb->tail_seq = tail_seq;
 	jsb->tail_block = tail_block;
 	meta_block_set_crc(jsb);
@@ -212,11 +220,8 @@ static struct home_blk *txn_collect(struct meta *m, uint64_t seq, size_t *n)
 static void fill_desc(struct meta *m, void *blk, uint64_t pos, uint64_t seq,
 		      const struct home_blk *h, size_t n, bool more)
 {
-	struct iomapfs_jdesc *d = blk;
+	struct iomapfs_jdesc *d = jblock_init(m, blk, pos, IOMAPFS_JDESC_MAGIC, seq);
 
-	memset(d, 0, IOMAPFS_BLOCK_SIZE);
-	meta_fill_blkhdr(m, d, m->sb.journal_start + pos, IOMAPFS_JDESC_MAGIC, 0);
-	d->hdr.seq = seq;
 	d->nr_blocks = n;
 	d->more = more;
 	for (size_t i = 0; i < n; i++)
@@ -227,11 +232,8 @@ static void fill_desc(struct meta *m, void *blk, uint64_t pos, uint64_t seq,
 static void fill_commit(struct meta *m, void *blk, uint64_t pos, uint64_t seq,
 			size_t n, uint32_t data_crc)
 {
-	struct iomapfs_jcommit *c = blk;
+	struct iomapfs_jcommit *c = jblock_init(m, blk, pos, IOMAPFS_JCOMMIT_MAGIC, seq);
 
-	memset(c, 0, IOMAPFS_BLOCK_SIZE);
-	meta_fill_blkhdr(m, c, m->sb.journal_start + pos, IOMAPFS_JCOMMIT_MAGIC, 0);
-	c->hdr.seq = seq;
 	c->nr_blocks = n;
 	c->data_crc = data_crc;
 	c->commit_time_ns = realtime_ns();
