@@ -696,11 +696,5 @@ static Suite *dir_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(dir_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tfs_run(dir_suite());
 }

@@ -180,4 +180,16 @@ static inline struct stat tfs_stat(struct fs *fs, uint64_t ino)
 	return st;
 }
 
+/* main() of each suite: run it, exit status for ctest. */
+static inline int tfs_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 #endif /* TEST_FS_DIR_UTIL_H */

@@ -452,11 +452,5 @@ static Suite *fsck_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(fsck_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tfs_run(fsck_suite());
 }
