@@ -302,6 +302,31 @@ START_TEST(wrong_inode_count_in_the_superblock_is_fixed)
 }
 END_TEST
 
+START_TEST(orphan_of_an_open_unlinked_file_is_left_to_the_next_mount)
+{
+	uint64_t f = tfs_create(t.fs, ROOT, "f", S_IFREG | 0644, NULL);
+	struct fs_inode *ip;
+	char *out;
+
+	ck_assert_int_eq(fs_iget(t.fs, f, &ip), 0);
+	fs_inode_open(ip);
+	ck_assert_int_eq(fs_unlink(t.fs, ROOT, "f"), 0);
+	ck_assert_int_eq(meta_commit(fs_meta(t.fs)), 0);
+	fs_shutdown(t.fs);		/* crash while the file is still open */
+	tfs_unmount(&t);
+	ck_assert_int_eq(tfs_fsck(&t, true, &out), FSCK_CORRECTED);	/* the replay */
+	ck_assert_msg(!strstr(out, "lost+found"), "%s", out);
+	free(out);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_OK);
+	tfs_mount(&t);			/* frees the orphan */
+	ck_assert_int_eq(fs_iget(t.fs, f, &ip), -ENOENT);
+	tfs_unmount(&t);
+	ck_assert_int_eq(tfs_fsck(&t, false, &out), FSCK_OK);
+	ck_assert_ptr_nonnull(strstr(out, ": clean, 1 inodes"));
+	free(out);
+}
+END_TEST
+
 /* ---- what fsck cannot fix ---- */
 
 START_TEST(damaged_tree_node_is_reported_as_unrepairable)
@@ -446,6 +471,7 @@ static Suite *fsck_suite(void)
 	tcase_add_test(tc, foreign_or_missing_image_is_an_operational_error);
 	tcase_add_test(tc, unclean_shutdown_is_reported_then_replayed);
 	tcase_add_test(tc, mounted_image_is_refused);
+	tcase_add_test(tc, orphan_of_an_open_unlinked_file_is_left_to_the_next_mount);
 	suite_add_tcase(s, tc);
 	return s;
 }
