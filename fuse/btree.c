@@ -653,6 +653,19 @@ int btree_lookup(struct meta *m, const struct iomapfs_key *key, void *val,
 	return err;
 }
 
+#define LEAF_READAHEAD	16	/* leaves read together when iteration leaves the cache */
+
+/* Batch-read up to @count children of @parent from slot @from. */
+static void prefetch_children(struct meta *m, struct mbuf *parent, int from, int count)
+{
+	uint64_t blk[PTRS_MAX];
+	int n = 0;
+
+	for (int i = from; i < nh(parent)->nritems && n < count; i++)
+		blk[n++] = nptr(parent, i)->blkno;
+	mbuf_readahead(m, blk, n, IOMAPFS_BTREE_MAGIC);
+}
+
 /* Move the path to the first item of the next leaf.  0 or -ENOENT. */
 static int next_leaf(struct meta *m, struct btree_path *p)
 {
@@ -665,7 +678,11 @@ static int next_leaf(struct meta *m, struct btree_path *p)
 		return -ENOENT;
 	p->slots[l]++;
 	for (l--; l >= 0; l--) {
-		struct mbuf *b = read_node(m, nptr(p->nodes[l + 1], p->slots[l + 1])->blkno, l);
+		struct mbuf *b;
+
+		if (l == 0)
+			prefetch_children(m, p->nodes[1], p->slots[1], LEAF_READAHEAD);
+		b = read_node(m, nptr(p->nodes[l + 1], p->slots[l + 1])->blkno, l);
 
 		if (IS_ERR(b))
 			return PTR_ERR(b);
@@ -805,6 +822,7 @@ static void check_node(struct tree_check *tc, uint64_t blkno, int level,
 static void check_interior(struct tree_check *tc, struct mbuf *b, int level,
 			   const struct iomapfs_key *hi)
 {
+	prefetch_children(tc->m, b, 0, PTRS_MAX);
 	for (int i = 0; i < nh(b)->nritems; i++) {
 		const struct iomapfs_key *next = i + 1 < nh(b)->nritems ? &nptr(b, i + 1)->key : hi;
 

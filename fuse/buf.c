@@ -198,6 +198,43 @@ struct mbuf *mbuf_new(struct meta *m, uint64_t blkno)
 	return mbuf_insert(m, blkno);
 }
 
+/*
+ * Read the blocks of @blknos that are not cached yet, in one batch of bios
+ * (consecutive blocks share a bio), so a walk over many siblings waits for
+ * one round trip instead of one per block.  Blocks that fail to read or
+ * verify are dropped quietly: the mbuf_read() that needs them reports it.
+ */
+void mbuf_readahead(struct meta *m, const uint64_t *blknos, size_t n, uint32_t magic)
+{
+	struct mbuf **bufs = kmalloc(max_t(size_t, n, 1) * sizeof(*bufs));
+	void **data = kmalloc(max_t(size_t, n, 1) * sizeof(*data));
+	struct meta_io io;
+	size_t nr = 0;
+	int err;
+
+	for (size_t i = 0; i < n; i++)
+		if (blknos[i] < m->nr_blocks && !mbuf_find(&m->bc, blknos[i]))
+			bufs[nr++] = mbuf_insert(m, blknos[i]);
+	mio_init(&io);
+	for (size_t i = 0, j; i < nr; i = j) {
+		for (j = i; j < nr && bufs[j]->blkno == bufs[i]->blkno + (j - i); j++)
+			data[j - i] = bufs[j]->data;
+		mio_submit(&io, m->dev, REQ_OP_READ, bufs[i]->blkno, data, j - i);
+	}
+	err = mio_wait(&io);
+	for (size_t i = 0; i < nr; i++) {
+		struct mbuf *b = bufs[i];
+
+		atomic_fetch_add_explicit(&m->st_buf_misses, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&m->st_buf_ra, 1, memory_order_relaxed);
+		b->refs--;
+		if (err || meta_block_problem(m, b->data, magic, b->blkno))
+			mbuf_forget(m, b->blkno);
+	}
+	kfree(data);
+	kfree(bufs);
+}
+
 void mbuf_get(struct mbuf *b)
 {
 	b->refs++;
@@ -290,10 +327,10 @@ static void mio_end_io(struct bio *bio)
 		futex_wake(&io->pending);
 }
 
-static struct bio *mio_new_bio(struct meta_io *io, struct blk_dev *dev,
+static struct bio *mio_new_bio(struct meta_io *io, struct blk_dev *dev, enum req_op op,
 			       uint64_t blkno, size_t nr)
 {
-	struct bio *bio = bio_alloc(dev, min_t(size_t, nr, 256), REQ_OP_WRITE);
+	struct bio *bio = bio_alloc(dev, min_t(size_t, nr, 256), op);
 
 	bio->bi_sector = blkno << (IOMAPFS_BLOCK_SHIFT - SECTOR_SHIFT);
 	bio->bi_end_io = mio_end_io;
@@ -301,14 +338,14 @@ static struct bio *mio_new_bio(struct meta_io *io, struct blk_dev *dev,
 	return bio;
 }
 
-static void mio_submit(struct meta_io *io, struct bio *bio)
+static void mio_submit_bio(struct meta_io *io, struct bio *bio)
 {
 	atomic_fetch_add(&io->pending, 1);
 	submit_bio(bio);
 }
 
-void mio_write(struct meta_io *io, struct blk_dev *dev, uint64_t blkno,
-	       void *const *bufs, size_t n)
+void mio_submit(struct meta_io *io, struct blk_dev *dev, enum req_op op,
+		uint64_t blkno, void *const *bufs, size_t n)
 {
 	struct bio *bio = NULL;
 
@@ -316,8 +353,8 @@ void mio_write(struct meta_io *io, struct blk_dev *dev, uint64_t blkno,
 		if (bio && bio_add_buf(bio, bufs[i], IOMAPFS_BLOCK_SIZE))
 			continue;
 		if (bio)
-			mio_submit(io, bio);
-		bio = mio_new_bio(io, dev, blkno + i, n - i);
+			mio_submit_bio(io, bio);
+		bio = mio_new_bio(io, dev, op, blkno + i, n - i);
 		if (!bio_add_buf(bio, bufs[i], IOMAPFS_BLOCK_SIZE)) {
 			bio->bi_status = -EINVAL;
 			atomic_fetch_add(&io->pending, 1);
@@ -326,7 +363,7 @@ void mio_write(struct meta_io *io, struct blk_dev *dev, uint64_t blkno,
 		}
 	}
 	if (bio)
-		mio_submit(io, bio);
+		mio_submit_bio(io, bio);
 }
 
 int mio_wait(struct meta_io *io)

@@ -142,7 +142,7 @@ static int write_home(struct meta *m, struct home_blk *h, size_t n)
 			bufs[j - i] = h[j].data;
 			j++;
 		}
-		mio_write(&io, m->dev, h[i].blkno, bufs + 0, j - i);
+		mio_submit(&io, m->dev, REQ_OP_WRITE, h[i].blkno, bufs, j - i);
 		i = j;
 	}
 	err = mio_wait(&io);
@@ -279,7 +279,7 @@ static int journal_write(struct meta *m, uint64_t seq, const struct home_blk *h,
 		uint64_t pos = jpos_advance(m, m->j_head, i);
 		size_t run = min_t(size_t, k - i, m->j_cap + 1 - pos);
 
-		mio_write(&io, m->dev, m->sb.journal_start + pos, blocks + i, run);
+		mio_submit(&io, m->dev, REQ_OP_WRITE, m->sb.journal_start + pos, blocks + i, run);
 		i += run;
 	}
 	err = mio_wait(&io);

@@ -199,6 +199,7 @@ long meta_check_bitmap(struct meta *m, const uint8_t *used, bool fix, FILE *log)
 struct meta_stats {
 	uint64_t commits, journal_blocks_written, checkpoints, replayed_txns;
 	uint64_t buf_hits, buf_misses, buf_cached;
+	uint64_t buf_readahead;		/* of buf_misses: read in batches ahead of use */
 };
 void meta_get_stats(struct meta *m, struct meta_stats *st);
 

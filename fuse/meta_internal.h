@@ -118,7 +118,7 @@ struct meta {
 
 	/* Counters: updated under ->lock, read with relaxed atomics. */
 	atomic_uint_fast64_t	st_commits, st_jblocks, st_checkpoints, st_replayed;
-	atomic_uint_fast64_t	st_buf_hits, st_buf_misses, st_buf_cached;
+	atomic_uint_fast64_t	st_buf_hits, st_buf_misses, st_buf_cached, st_buf_ra;
 };
 
 /* ---- crc32c.c ---- */
@@ -150,18 +150,22 @@ void mbuf_forget(struct meta *m, uint64_t blkno);
 /* Drop every dirty buffer of the running transaction (shutdown). */
 void mbuf_drop_dirty(struct meta *m);
 
+/* Read the uncached blocks of @blknos in one batch (walks over siblings). */
+void mbuf_readahead(struct meta *m, const uint64_t *blknos, size_t n, uint32_t magic);
+
 /*
- * Batched block writes with bios (journal and checkpoint).  mio_write()
- * writes @n blocks to consecutive device blocks from @bufs[]; mio_wait()
- * waits for every bio and returns the first error.  Task context.
+ * Batched block I/O with bios (journal, checkpoint, readahead).
+ * mio_submit() moves @n blocks between @bufs[] and consecutive device
+ * blocks from @blkno; mio_wait() waits for every bio and returns the first
+ * error.  Task context.
  */
 struct meta_io {
 	atomic_int	pending;
 	atomic_int	err;
 };
 void mio_init(struct meta_io *io);
-void mio_write(struct meta_io *io, struct blk_dev *dev, uint64_t blkno,
-	       void *const *bufs, size_t n);
+void mio_submit(struct meta_io *io, struct blk_dev *dev, enum req_op op,
+		uint64_t blkno, void *const *bufs, size_t n);
 int mio_wait(struct meta_io *io);
 
 /* ---- journal.c ---- */

@@ -278,4 +278,5 @@ void meta_get_stats(struct meta *m, struct meta_stats *st)
 	st->buf_hits = atomic_load(&m->st_buf_hits);
 	st->buf_misses = atomic_load(&m->st_buf_misses);
 	st->buf_cached = atomic_load(&m->st_buf_cached);
+	st->buf_readahead = atomic_load(&m->st_buf_ra);
 }
