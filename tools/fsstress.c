@@ -95,6 +95,19 @@ static uint64_t rnd_below(struct fss_proc *p, uint64_t n)
 	return n ? rnd(p) % n : 0;
 }
 
+/* d_type, or the type from fstatat() where the filesystem gives DT_UNKNOWN */
+static unsigned char entry_type(DIR *d, const struct dirent *de)
+{
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type;
+	if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return DT_UNKNOWN;
+	return S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG :
+	       DT_UNKNOWN;
+}
+
 /*
  * Pick a random entry of `dir`, of the wanted kind (DT_DIR or DT_REG), into
  * `name`.  Returns the number of candidates (0: none).
@@ -109,7 +122,7 @@ static int pick_in_dir(struct fss_proc *p, const char *dir, unsigned char type,
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || de->d_type != type)
+		if (de->d_name[0] == '.' || entry_type(d, de) != type)
 			continue;
 		/* reservoir sampling: one pass, uniform choice */
 		if (rnd_below(p, ++seen) == 0)
@@ -142,10 +155,12 @@ static bool pick_file(struct fss_proc *p, char *path)
 	size_t l;
 
 	pick_dir(p, path);
-	if (!pick_in_dir(p, path, DT_REG, name, sizeof(name)) &&
-	    (snprintf(path, PATH_MAX, "%s", p->root),
-	     !pick_in_dir(p, path, DT_REG, name, sizeof(name))))
-		return false;
+	if (!pick_in_dir(p, path, DT_REG, name, sizeof(name))) {
+		/* none there: try the root, where most files are made */
+		snprintf(path, PATH_MAX, "%s", p->root);
+		if (!pick_in_dir(p, path, DT_REG, name, sizeof(name)))
+			return false;
+	}
 	l = strlen(path);
 	snprintf(path + l, PATH_MAX - l, "/%s", name);
 	return true;
