@@ -514,19 +514,31 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  * them with fuse_reply_iov: libfuse 3.14's fuse_reply_data copies any
  * bufvec of more than one memory buffer into a bounce buffer first
  * (fuse_send_data_iov_fallback), which a folio-per-page reply always is.
+ *
+ * A reference keeps the folio's memory, not its contents: a write, punch
+ * or truncate could change them while the kernel copies (TSan saw it under
+ * fsx).  So the read holds the inode's rwsem shared until the reply is
+ * sent, as XFS holds its IOLOCK across a read: reads stay parallel, writers
+ * wait for the copy.  fs_read takes the rwsem shared again inside; a second
+ * read lock by the same thread is allowed for the default (reader-
+ * preferring) glibc rwlock that fs_inode uses.
  */
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct cache_read_result *res = kmalloc(sizeof(*res));
-	ssize_t n = fs_read(file_of(fi)->ip, off, size, res);
+	struct fs_inode *ip = file_of(fi)->ip;
+	ssize_t n;
 
+	pthread_rwlock_rdlock(&ip->rwsem);
+	n = fs_read(ip, off, size, res);
 	if (n < 0) {
 		reply_err(req, n);
 	} else {
 		fuse_reply_iov(req, res->iov, res->nr);
 		cache_read_done(res);
 	}
+	pthread_rwlock_unlock(&ip->rwsem);
 	kfree(res);
 }
 
