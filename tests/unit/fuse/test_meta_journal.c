@@ -217,6 +217,50 @@ START_TEST(read_only_mount_sees_a_dirty_journal_without_writing)
 }
 END_TEST
 
+/* Every @step-th item of the range gets generation @gen (one section). */
+static void update_every(struct meta *m, uint64_t obj, uint64_t n, uint64_t step, uint64_t gen)
+{
+	meta_begin(m);
+	for (uint64_t i = 0; i < n; i += step)
+		put_u64(m, obj, i, obj * 1000000 + i * 10 + gen);
+	meta_end(m);
+}
+
+START_TEST(replay_of_a_transaction_with_several_descriptors)
+{
+	struct fx f = { 0 };
+	struct meta_stats st0, st;
+
+	/* A 2048-block journal: meta_end commits only past 1023 blocks. */
+	fx_setup(&f, "multidesc.img", 128 * MiB, 2048);
+	for (uint64_t obj = 160; obj < 166; obj++)
+		put_range(f.m, obj, 12000, 1);
+	ck_assert_int_eq(meta_commit(f.m), 0);
+	meta_get_stats(f.m, &st0);
+	/* One item in nearly every leaf: ~700 blocks, more than the 504 home
+	 * blocks one descriptor can list. */
+	for (uint64_t obj = 160; obj < 166; obj++)
+		update_every(f.m, obj, 12000, 100, 2);
+	ck_assert_int_eq(meta_commit_no_checkpoint(f.m, false), 0);
+	meta_get_stats(f.m, &st);
+	ck_assert_uint_gt(st.journal_blocks_written - st0.journal_blocks_written,
+			  IOMAPFS_JDESC_MAX + 2);
+	ck_assert_int_eq(meta_unmount(f.m), -EIO);
+	f.m = NULL;
+	fx_close(&f);
+	fx_open(&f);
+	fx_mount(&f);
+	meta_get_stats(f.m, &st);
+	ck_assert_uint_eq(st.replayed_txns, 1);
+	for (uint64_t obj = 160; obj < 166; obj++)
+		for (uint64_t i = 0; i < 12000; i += 50)
+			ck_assert_uint_eq(get_u64(f.m, obj, i),
+					  obj * 1000000 + i * 10 + (i % 100 ? 1 : 2));
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(many_commits_write_the_journal_several_times_over)
 {
 	struct fx f = { 0 };
@@ -520,6 +564,7 @@ int main(void)
 	tcase_add_test(tc, torn_txn_without_commit_block_is_not_replayed);
 	tcase_add_test(tc, journal_wraps_around_and_replays_across_the_wrap);
 	tcase_add_test(tc, many_commits_write_the_journal_several_times_over);
+	tcase_add_test(tc, replay_of_a_transaction_with_several_descriptors);
 	tcase_add_test(tc, read_only_mount_sees_a_dirty_journal_without_writing);
 	tcase_add_test(tc, shutdown_drops_the_running_transaction);
 	tcase_add_test(tc, sequence_numbers_tell_fsync_when_to_commit);
