@@ -261,6 +261,37 @@ START_TEST(replay_of_a_transaction_with_several_descriptors)
 }
 END_TEST
 
+START_TEST(txn_with_a_corrupted_image_is_not_replayed)
+{
+	struct fx f = { 0 };
+	struct meta_stats st;
+	uint64_t off;
+	uint8_t b;
+
+	fx_setup(&f, "badimg.img", 64 * MiB, 0);
+	put_range(f.m, 170, 200, 1);
+	ck_assert_int_eq(meta_commit(f.m), 0);
+	put_range(f.m, 170, 200, 2);
+	ck_assert_int_eq(meta_commit_no_checkpoint(f.m, false), 0);
+	ck_assert_int_eq(meta_unmount(f.m), -EIO);
+	f.m = NULL;
+	fx_close(&f);
+	/* The second image after the descriptor (the first is the superblock):
+	 * one flipped bit breaks the commit block's data checksum. */
+	off = (2 + jsb_tail(&f) + 2) * BLK + 1000;
+	fx_pio(&f, false, &b, 1, off);
+	b ^= 0x10;
+	fx_pio(&f, true, &b, 1, off);
+	fx_open(&f);
+	fx_mount(&f);
+	meta_get_stats(f.m, &st);
+	ck_assert_uint_eq(st.replayed_txns, 0);
+	ck_assert(range_is(f.m, 170, 200, 1));
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(many_commits_write_the_journal_several_times_over)
 {
 	struct fx f = { 0 };
@@ -565,6 +596,7 @@ int main(void)
 	tcase_add_test(tc, journal_wraps_around_and_replays_across_the_wrap);
 	tcase_add_test(tc, many_commits_write_the_journal_several_times_over);
 	tcase_add_test(tc, replay_of_a_transaction_with_several_descriptors);
+	tcase_add_test(tc, txn_with_a_corrupted_image_is_not_replayed);
 	tcase_add_test(tc, read_only_mount_sees_a_dirty_journal_without_writing);
 	tcase_add_test(tc, shutdown_drops_the_running_transaction);
 	tcase_add_test(tc, sequence_numbers_tell_fsync_when_to_commit);
