@@ -11,21 +11,29 @@
  *   2. analyze   cross-check what was collected: extents inside the device
  *                and claimed once (cross-links), dirents pointing at live
  *                inodes of the right type, link counts ("." and ".." rules
- *                for directories), parents, xattr chunks, symlink lengths;
- *                with repair on, fix what is safe in one section, commit,
- *                and scan again to prove the fixes took.
+ *                for directories), parents, every directory reaching the
+ *                root, xattr chunks, symlink lengths, inode numbers and
+ *                the superblock's inode count; with repair on, fix what is
+ *                safe in one section, commit, and scan again to prove the
+ *                fixes took.
+ *   0. journal   before any of this: a superblock not marked clean means
+ *                the journal may hold transactions.  -n reports it (and
+ *                checks the unreplayed image); otherwise mount replays it.
  *   3. bitmap    the blocks the last scan saw in use against the on-disk
  *                free-space bitmap (leaks, used-but-free); repaired by
  *                rewriting the bitmap from the scan.
  *
- * Repairs: wrong link counts, directory sizes and parents are rewritten;
+ * Repairs: wrong link counts, directory sizes, parents, block counts and
+ * the superblock's inode count are rewritten;
  * dangling or malformed directory entries are removed; stray items
  * (belonging to no inode) and orphaned xattr chunks are deleted; an inode
  * no entry refers to is moved to /lost+found as "#<ino>" (never freed:
  * its data may matter).  A corrupt B+tree node, a cross-linked block, an
- * extent outside the device, a hard-linked directory or a bad mode are
- * reported and left alone: we know no repair that cannot lose data, and
+ * extent outside the device, a hard-linked directory, a directory loop or
+ * a bad mode are reported and left alone: we know no repair that cannot lose data, and
  * with a damaged tree we do not trust the rest enough to change anything.
+ * Orphans (unlinked files that were open at a crash) are valid: the next
+ * mount frees them.
  *
  * This file: the walk (pass 1) and the driver; fsck_check.c: passes 2
  * and the repairs.
