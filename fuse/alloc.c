@@ -331,19 +331,26 @@ int alloc_extent_reserved(struct meta *m, uint64_t goal, uint64_t max_len,
 	return 0;
 }
 
+/* Is every block of the range marked used on disk?  One buffer per group. */
 static bool bitmap_range_used(struct meta *m, uint64_t start, uint64_t len)
 {
-	for (uint64_t b = start; b < start + len; b++) {
-		struct mbuf *mb = bitmap_buf(m, b / IOMAPFS_BITMAP_BITS);
-		uint64_t i = b % IOMAPFS_BITMAP_BITS;
-		bool used;
+	while (len) {
+		uint64_t i = start % IOMAPFS_BITMAP_BITS;
+		uint64_t n = min_t(uint64_t, len, IOMAPFS_BITMAP_BITS - i);
+		struct mbuf *mb = bitmap_buf(m, start / IOMAPFS_BITMAP_BITS);
+		const uint8_t *bits;
+		bool used = true;
 
 		if (IS_ERR(mb))
 			return false;
-		used = bitmap_bits(mb)[i / 8] >> (i % 8) & 1;
+		bits = bitmap_bits(mb);
+		for (uint64_t k = i; k < i + n && used; k++)
+			used = bits[k / 8] >> (k % 8) & 1;
 		mbuf_put(m, mb);
 		if (!used)
 			return false;
+		start += n;
+		len -= n;
 	}
 	return true;
 }
