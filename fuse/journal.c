@@ -647,8 +647,9 @@ static int replay_apply(struct meta *m, struct replay *r, uint64_t seq, uint64_t
 }
 
 /*
- * Mount-time replay.  With @write false (read-only, fsck -n) the log is
- * only reported.  Returns the number of transactions found, or -errno.
+ * Mount-time replay.  With @write false (read-only, fsck -n, no_replay)
+ * nothing is written: the committed images become dirty buffers instead
+ * (replay_in_memory).  Returns the number of transactions found, or -errno.
  */
 int meta_journal_replay(struct meta *m, bool write)
 {
