@@ -547,10 +547,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	/*
 	 * file_remove_privs(): a write by a caller without CAP_FSETID clears
-	 * setuid (and setgid with group-exec).  libfuse 3.14 does not pass
-	 * FUSE_WRITE_KILL_SUIDGID and we refuse FUSE_CAP_HANDLE_KILLPRIV's
-	 * other duties to the kernel, so the request's uid decides: root keeps
-	 * the bits, anyone else (the owner included, as in the kernel) not.
+	 * setuid (and setgid with group-exec).  With FUSE_CAP_HANDLE_KILLPRIV
+	 * off the kernel does it for chown and truncate but not for a write,
+	 * and libfuse 3.14 does not pass FUSE_WRITE_KILL_SUIDGID, so the
+	 * request's uid decides: root keeps the bits, anyone else (the owner
+	 * included, as in the kernel) loses them.
 	 */
 	struct fs_inode *ip = file_of(fi)->ip;
 	mode_t before = inode_mode(ip);
