@@ -400,6 +400,9 @@ int fs_extent_store(struct fs_inode *ip)
 	uint32_t n = 0;
 	int err = 0;
 
+	if (ip->ext_dirty_lo < ip->ext_dirty_hi)	/* fdatasync must commit */
+		ip->last_data_txn = meta_running_seq(ip->fs->meta);
+
 	for (uint32_t i = 0; i < ip->nr_ext; i++)
 		n += ip->ext[i].state != FS_EXT_DELALLOC;
 	memset(ip->di.ext, 0, sizeof(ip->di.ext));

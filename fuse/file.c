@@ -446,12 +446,14 @@ ssize_t fs_write(struct fs_inode *ip, uint64_t pos, const void *buf, size_t len,
 
 /* ---- durability ---- */
 
-static bool inode_needs_commit(struct fs_inode *ip)
+/* Was the inode changed in a transaction that is not durable yet?  For
+ * fdatasync only changes of size and extents count. */
+static bool inode_needs_commit(struct fs_inode *ip, bool datasync)
 {
 	uint64_t last;
 
 	pthread_mutex_lock(&ip->lock);
-	last = ip->last_txn;
+	last = datasync ? ip->last_data_txn : ip->last_txn;
 	pthread_mutex_unlock(&ip->lock);
 	return last > meta_durable_seq(fs_meta(ip->fs));
 }
@@ -487,7 +489,7 @@ int fs_fsync(struct fs_inode *ip, bool datasync, errseq_t *since)
 		pthread_mutex_unlock(&ip->lock);
 		if (dirty)
 			err = fs_inode_mark_dirty(ip);
-		if (!err && inode_needs_commit(ip)) {
+		if (!err && inode_needs_commit(ip, datasync)) {
 			err = meta_commit(fs->meta);	/* flushes the device too */
 			atomic_fetch_add(&fs->commits_by_fsync, 1);
 		} else if (!err) {

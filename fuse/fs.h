@@ -64,6 +64,8 @@ struct fs_inode {
 	uint64_t		delalloc_blocks;	/* reserved, not yet allocated */
 	uint64_t		ext_seq;	/* bumped by every extent map change:
 						 * writeback revalidates its cached iomap */
+	uint64_t		last_data_txn;	/* like last_txn, for changes of size or
+						 * extents only: fdatasync needs commit? */
 };
 
 struct fs_mount_opts {

@@ -344,15 +344,24 @@ void fs_inode_release(struct fs_inode *ip)
 
 /* ---- attributes ---- */
 
+/*
+ * fdatasync(2) must make durable what is needed to find the data again:
+ * the size and the extents, not the timestamps.  ip->last_data_txn notes
+ * the transaction of the last such change: a new size here, new extents in
+ * fs_extent_store().
+ */
 int fs_inode_write(struct fs_inode *ip)
 {
 	struct meta *m = ip->fs->meta;
 	struct iomapfs_key key = meta_key(ip->ino, IOMAPFS_ITEM_INODE, 0);
+	bool data_changed = false;
 	int err;
 
 	pthread_mutex_lock(&ip->lock);
-	if (ip->mapping)
+	if (ip->mapping && ip->di.size != cache_mapping_size(ip->mapping)) {
 		ip->di.size = cache_mapping_size(ip->mapping);
+		data_changed = true;
+	}
 	err = fs_extent_store(ip);
 	ip->di.blocks = fs_extent_blocks(ip);
 	if (!err)
@@ -360,6 +369,8 @@ int fs_inode_write(struct fs_inode *ip)
 	if (!err) {
 		ip->dirty = false;
 		ip->last_txn = meta_running_seq(m);
+		if (data_changed)
+			ip->last_data_txn = ip->last_txn;
 	}
 	pthread_mutex_unlock(&ip->lock);
 	return err;

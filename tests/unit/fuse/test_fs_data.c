@@ -697,6 +697,50 @@ START_TEST(many_extents_move_to_items_and_back)
 }
 END_TEST
 
+/* Crash: stop all I/O at once, then mount again. */
+static void td_crash_remount(void)
+{
+	fs_shutdown(t.fs);
+	td_unmount();
+	td_mount();
+}
+
+START_TEST(fdatasync_commits_only_for_size_or_extent_changes)
+{
+	struct fs_inode *ip = create_file("ds");
+	uint64_t commits;
+
+	write_pattern(ip, 0, MiB, 16);
+	ck_assert_int_eq(fs_fsync(ip, true, NULL), 0);	/* new extents: commit */
+	commits = fs_stat("commits_by_fsync");
+	ck_assert_uint_eq(commits, 1);
+	write_pattern(ip, 8192, 4096, 17);		/* overwrite in place */
+	ck_assert_int_eq(fs_fsync(ip, true, NULL), 0);
+	ck_assert_uint_eq(fs_stat("commits_by_fsync"), commits);	/* mtime only */
+	write_pattern(ip, MiB, 100, 18);		/* the size grows */
+	ck_assert_int_eq(fs_fsync(ip, true, NULL), 0);
+	ck_assert_uint_eq(fs_stat("commits_by_fsync"), commits + 1);
+	ck_assert_int_eq(fs_fallocate(ip, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      65536, 65536), 0);	/* extents change */
+	ck_assert_int_eq(fs_fsync(ip, true, NULL), 0);
+	ck_assert_uint_eq(fs_stat("commits_by_fsync"), commits + 2);
+	fs_iput(ip);
+
+	td_crash_remount();
+	ip = lookup_file("ds");
+	ck_assert_uint_eq(file_size(ip), MiB + 100);
+	expect_pattern(ip, 0, 8192, 16);
+	expect_pattern(ip, 8192, 4096, 17);		/* the uncommitted overwrite */
+	expect_pattern(ip, 12288, 65536 - 12288, 16);
+	expect_byte(ip, 65536, 65536, 0);
+	expect_pattern(ip, 131072, MiB - 131072, 16);
+	expect_pattern(ip, MiB, 100, 18);
+	fs_iput(ip);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
 /* ---- write errors: fault injection through the device ops ---- */
 
 struct fault {
@@ -1060,6 +1104,7 @@ static Suite *data_suite(void)
 	tcase_add_test(tc, concurrent_files_match_their_shadow_copies);
 	tcase_add_test(tc, fsync_reports_a_write_error_once_per_file_description);
 	tcase_add_test(tc, every_call_fails_with_eio_after_shutdown);
+	tcase_add_test(tc, fdatasync_commits_only_for_size_or_extent_changes);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(small, 120);
 	tcase_add_checked_fixture(small, setup_small, teardown);
