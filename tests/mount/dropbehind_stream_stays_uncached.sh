@@ -55,7 +55,12 @@ umount_fs
 fsck_clean
 mount_fs -o cache_size=32m
 [ "$(getfattr --only-values -n user.iomapfs.dontcache "$MNT/stream/file")" = 1 ] ||
-	fail "user.iomapfs.dontcache not persisted"
+	fail "user.iomapfs.dontcache not persisted on the file"
+[ "$(getfattr --only-values -n user.iomapfs.dontcache "$MNT/stream")" = 1 ] ||
+	fail "user.iomapfs.dontcache not persisted on the directory"
+touch "$MNT/stream/after-remount"
+[ "$(getfattr --only-values -n user.iomapfs.dontcache "$MNT/stream/after-remount")" = 1 ] ||
+	fail "a file created after the remount did not inherit user.iomapfs.dontcache"
 setfattr -x user.iomapfs.dontcache "$MNT/stream/file"
 getfattr --only-values -n user.iomapfs.dontcache "$MNT/stream/file" 2>/dev/null &&
 	fail "user.iomapfs.dontcache still set after removal"
