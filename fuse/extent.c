@@ -5,8 +5,8 @@
  * in the dinode (up to IOMAPFS_INLINE_EXTENTS) or as EXTENT items keyed
  * (ino, EXTENT, file block).
  *
- * Invariants of ip->ext[0..nr_ext), checked by ext_map_sane() in debug
- * builds:
+ * Invariants of ip->ext[0..nr_ext), checked by ext_map_sane() after every
+ * change (a broken one warns once and the change returns -EIO):
  *   1. sorted by fblk, len > 0, no overlaps;
  *   2. two adjacent extents that could be one (same state, contiguous in
  *      the file and, unless delalloc, on the device) are one, up to

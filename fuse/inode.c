@@ -507,58 +507,47 @@ static struct iomapfs_key orphan_key(uint64_t ino)
 	return meta_key(0, IOMAPFS_ITEM_ORPHAN, ino);
 }
 
-int fs_inode_drop_link(struct fs_inode *ip)
+/*
+ * In a section: nlink += @delta (one up or down) and ctime now.  An inode
+ * losing its last link gets an ORPHAN item, one getting a link back loses
+ * it; that item goes first, being the only step that can fail.  The inode
+ * is freed by the last fs_iput once nlookup and nopen are 0 too.
+ */
+static int inode_change_nlink(struct fs_inode *ip, int delta)
 {
 	struct timespec ts = now_ts();
 	struct iomapfs_key key = orphan_key(ip->ino);
-	bool orphan;
-	int err;
+	uint32_t nlink;
+	int err = 0;
 
 	pthread_mutex_lock(&ip->lock);
-	if (WARN_ON_ONCE(!ip->di.nlink)) {
-		pthread_mutex_unlock(&ip->lock);
-		return -EIO;
-	}
-	orphan = ip->di.nlink == 1;
+	nlink = ip->di.nlink;
 	pthread_mutex_unlock(&ip->lock);
-	/* The ORPHAN item first: it is the only step that can fail. */
-	if (orphan) {
+	if (WARN_ON_ONCE(delta < 0 && !nlink))
+		return -EIO;
+	if (delta < 0 && nlink == 1)
 		err = btree_insert(ip->fs->meta, &key, &ip->ino, sizeof(ip->ino));
-		if (err)
-			return err;
-	}
+	else if (delta > 0 && !nlink)
+		err = btree_delete(ip->fs->meta, &key);
+	if (err && err != -ENOENT)
+		return err;
 	pthread_mutex_lock(&ip->lock);
-	ip->di.nlink--;
+	ip->di.nlink += delta;
 	ip->di.ctime_sec = ts.tv_sec;
 	ip->di.ctime_nsec = ts.tv_nsec;
 	ip->dirty = true;
 	pthread_mutex_unlock(&ip->lock);
-	/* Freed by the last fs_iput once nlookup and nopen are 0 too. */
 	return fs_inode_write(ip);
+}
+
+int fs_inode_drop_link(struct fs_inode *ip)
+{
+	return inode_change_nlink(ip, -1);
 }
 
 int fs_inode_add_link(struct fs_inode *ip)
 {
-	struct timespec ts = now_ts();
-	struct iomapfs_key key = orphan_key(ip->ino);
-	bool was_orphan;
-	int err;
-
-	pthread_mutex_lock(&ip->lock);
-	was_orphan = !ip->di.nlink;
-	pthread_mutex_unlock(&ip->lock);
-	if (was_orphan) {
-		err = btree_delete(ip->fs->meta, &key);
-		if (err && err != -ENOENT)
-			return err;
-	}
-	pthread_mutex_lock(&ip->lock);
-	ip->di.nlink++;
-	ip->di.ctime_sec = ts.tv_sec;
-	ip->di.ctime_nsec = ts.tv_nsec;
-	ip->dirty = true;
-	pthread_mutex_unlock(&ip->lock);
-	return fs_inode_write(ip);
+	return inode_change_nlink(ip, 1);
 }
 
 /* ---- freeing ---- */

@@ -576,6 +576,16 @@ static struct fs_inode *open_unlinked_file(const char *name, uint64_t mib,
 	return ip;
 }
 
+/* The blocks of a freed file are free again once committed; unmount and
+ * fsck the image. */
+static void expect_space_back_and_unmount(uint64_t free_before)
+{
+	ck_assert_int_eq(fs_syncfs(t.fs), 0);
+	ck_assert_uint_ge(free_blocks(), free_before);
+	td_unmount();
+	td_fsck_clean();
+}
+
 START_TEST(unlinked_open_file_is_freed_at_last_close)
 {
 	uint64_t free_before;
@@ -586,10 +596,7 @@ START_TEST(unlinked_open_file_is_freed_at_last_close)
 	ck_assert_uint_lt(free_blocks(), free_before);
 	fs_inode_release(ip);			/* ip still referenced here */
 	fs_iput(ip);				/* the last reference frees it */
-	ck_assert_int_eq(fs_syncfs(t.fs), 0);
-	ck_assert_uint_ge(free_blocks(), free_before);
-	td_unmount();
-	td_fsck_clean();
+	expect_space_back_and_unmount(free_before);
 }
 END_TEST
 
@@ -608,8 +615,7 @@ START_TEST(unlinked_file_space_returns_before_forget)
 	ck_assert_uint_ge(free_blocks(), free_before);
 	fs_forget(t.fs, ino, 1);		/* now the inode itself goes */
 	ck_assert_int_eq(fs_iget(t.fs, ino, &ip), -ENOENT);
-	td_unmount();
-	td_fsck_clean();
+	expect_space_back_and_unmount(free_before);
 }
 END_TEST
 
@@ -625,10 +631,7 @@ START_TEST(orphan_left_by_a_crash_is_freed_at_mount)
 	fs_iput(ip);
 	td_unmount();
 	td_mount();
-	ck_assert_int_eq(fs_syncfs(t.fs), 0);
-	ck_assert_uint_ge(free_blocks(), free_before);
-	td_unmount();
-	td_fsck_clean();
+	expect_space_back_and_unmount(free_before);
 }
 END_TEST
 
