@@ -3,11 +3,12 @@
 # Exact syscalls for tests that shell tools cannot express: fallocate with
 # mode flags, renameat2, lseek SEEK_DATA/SEEK_HOLE with errno, and a
 # deterministic data pattern with a shadow model to compare a file with.
-# Tests import it from python3 run by $PYTHON:
-#	$PYTHON - "$SCRATCH_MNT/f" <<EOF
-#	import sys, os; sys.path.insert(0, os.environ["here"] + "/common")
+# Tests run python3 through _python (common/rc), which puts this
+# directory on the module path:
+#	_python - "$SCRATCH_MNT/f" <<'PYEOF'
+#	import sys
 #	from pyio import *
-#	EOF
+#	PYEOF
 # Errors are printed as errno names (ENOENT), which are stable across
 # filesystems and locales.
 
