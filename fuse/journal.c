@@ -649,9 +649,11 @@ static int replay_apply(struct meta *m, struct replay *r, uint64_t seq, uint64_t
 /*
  * Mount-time replay.  With @write false (read-only, fsck -n, no_replay)
  * nothing is written: the committed images become dirty buffers instead
- * (replay_in_memory).  Returns the number of transactions found, or -errno.
+ * (replay_in_memory).  With @salvage (fsck) a corrupt journal superblock
+ * is reported and the log ignored rather than failing the mount.
+ * Returns the number of transactions found, or -errno.
  */
-int meta_journal_replay(struct meta *m, bool write)
+int meta_journal_replay(struct meta *m, bool write, bool salvage)
 {
 	uint64_t seq, pos, len, first_seq, nr = 0, used = 0;
 	struct replay r = { .m = m };
@@ -659,6 +661,17 @@ int meta_journal_replay(struct meta *m, bool write)
 
 	m->j_cap = m->sb.journal_blocks - 1;
 	err = read_jsb(m, &seq, &pos);
+	if (err == -EUCLEAN && salvage) {
+		/* fsck must be able to mount to repair: start an empty log
+		 * where the superblock says; the first checkpoint rewrites
+		 * the journal superblock. */
+		fprintf(stderr, "iomapfs: journal ignored; its uncheckpointed "
+			"transactions (if any) are lost\n");
+		m->j_head = 1;
+		atomic_store(&m->running_seq, max_t(uint64_t, m->sb.journal_seq, 1));
+		atomic_store(&m->durable_seq, atomic_load(&m->running_seq) - 1);
+		return 0;
+	}
 	if (err)
 		return err;
 	first_seq = seq;

@@ -52,7 +52,9 @@ bool meta_probe(struct blk_dev *dev);
 struct meta_mount_opts {
 	bool		readonly;	/* fsck -n: never write, not even replay */
 	unsigned	commit_interval_ms;	/* default 5000; 0 = no log thread */
-	bool		no_replay;	/* fsck: report a dirty journal instead of replaying */
+	bool		no_replay;	/* fsck: report a dirty journal instead of replaying
+					 * (its commits apply in memory); a corrupt
+					 * journal superblock is ignored, not fatal */
 	uint64_t	buf_cache_bytes;	/* clean metadata buffers kept; 0 = 64 MiB */
 };
 /*

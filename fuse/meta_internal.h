@@ -173,7 +173,7 @@ void meta_lock(struct meta *m);
 void meta_unlock(struct meta *m);
 bool meta_lock_held(struct meta *m);
 int meta_commit_locked(struct meta *m);
-int meta_journal_replay(struct meta *m, bool write);
+int meta_journal_replay(struct meta *m, bool write, bool salvage);
 int meta_log_start(struct meta *m);
 void meta_log_stop(struct meta *m);
 /* Write the superblock (primary and copy) directly, outside the journal. */

@@ -208,7 +208,8 @@ int meta_mount(struct blk_dev *dev, const struct meta_mount_opts *opts,
 	if (err)
 		return err;
 	m = meta_alloc(dev, &sb, opts, readonly);
-	replayed = meta_journal_replay(m, !readonly && !(opts && opts->no_replay));
+	replayed = meta_journal_replay(m, !readonly && !(opts && opts->no_replay),
+				       opts && opts->no_replay);
 	err = replayed < 0 ? replayed : 0;
 	if (!err && replayed > 0 && !readonly && !(opts && opts->no_replay))
 		err = reread_super(m);

@@ -292,6 +292,40 @@ START_TEST(txn_with_a_corrupted_image_is_not_replayed)
 }
 END_TEST
 
+START_TEST(corrupt_journal_superblock_fails_mount_but_fsck_can_salvage)
+{
+	struct fx f = { 0 };
+	struct meta_mount_opts fsck = { .no_replay = true };
+	const char *msg;
+	uint8_t b;
+	int err;
+
+	fx_setup(&f, "badjsb.img", 32 * MiB, 0);
+	put_range(f.m, 180, 100, 1);
+	fx_unmount(&f);
+	fx_close(&f);
+	fx_pio(&f, false, &b, 1, 2 * BLK + 500);
+	b ^= 0x20;
+	fx_pio(&f, true, &b, 1, 2 * BLK + 500);
+	fx_open(&f);
+	capture_begin();
+	err = meta_mount(f.dev, &(struct meta_mount_opts){ 0 }, &f.m);
+	msg = capture_end();
+	ck_assert_int_eq(err, -EUCLEAN);
+	ck_assert_ptr_nonnull(strstr(msg, "journal superblock"));
+	capture_begin();
+	err = fx_mount_opts(&f, &fsck);
+	msg = capture_end();
+	ck_assert_int_eq(err, 0);
+	ck_assert_ptr_nonnull(strstr(msg, "journal ignored"));
+	ck_assert(range_is(f.m, 180, 100, 1));
+	/* The salvage mount's commit rewrote the journal superblock. */
+	fx_remount(&f);
+	ck_assert(range_is(f.m, 180, 100, 1));
+	fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(many_commits_write_the_journal_several_times_over)
 {
 	struct fx f = { 0 };
@@ -597,6 +631,7 @@ int main(void)
 	tcase_add_test(tc, many_commits_write_the_journal_several_times_over);
 	tcase_add_test(tc, replay_of_a_transaction_with_several_descriptors);
 	tcase_add_test(tc, txn_with_a_corrupted_image_is_not_replayed);
+	tcase_add_test(tc, corrupt_journal_superblock_fails_mount_but_fsck_can_salvage);
 	tcase_add_test(tc, read_only_mount_sees_a_dirty_journal_without_writing);
 	tcase_add_test(tc, shutdown_drops_the_running_transaction);
 	tcase_add_test(tc, sequence_numbers_tell_fsync_when_to_commit);
