@@ -264,11 +264,13 @@ static int take_extent(struct meta *m, uint64_t start, uint64_t len)
 /* What an allocation of this kind may take: data stays out of the reserve. */
 static uint64_t alloc_limit(struct meta_alloc *a, bool meta, bool from_reservation)
 {
-	uint64_t keep = meta ? 0 : a->meta_reserve;
-	uint64_t others = (meta || from_reservation) ? 0 : a->reserved;
-	uint64_t limit;
+	uint64_t keep, others, limit;
 
+	/* ->reserved changes under space_lock without the metadata lock
+	 * (alloc_reserve from a buffered write), so read it under it too. */
 	pthread_mutex_lock(&a->space_lock);
+	keep = meta ? 0 : a->meta_reserve;
+	others = (meta || from_reservation) ? 0 : a->reserved;
 	limit = a->nr_free > keep + others ? a->nr_free - keep - others : 0;
 	pthread_mutex_unlock(&a->space_lock);
 	return limit;
