@@ -983,6 +983,62 @@ START_TEST(concurrent_files_match_their_shadow_copies)
 }
 END_TEST
 
+struct reader {
+	struct fs_inode	*ip;
+	atomic_bool	stop;
+	unsigned long	reads;
+	int		err;		/* first unexpected result */
+};
+
+/* Reads, SEEK_DATA/SEEK_HOLE and stat while another thread changes the
+ * file: every call must succeed (or say ENXIO past EOF). */
+static void *reader_thread(void *arg)
+{
+	struct reader *r = arg;
+	struct cache_read_result *res = malloc(sizeof(*res));
+	uint64_t off = 0;
+
+	while (!atomic_load(&r->stop) && !r->err) {
+		ssize_t n = fs_read(r->ip, off, 128 * 1024, res);
+		int64_t d = fs_lseek(r->ip, off, r->reads & 1 ? SEEK_DATA : SEEK_HOLE);
+		struct stat st;
+
+		if (n < 0)
+			r->err = (int)n;
+		else
+			cache_read_done(res);
+		if (d < 0 && d != -ENXIO)
+			r->err = (int)d;
+		fs_fill_stat(r->ip, &st);
+		off = (off + 300 * 1024) % (SHADOW_MAX / 2);
+		r->reads++;
+	}
+	free(res);
+	return NULL;
+}
+
+START_TEST(reads_race_writes_truncates_and_punches_on_one_file)
+{
+	struct shadow sh = { .ip = create_file("race"), .nr = 7,
+			     .mem = calloc(1, SHADOW_MAX), .rng = 12345 };
+	struct reader r = { .ip = sh.ip };
+	pthread_t wt, rt;
+
+	ck_assert_int_eq(pthread_create(&rt, NULL, reader_thread, &r), 0);
+	ck_assert_int_eq(pthread_create(&wt, NULL, shadow_thread, &sh), 0);
+	pthread_join(wt, NULL);
+	atomic_store(&r.stop, true);
+	pthread_join(rt, NULL);
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_uint_gt(r.reads, 0);
+	shadow_check(&sh);
+	fs_iput(sh.ip);
+	free(sh.mem);
+	td_unmount();
+	td_fsck_clean();
+}
+END_TEST
+
 /* ---- ENOSPC on a small image ---- */
 
 static void setup_small(void)
@@ -1105,6 +1161,7 @@ static Suite *data_suite(void)
 	tcase_add_test(tc, setattr_changes_mode_owner_and_times);
 	tcase_add_test(tc, many_extents_move_to_items_and_back);
 	tcase_add_test(tc, concurrent_files_match_their_shadow_copies);
+	tcase_add_test(tc, reads_race_writes_truncates_and_punches_on_one_file);
 	tcase_add_test(tc, fsync_reports_a_write_error_once_per_file_description);
 	tcase_add_test(tc, every_call_fails_with_eio_after_shutdown);
 	tcase_add_test(tc, fdatasync_commits_only_for_size_or_extent_changes);
