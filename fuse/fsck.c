@@ -356,7 +356,7 @@ static int fsck_open(struct fsck *fc, struct blk_dev **dev)
 {
 	struct blk_dev_config cfg = { .readonly = !fc->repair, .nr_workers = 1 };
 	struct meta_mount_opts mo = { .readonly = !fc->repair,
-				      .no_replay = !fc->repair };
+				      .no_replay = !fc->repair, .salvage_journal = true };
 	struct iomapfs_super sb;
 	int err = blk_dev_open(fc->dev_path, &cfg, dev);
 

@@ -3,23 +3,50 @@
  * The metadata journal: physical block journaling in the style of jbd2.
  *
  * The running transaction is every buffer dirtied in sections since the
- * last commit (meta->txn_list) plus the superblock.  A commit:
+ * last commit (meta->txn_list) plus the superblock.  A commit costs one
+ * device flush, as jbd2 with async_commit:
  *
- *   running --write descriptors, images, commit block (bios)--> written
- *           --blkdev_issue_flush--> durable       (durable_seq = seq)
- *           --write home blocks, flush--> checkpointed
- *           --jsb tail = head, flush--> released  (deferred frees usable)
+ *   running --descriptors, images, commit block [, jsb]: one batch of bios
+ *           --blkdev_issue_flush--> durable           (durable_seq = seq)
+ *           --write home blocks, no flush--> home      (j_home_seq = seq)
+ *           --any later completed flush--> checkpointed (j_ckpt_seq)
+ *           --a flushed jsb tail past it--> released   (off m->j_txns)
  *
  * The commit block carries a crc32c over every descriptor and image, so
- * the whole transaction goes out in one batch with a single flush: a torn
- * write shows up as a checksum mismatch at replay, as with jbd2's
- * async_commit.  Every commit checkpoints at once, so the journal is empty
- * between commits and a freed block can never be overwritten by a later
- * replay of an older transaction (jbd2 needs revoke records for that).
+ * the whole transaction goes out in one batch with no flush inside it: a
+ * torn write shows up as a checksum mismatch at replay.
+ *
+ * The tail is lazy.  The journal superblock (jsb) written in a commit's
+ * batch may claim a transaction checkpointed only once its home writes
+ * were followed by a completed flush.  Commit N's home writes are covered
+ * by commit N+1's flush, so the jsb written with commit N+2 is the first
+ * whose tail passes N: the durable tail lags a transaction or two, and
+ * replay after a crash re-applies transactions whose home blocks may be
+ * written already.  That is harmless: whole-block images applied in log
+ * order, the last image of each block winning.
+ *
+ * Invariants:
+ *  1. The log from the durable tail (j_tail_pos: the jsb of the last
+ *     completed flush) to j_head is never overwritten.  The jsb in flight
+ *     does not count: the device may persist the new journal blocks and
+ *     not it.  A commit that does not fit first checkpoints everything
+ *     (flush, jsb tail = head, flush): journal_checkpoint_all().
+ *  2. So replay from the durable tail meets every transaction up to the
+ *     last durable one intact, and never stops at a gap with newer home
+ *     blocks behind it.
+ *  3. A block freed by transaction N stays busy until N is durable and no
+ *     transaction that replay could re-apply (m->j_txns) holds an image of
+ *     it: these are jbd2's revoke records, kept in memory.  meta_commit()
+ *     checkpoints everything when frees are still held after its commit,
+ *     so that an ENOSPC retry (commit, then allocate again) finds them.
+ *
+ * Unmount checkpoints everything: the journal is left empty, its tail at
+ * the head.
  *
  * Replay at mount walks from the jsb tail, re-applies every transaction
  * whose descriptors and commit block are intact and whose sequence numbers
- * follow, and stops at the first that is not.
+ * follow, and stops at the first that is not (an older lap has smaller
+ * sequence numbers).
  *
  * After an I/O error during a commit the filesystem shuts down: every later
  * call fails with -EIO, and the superblock is marked ERROR if it can be.
@@ -125,9 +152,9 @@ static int home_cmp(const void *a, const void *b)
 	return x->blkno < y->blkno ? -1 : x->blkno > y->blkno;
 }
 
-/* Write @n blocks to their home locations (sorted, merged into bios),
- * then flush.  Task context. */
-static int write_home(struct meta *m, struct home_blk *h, size_t n)
+/* Write @n blocks to their home locations (sorted, merged into bios) and
+ * wait for them, without a flush.  Task context. */
+static int write_blocks(struct meta *m, struct home_blk *h, size_t n)
 {
 	void **bufs = kmalloc(max_t(size_t, n, 1) * sizeof(void *));
 	struct meta_io io;
@@ -147,6 +174,31 @@ static int write_home(struct meta *m, struct home_blk *h, size_t n)
 	}
 	err = mio_wait(&io);
 	kfree(bufs);
+	return err;
+}
+
+/*
+ * A device flush.  Every home write that completed before it is durable
+ * once it returns, so j_ckpt_seq catches up with the j_home_seq read
+ * before it was issued.  With or without ->lock: meta_commit() flushes
+ * without it when it has nothing to commit.
+ */
+static int journal_flush(struct meta *m)
+{
+	uint_fast64_t home = atomic_load(&m->j_home_seq);
+	uint_fast64_t ckpt = atomic_load(&m->j_ckpt_seq);
+	int err = blkdev_issue_flush(m->dev);
+
+	while (!err && ckpt < home &&
+	       !atomic_compare_exchange_weak(&m->j_ckpt_seq, &ckpt, home))
+		;
+	return err;
+}
+
+static int write_home(struct meta *m, struct home_blk *h, size_t n)
+{
+	int err = write_blocks(m, h, n);
+
 	return err ? err : blkdev_issue_flush(m->dev);
 }
 
@@ -170,18 +222,200 @@ static void *jblock_init(struct meta *m, void *blk, uint64_t pos, uint32_t magic
 	return blk;
 }
 
-static int write_jsb(struct meta *m, uint64_t tail_seq, uint64_t tail_block)
+static void fill_jsb(struct meta *m, void *blk, uint64_t tail_seq, uint64_t tail_block)
 {
-	struct iomapfs_jsb *jsb = m->j_scratch;
-	int err;
+	struct iomapfs_jsb *jsb = jblock_init(m, blk, 0, IOMAPFS_JSB_MAGIC, tail_seq);
 
-	jblock_init(m, jsb, 0, IOMAPFS_JSB_MAGIC, tail_seq);
 	jsb->tail_seq = tail_seq;
 	jsb->tail_block = tail_block;
 	meta_block_set_crc(jsb);
-	err = blk_rw_sync(m->dev, REQ_OP_WRITE, jsb, IOMAPFS_BLOCK_SIZE,
+}
+
+/* Write the journal superblock on its own and flush: it is the durable
+ * tail when this returns 0. */
+static int write_jsb(struct meta *m, uint64_t tail_seq, uint64_t tail_block)
+{
+	int err;
+
+	fill_jsb(m, m->j_scratch, tail_seq, tail_block);
+	err = blk_rw_sync(m->dev, REQ_OP_WRITE, m->j_scratch, IOMAPFS_BLOCK_SIZE,
 			  m->sb.journal_start << IOMAPFS_BLOCK_SHIFT);
-	return err ? err : blkdev_issue_flush(m->dev);
+	if (!err)
+		err = blkdev_issue_flush(m->dev);
+	if (!err) {
+		m->j_tail_seq = tail_seq;
+		m->j_tail_pos = tail_block;
+	}
+	return err;
+}
+
+/* ---- the replay window: transactions the durable tail still needs ---- */
+
+static int u64_cmp(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+/* Append a transaction written at @pos, @len journal blocks. */
+static void window_add(struct meta *m, uint64_t first_seq, uint64_t last_seq,
+		       uint64_t pos, uint64_t len, const struct home_blk *h, size_t n)
+{
+	struct jtxn *t;
+
+	if (m->j_nr == m->j_alloc) {
+		m->j_alloc = m->j_alloc ? 2 * m->j_alloc : 8;
+		m->j_txns = krealloc(m->j_txns, m->j_alloc * sizeof(*m->j_txns));
+	}
+	t = &m->j_txns[m->j_nr++];
+	*t = (struct jtxn){ .first_seq = first_seq, .last_seq = last_seq, .pos = pos,
+			    .len = len, .nr = n };
+	t->blknos = kmalloc(max_t(size_t, n, 1) * sizeof(*t->blknos));
+	for (size_t i = 0; i < n; i++)
+		t->blknos[i] = h[i].blkno;
+	qsort(t->blknos, n, sizeof(*t->blknos), u64_cmp);
+}
+
+/* The durable tail moved to @tail_seq: forget what lies before it. */
+static void window_drop_before(struct meta *m, uint64_t tail_seq)
+{
+	size_t k = 0;
+
+	while (k < m->j_nr && m->j_txns[k].last_seq < tail_seq)
+		kfree(m->j_txns[k++].blknos);
+	if (!k)
+		return;
+	memmove(m->j_txns, m->j_txns + k, (m->j_nr - k) * sizeof(*m->j_txns));
+	m->j_nr -= k;
+}
+
+/* Journal blocks from the durable tail to the head (invariant 1). */
+static uint64_t journal_used(struct meta *m)
+{
+	uint64_t used = 0;
+
+	for (size_t i = 0; i < m->j_nr; i++)
+		used += m->j_txns[i].len;
+	return used;
+}
+
+/* Does a transaction that replay could re-apply hold an image of a block
+ * in [start, start + len)? */
+static bool window_holds(struct meta *m, uint64_t start, uint64_t len)
+{
+	for (size_t i = 0; i < m->j_nr; i++) {
+		const struct jtxn *t = &m->j_txns[i];
+		size_t lo = 0, hi = t->nr;
+
+		while (lo < hi) {	/* the first block >= start */
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (t->blknos[mid] < start)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < t->nr && t->blknos[lo] - start < len)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Release the frees of durable transactions (invariant 3): those before
+ * the first free still imaged in the window.  Returns whether any free of
+ * a durable transaction is still held.
+ */
+static bool journal_release_frees(struct meta *m)
+{
+	uint64_t limit = atomic_load(&m->durable_seq);
+	struct meta_alloc *a = &m->alloc;
+	bool held = false;
+
+	for (size_t i = 0; i < a->nr_dfree; i++) {
+		const struct meta_dfree *d = &a->dfree[i];
+
+		if (d->seq <= limit && window_holds(m, d->start, d->len))
+			limit = d->seq - 1;
+	}
+	meta_alloc_release(m, limit);
+	for (size_t i = 0; i < a->nr_dfree && !held; i++)
+		held = a->dfree[i].seq <= atomic_load(&m->durable_seq);
+	return held;
+}
+
+/*
+ * Where the next jsb may put the tail: the oldest transaction whose home
+ * writes no completed flush covers yet, else the transaction about to be
+ * written at the head.
+ */
+static void journal_next_tail(struct meta *m, uint64_t seq, uint64_t *tail_seq,
+			      uint64_t *tail_pos)
+{
+	uint64_t ckpt = atomic_load(&m->j_ckpt_seq);
+
+	for (size_t i = 0; i < m->j_nr; i++) {
+		if (m->j_txns[i].last_seq > ckpt) {
+			*tail_seq = m->j_txns[i].first_seq;
+			*tail_pos = m->j_txns[i].pos;
+			return;
+		}
+	}
+	*tail_seq = seq;
+	*tail_pos = m->j_head;
+}
+
+/* Can every transaction in the window be checkpointed, i.e. was it
+ * written home?  (Not the old log of a no_replay mount before its first
+ * commit, whose images are still dirty buffers.) */
+static bool window_all_home(struct meta *m)
+{
+	return !m->j_nr || m->j_txns[m->j_nr - 1].last_seq <= atomic_load(&m->j_home_seq);
+}
+
+/*
+ * Make every home write durable and empty the journal: flush, tail =
+ * head, flush.  When a commit does not fit, at unmount, and when frees
+ * are held.  Under ->lock.
+ */
+static int journal_checkpoint_all(struct meta *m)
+{
+	uint64_t seq = atomic_load(&m->running_seq);
+	int err;
+
+	if (WARN_ON_ONCE(!window_all_home(m)))
+		return -EIO;
+	err = journal_flush(m);
+	if (!err && (m->j_tail_seq != seq || m->j_tail_pos != m->j_head))
+		err = write_jsb(m, seq, m->j_head);
+	if (err)
+		return err;
+	window_drop_before(m, seq);
+	journal_release_frees(m);
+	return 0;
+}
+
+int meta_journal_checkpoint_all(struct meta *m)
+{
+	int err;
+
+	if (atomic_load(&m->shutdown))
+		return -EIO;
+	if (m->readonly)
+		return 0;
+	meta_lock(m);
+	err = journal_checkpoint_all(m);
+	meta_unlock(m);
+	return err;
+}
+
+void meta_journal_destroy(struct meta *m)
+{
+	window_drop_before(m, UINT64_MAX);
+	kfree(m->j_txns);
+	m->j_txns = NULL;
+	m->j_alloc = 0;
 }
 
 /* ---- commit ---- */
@@ -240,18 +474,27 @@ static void fill_commit(struct meta *m, void *blk, uint64_t pos, uint64_t seq,
 	meta_block_set_crc(c);
 }
 
+static size_t txn_jblocks(size_t n)
+{
+	return DIV_ROUND_UP(n, IOMAPFS_JDESC_MAX) + n + 1;
+}
+
 /*
- * Write one transaction into the journal at j_head and flush.  @torn
- * leaves out the commit block (test hook).  The layout is
+ * Write one transaction into the journal at j_head, with the jsb when its
+ * tail can move, in one batch; then one flush.  @torn leaves out the
+ * commit block (test hook).  The layout is
  *   desc, images..., [desc, images...], commit
- * with positions wrapping from the end of the area back to 1.
+ * with positions wrapping from the end of the area back to 1.  The caller
+ * made sure it fits (invariant 1).
  */
 static int journal_write(struct meta *m, uint64_t seq, const struct home_blk *h,
 			 size_t n, bool torn)
 {
-	size_t ndesc = DIV_ROUND_UP(n, IOMAPFS_JDESC_MAX), total = ndesc + n + 1;
+	size_t ndesc = DIV_ROUND_UP(n, IOMAPFS_JDESC_MAX), total = txn_jblocks(n);
 	void **blocks = kmalloc(total * sizeof(void *));
-	void *descs = aligned_alloc(IOMAPFS_BLOCK_SIZE, (ndesc + 1) * IOMAPFS_BLOCK_SIZE);
+	void *descs = aligned_alloc(IOMAPFS_BLOCK_SIZE, (ndesc + 2) * IOMAPFS_BLOCK_SIZE);
+	void *jsb = (char *)descs + (ndesc + 1) * IOMAPFS_BLOCK_SIZE;
+	uint64_t tail_seq, tail_pos;
 	uint32_t crc = ~0u;
 	struct meta_io io;
 	size_t k = 0;
@@ -282,19 +525,29 @@ static int journal_write(struct meta *m, uint64_t seq, const struct home_blk *h,
 		mio_submit(&io, m->dev, REQ_OP_WRITE, m->sb.journal_start + pos, blocks + i, run);
 		i += run;
 	}
+	journal_next_tail(m, seq, &tail_seq, &tail_pos);
+	if (tail_seq != m->j_tail_seq || tail_pos != m->j_tail_pos) {
+		fill_jsb(m, jsb, tail_seq, tail_pos);
+		mio_submit(&io, m->dev, REQ_OP_WRITE, m->sb.journal_start, &jsb, 1);
+	}
 	err = mio_wait(&io);
 	if (!err)
-		err = blkdev_issue_flush(m->dev);
+		err = journal_flush(m);
 	free(descs);
 	kfree(blocks);
-	if (!err) {
-		m->j_head = jpos_advance(m, m->j_head, total);
-		atomic_fetch_add(&m->st_jblocks, k);
-	}
-	return err;
+	if (err)
+		return err;
+	m->j_tail_seq = tail_seq;
+	m->j_tail_pos = tail_pos;
+	window_drop_before(m, tail_seq);
+	window_add(m, seq, seq, m->j_head, total, h, n);
+	m->j_head = jpos_advance(m, m->j_head, total);
+	atomic_fetch_add(&m->st_jblocks, k);
+	return 0;
 }
 
-/* The home writes of a committed transaction, then the tail moves. */
+/* The home writes of a committed transaction, without a flush: the next
+ * flush covers them, and the jsb after that lets the tail pass. */
 static int checkpoint(struct meta *m, uint64_t seq, struct home_blk *h, size_t n)
 {
 	struct mbuf *b, *tmp;
@@ -302,17 +555,14 @@ static int checkpoint(struct meta *m, uint64_t seq, struct home_blk *h, size_t n
 
 	/* The copy at block 1 follows the primary. */
 	h[n++] = (struct home_blk){ 1, m->sb_block };
-	err = write_home(m, h, n);
-	if (!err)
-		err = write_jsb(m, seq + 1, m->j_head);
+	err = write_blocks(m, h, n);
 	if (err)
 		return err;
+	atomic_store(&m->j_home_seq, seq);
 	list_for_each_entry_safe(b, tmp, &m->txn_list, txn)
 		mbuf_mark_clean(m, b);
 	m->sb_dirty = false;
 	m->sb_disk = m->sb;
-	m->j_used = 0;
-	meta_alloc_release(m, seq);
 	atomic_fetch_add(&m->st_checkpoints, 1);
 	return 0;
 }
@@ -328,12 +578,39 @@ static void meta_fail(struct meta *m, int err)
 		blkdev_issue_flush(m->dev);
 }
 
-static int __meta_commit(struct meta *m, bool do_checkpoint, bool torn)
+/*
+ * One section dirtied more than the whole journal holds (callers keep
+ * sections far smaller; meta_end commits at half).  It cannot be atomic:
+ * say so, write it in place and checkpoint everything.
+ */
+static int commit_in_place(struct meta *m, uint64_t seq, struct home_blk *h, size_t n)
+{
+	int err;
+
+	fprintf(stderr, "iomapfs: transaction %llu of %zu blocks exceeds the journal "
+		"(%llu blocks): written in place without crash protection\n",
+		(unsigned long long)seq, n, (unsigned long long)m->j_cap);
+	err = checkpoint(m, seq, h, n);
+	if (!err) {
+		atomic_store(&m->durable_seq, seq);
+		atomic_store(&m->running_seq, seq + 1);
+		err = journal_checkpoint_all(m);
+	}
+	return err;
+}
+
+enum {
+	COMMIT_CHECKPOINT	= 1 << 0,	/* write the home blocks after the commit */
+	COMMIT_TORN		= 1 << 1,	/* test hook: leave out the commit block */
+	COMMIT_RELEASE		= 1 << 2,	/* checkpoint all if frees stay held */
+};
+
+static int __meta_commit(struct meta *m, unsigned flags)
 {
 	uint64_t seq = atomic_load(&m->running_seq);
 	struct home_blk *h;
 	size_t n;
-	int err;
+	int err = 0;
 
 	if (atomic_load(&m->shutdown))
 		return -EIO;
@@ -341,23 +618,22 @@ static int __meta_commit(struct meta *m, bool do_checkpoint, bool torn)
 		return 0;
 	h = txn_collect(m, seq, &n);
 	h = krealloc(h, (n + 1) * sizeof(*h));	/* room for the sb copy */
-	if (DIV_ROUND_UP(n, IOMAPFS_JDESC_MAX) + n + 1 > m->j_cap - m->j_used) {
-		/* One section dirtied more than the whole journal holds (callers
-		 * keep sections far smaller; meta_end commits at half).  It
-		 * cannot be atomic: say so and write it in place. */
-		fprintf(stderr, "iomapfs: transaction %llu of %zu blocks exceeds the journal "
-			"(%llu blocks): written in place without crash protection\n",
-			(unsigned long long)seq, n, (unsigned long long)m->j_cap);
-		err = 0;
-	} else {
-		err = journal_write(m, seq, h, n, torn);
-	}
-	if (!err) {
+	if (txn_jblocks(n) > m->j_cap - journal_used(m) && window_all_home(m))
+		err = journal_checkpoint_all(m);	/* invariant 1 */
+	if (err) {
+		/* nothing more */
+	} else if (txn_jblocks(n) > m->j_cap - journal_used(m)) {
+		err = commit_in_place(m, seq, h, n);
+		if (!err)
+			atomic_fetch_add(&m->st_commits, 1);
+	} else if (!(err = journal_write(m, seq, h, n, flags & COMMIT_TORN))) {
 		atomic_store(&m->durable_seq, seq);
 		atomic_store(&m->running_seq, seq + 1);
 		atomic_fetch_add(&m->st_commits, 1);
-		if (do_checkpoint && !atomic_load(&m->shutdown))
+		if ((flags & COMMIT_CHECKPOINT) && !atomic_load(&m->shutdown))
 			err = checkpoint(m, seq, h, n);
+		if (!err && journal_release_frees(m) && (flags & COMMIT_RELEASE))
+			err = journal_checkpoint_all(m);
 	}
 	kfree(h);
 	if (err && !atomic_load(&m->shutdown))
@@ -367,31 +643,41 @@ static int __meta_commit(struct meta *m, bool do_checkpoint, bool torn)
 
 int meta_commit_locked(struct meta *m)
 {
-	return __meta_commit(m, true, false);
+	return __meta_commit(m, COMMIT_CHECKPOINT);
 }
 
-static int meta_commit_if_dirty(struct meta *m, bool *committed)
+/* Commit if there is anything to commit; *flushed says whether the device
+ * was flushed on the way. */
+static int meta_commit_if_dirty(struct meta *m, unsigned flags, bool *flushed)
 {
 	int err;
 
 	if (atomic_load(&m->shutdown))
 		return -EIO;
 	meta_lock(m);
-	*committed = m->txn_nr || m->sb_dirty;
-	err = meta_commit_locked(m);
+	*flushed = m->txn_nr || m->sb_dirty;
+	err = __meta_commit(m, flags);
+	/* Another thread's commit may have left frees held (invariant 3). */
+	if (!err && !*flushed && (flags & COMMIT_RELEASE) && !m->readonly &&
+	    journal_release_frees(m)) {
+		*flushed = true;
+		err = journal_checkpoint_all(m);
+		if (err && !atomic_load(&m->shutdown))
+			meta_fail(m, err);
+	}
 	meta_unlock(m);
 	return err;
 }
 
 int meta_commit(struct meta *m)
 {
-	bool committed;
-	int err = meta_commit_if_dirty(m, &committed);
+	bool flushed;
+	int err = meta_commit_if_dirty(m, COMMIT_CHECKPOINT | COMMIT_RELEASE, &flushed);
 
 	/* fsync relies on a device flush even when another thread's commit
 	 * already made the metadata durable, for the data it just wrote. */
-	if (!err && !committed && !m->readonly)
-		err = blkdev_issue_flush(m->dev);
+	if (!err && !flushed && !m->readonly)
+		err = journal_flush(m);
 	return err;
 }
 
@@ -400,7 +686,7 @@ int meta_commit_no_checkpoint(struct meta *m, bool torn)
 	int err;
 
 	meta_lock(m);
-	err = __meta_commit(m, false, torn);
+	err = __meta_commit(m, torn ? COMMIT_TORN : 0);
 	atomic_store(&m->shutdown, true);
 	meta_unlock(m);
 	return err;
@@ -428,7 +714,7 @@ static void *log_thread(void *arg)
 			break;
 		pthread_mutex_unlock(&m->log_lock);
 		if (!atomic_load(&m->shutdown))
-			meta_commit_if_dirty(m, &(bool){ false });
+			meta_commit_if_dirty(m, COMMIT_CHECKPOINT, &(bool){ false });
 		pthread_mutex_lock(&m->log_lock);
 	}
 	pthread_mutex_unlock(&m->log_lock);
@@ -590,7 +876,7 @@ static size_t replay_dedup(struct home_blk *h, size_t n)
  * committed state; a read-only mount never writes them, a read-write one
  * writes them with its first commit (which replays them, in effect).
  */
-static void replay_in_memory(struct meta *m, struct replay *r)
+static size_t replay_in_memory(struct meta *m, struct replay *r)
 {
 	size_t n = replay_dedup(r->h, r->nr_h);
 
@@ -609,6 +895,7 @@ static void replay_in_memory(struct meta *m, struct replay *r)
 		mbuf_mark_dirty(m, b);
 		mbuf_put(m, b);
 	}
+	return n;	/* r->h[0..n) are the blocks, once each */
 }
 
 static int read_jsb(struct meta *m, uint64_t *tail_seq, uint64_t *tail_block)
@@ -647,34 +934,86 @@ static int replay_apply(struct meta *m, struct replay *r, uint64_t seq, uint64_t
 }
 
 /*
+ * The highest sequence number of any transaction block in the journal
+ * area (0 if none or unreadable): a salvaged log starts after it, so that
+ * no stale transaction can ever follow the new ones at replay.
+ */
+static uint64_t journal_max_seq(struct meta *m)
+{
+	uint8_t *area = aligned_alloc(IOMAPFS_BLOCK_SIZE,
+				      m->sb.journal_blocks * IOMAPFS_BLOCK_SIZE);
+	uint64_t max = 0;
+
+	if (area && !blk_rw_sync(m->dev, REQ_OP_READ, area,
+				 m->sb.journal_blocks * IOMAPFS_BLOCK_SIZE,
+				 m->sb.journal_start << IOMAPFS_BLOCK_SHIFT)) {
+		for (uint64_t pos = 1; pos <= m->j_cap; pos++) {
+			const struct iomapfs_blkhdr *h =
+				(const void *)(area + pos * IOMAPFS_BLOCK_SIZE);
+
+			bool txn_block = h->magic == IOMAPFS_JDESC_MAGIC ||
+					 h->magic == IOMAPFS_JCOMMIT_MAGIC;
+
+			if (txn_block && !memcmp(h->uuid, m->sb.uuid, sizeof(h->uuid)))
+				max = max_t(uint64_t, max, h->seq);
+		}
+	}
+	free(area);
+	return max;
+}
+
+/* Sequence numbers from @seq on: nothing committed before is pending. */
+static void journal_set_seq(struct meta *m, uint64_t seq)
+{
+	atomic_store(&m->running_seq, seq);
+	atomic_store(&m->durable_seq, seq - 1);
+	atomic_store(&m->j_home_seq, seq - 1);
+	atomic_store(&m->j_ckpt_seq, seq - 1);
+}
+
+/*
+ * The journal superblock is corrupt and the caller salvages (fsck): start
+ * an empty log at position 1 after every sequence number in the area, and
+ * write its superblock now on a writable mount.
+ */
+static int journal_salvage(struct meta *m)
+{
+	uint64_t seq = max_t(uint64_t, m->sb.journal_seq, journal_max_seq(m) + 1);
+
+	fprintf(stderr, "iomapfs: journal ignored; its uncheckpointed "
+		"transactions (if any) are lost\n");
+	seq = max_t(uint64_t, seq, 1);
+	m->j_head = 1;
+	m->j_tail_seq = 0;	/* no valid tail on disk */
+	m->j_tail_pos = 0;
+	journal_set_seq(m, seq);
+	return m->readonly ? 0 : write_jsb(m, seq, 1);
+}
+
+/*
  * Mount-time replay.  With @write false (read-only, fsck -n, no_replay)
  * nothing is written: the committed images become dirty buffers instead
- * (replay_in_memory).  With @salvage (fsck) a corrupt journal superblock
- * is reported and the log ignored rather than failing the mount.
- * Returns the number of transactions found, or -errno.
+ * (replay_in_memory), and the old log stays in the window until the first
+ * commit has written them home.  With @salvage (fsck) a corrupt journal
+ * superblock is reported and the log ignored rather than failing the
+ * mount.  Returns the number of transactions found, or -errno.
  */
 int meta_journal_replay(struct meta *m, bool write, bool salvage)
 {
-	uint64_t seq, pos, len, first_seq, nr = 0, used = 0;
+	uint64_t seq, pos, len, first_seq, tail_pos, nr = 0, used = 0;
 	struct replay r = { .m = m };
 	int err;
 
 	m->j_cap = m->sb.journal_blocks - 1;
 	err = read_jsb(m, &seq, &pos);
-	if (err == -EUCLEAN && salvage) {
-		/* fsck must be able to mount to repair: start an empty log
-		 * where the superblock says; the first checkpoint rewrites
-		 * the journal superblock. */
-		fprintf(stderr, "iomapfs: journal ignored; its uncheckpointed "
-			"transactions (if any) are lost\n");
-		m->j_head = 1;
-		atomic_store(&m->running_seq, max_t(uint64_t, m->sb.journal_seq, 1));
-		atomic_store(&m->durable_seq, atomic_load(&m->running_seq) - 1);
-		return 0;
-	}
+	if (err == -EUCLEAN && salvage)
+		return journal_salvage(m);
 	if (err)
 		return err;
 	first_seq = seq;
+	tail_pos = pos;
+	m->j_tail_seq = seq;
+	m->j_tail_pos = pos;
 	r.area = aligned_alloc(IOMAPFS_BLOCK_SIZE, m->sb.journal_blocks * IOMAPFS_BLOCK_SIZE);
 	if (!r.area)
 		return -ENOMEM;
@@ -693,6 +1032,8 @@ int meta_journal_replay(struct meta *m, bool write, bool salvage)
 		seq++;
 		nr++;
 	}
+	if (!err)
+		journal_set_seq(m, seq);
 	if (!err && nr && write) {
 		fprintf(stderr, "iomapfs: replaying %llu journal transaction(s) %llu..%llu\n",
 			(unsigned long long)nr, (unsigned long long)first_seq,
@@ -700,19 +1041,22 @@ int meta_journal_replay(struct meta *m, bool write, bool salvage)
 		err = replay_apply(m, &r, seq, pos);
 		atomic_fetch_add(&m->st_replayed, nr);
 	} else if (!err && nr) {
+		size_t n;
+
 		fprintf(stderr, "iomapfs: journal holds %llu committed transaction(s): "
 			"applied in memory only\n", (unsigned long long)nr);
-		replay_in_memory(m, &r);
+		n = replay_in_memory(m, &r);
 		/* New commits go after the old log, so a torn first commit
-		 * cannot take the committed transactions with it. */
-		m->j_used = used;
+		 * cannot take the committed transactions with it: the old log
+		 * stays in the window until the first commit wrote it home. */
+		window_add(m, first_seq, seq - 1, tail_pos, used, r.h, n);
+		atomic_store(&m->j_home_seq, first_seq - 1);
+		atomic_store(&m->j_ckpt_seq, first_seq - 1);
 	}
 	free(r.area);
 	kfree(r.h);
 	if (err)
 		return err;
 	m->j_head = pos;
-	atomic_store(&m->running_seq, seq);
-	atomic_store(&m->durable_seq, seq - 1);
 	return nr;
 }

@@ -55,6 +55,10 @@ struct meta_mount_opts {
 	bool		no_replay;	/* fsck: report a dirty journal instead of replaying
 					 * (its commits apply in memory); a corrupt
 					 * journal superblock is ignored, not fatal */
+	bool		salvage_journal;	/* fsck -y: a corrupt journal superblock
+					 * is reported and the log ignored (its
+					 * uncheckpointed transactions are lost)
+					 * instead of failing the mount */
 	uint64_t	buf_cache_bytes;	/* clean metadata buffers kept; 0 = 64 MiB */
 };
 /*
@@ -67,7 +71,8 @@ struct meta_mount_opts {
  */
 int meta_mount(struct blk_dev *dev, const struct meta_mount_opts *opts,
 	       struct meta **out);
-/* Commit, checkpoint, mark clean, free everything.  Returns the first error. */
+/* Commit, checkpoint, flush, leave the journal empty (a clean tail), mark
+ * clean, free everything.  Returns the first error. */
 int meta_unmount(struct meta *m);
 struct blk_dev *meta_dev(struct meta *m);
 const struct iomapfs_super *meta_super(struct meta *m);	/* in-memory copy */
@@ -85,9 +90,12 @@ void meta_begin(struct meta *m);	/* takes the metadata lock */
 void meta_end(struct meta *m);		/* drops it; may commit if the txn is large */
 /*
  * Make every section that ended so far durable: write the running
- * transaction to the journal, flush the device, checkpoint.  Takes the
- * metadata lock itself (call it outside a section).  With nothing to
- * commit it still flushes the device (fsync relies on that for its data).
+ * transaction to the journal, flush the device (once: the commit costs one
+ * flush), then write the home blocks without waiting for another flush.
+ * Takes the metadata lock itself (call it outside a section).  With nothing
+ * to commit it still flushes the device (fsync relies on that for its
+ * data).  Blocks freed by transactions committed so far are allocatable
+ * when it returns (an ENOSPC retry relies on that).
  * Returns 0 or -errno; after an I/O error the filesystem is shut down
  * (every later call -EIO).
  */

@@ -77,6 +77,21 @@ struct meta_alloc {
 };
 
 /*
+ * A committed transaction that replay from the durable journal tail may
+ * still re-apply (journal.c).  After a no_replay mount, one entry stands
+ * for every old committed transaction applied in memory only
+ * (first_seq..last_seq).  Its home blocks, sorted, tell which freed blocks
+ * must stay busy until the durable tail has passed it: replaying its image
+ * over a block reused for data would destroy the data.
+ */
+struct jtxn {
+	uint64_t	first_seq, last_seq;
+	uint64_t	pos, len;	/* its first journal block; length in blocks */
+	uint64_t	*blknos;	/* home block numbers, sorted */
+	size_t		nr;
+};
+
+/*
  * One mounted filesystem.
  *
  * Lock order: meta->lock (the metadata lock, meta_begin) -> alloc.space_lock;
@@ -99,8 +114,15 @@ struct meta {
 	/* Journal (journal.c), under ->lock. */
 	uint64_t		j_cap;		/* usable blocks: journal_blocks - 1 */
 	uint64_t		j_head;		/* next free position, relative to journal_start */
-	uint64_t		j_used;		/* committed, unreplayed blocks before j_head
-						 * (no_replay mount); 0 once checkpointed */
+	uint64_t		j_tail_seq;	/* the tail in the durable jsb */
+	uint64_t		j_tail_pos;
+	struct jtxn		*j_txns;	/* durable tail to j_head, oldest first */
+	size_t			j_nr, j_alloc;
+	/* Transactions <= j_home_seq were written home; <= j_ckpt_seq also had
+	 * a device flush complete after that (meta_commit's empty flush runs
+	 * without ->lock, hence atomics). */
+	atomic_uint_fast64_t	j_home_seq;
+	atomic_uint_fast64_t	j_ckpt_seq;
 	atomic_uint_fast64_t	running_seq;
 	atomic_uint_fast64_t	durable_seq;
 	atomic_bool		shutdown;
@@ -174,6 +196,9 @@ void meta_unlock(struct meta *m);
 bool meta_lock_held(struct meta *m);
 int meta_commit_locked(struct meta *m);
 int meta_journal_replay(struct meta *m, bool write, bool salvage);
+/* Unmount: flush the home writes and leave the journal empty (a clean tail). */
+int meta_journal_checkpoint_all(struct meta *m);
+void meta_journal_destroy(struct meta *m);
 int meta_log_start(struct meta *m);
 void meta_log_stop(struct meta *m);
 /* Write the superblock (primary and copy) directly, outside the journal. */

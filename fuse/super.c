@@ -144,6 +144,7 @@ static struct meta *meta_alloc(struct blk_dev *dev, const struct iomapfs_super *
 static void meta_free(struct meta *m)
 {
 	mbuf_cache_destroy(m);
+	meta_journal_destroy(m);
 	meta_alloc_destroy(m);
 	free(m->sb_block);
 	free(m->j_scratch);
@@ -209,10 +210,15 @@ int meta_mount(struct blk_dev *dev, const struct meta_mount_opts *opts,
 		return err;
 	m = meta_alloc(dev, &sb, opts, readonly);
 	replayed = meta_journal_replay(m, !readonly && !(opts && opts->no_replay),
-				       opts && opts->no_replay);
+				       opts && (opts->no_replay || opts->salvage_journal));
 	err = replayed < 0 ? replayed : 0;
 	if (!err && replayed > 0 && !readonly && !(opts && opts->no_replay))
 		err = reread_super(m);
+	/* A shutdown marks the superblock ERROR in place, outside the journal;
+	 * replaying the images of earlier commits (the lazy tail) must not
+	 * clear it. */
+	if (!err && replayed > 0 && sb.state == IOMAPFS_STATE_ERROR)
+		m->sb.state = IOMAPFS_STATE_ERROR;
 	if (!err)
 		err = meta_alloc_load(m);
 	if (!err && !readonly)
@@ -241,6 +247,9 @@ int meta_unmount(struct meta *m)
 		m->sb_dirty = true;
 		err = meta_commit_locked(m);
 		meta_unlock(m);
+		/* Leave the journal empty: a clean tail, nothing to replay. */
+		if (!err)
+			err = meta_journal_checkpoint_all(m);
 	}
 	meta_free(m);
 	return err;
