@@ -56,6 +56,7 @@ struct fs_inode {
 
 	/* Data side (inode.c/extent.c), under ->lock unless noted. */
 	bool			freeing;	/* being evicted; under fs.icache_lock */
+	bool			loading;	/* hashed, being read from disk; under fs.icache_lock */
 	bool			data_freed;	/* unlinked and closed: blocks already
 						 * freed, items wait for forget */
 	bool			ext_in_tree;	/* EXTENT items exist on disk */

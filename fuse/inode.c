@@ -151,50 +151,62 @@ static int inode_read(struct fs_inode *ip)
 /* ---- get and put ---- */
 
 /* Under icache_lock: a cached inode with a new reference, or NULL.  Waits
- * while an inode with that number is being evicted. */
+ * while an inode with that number is being evicted or loaded. */
 static struct fs_inode *icache_get_locked(struct fs *fs, uint64_t ino)
 {
 	struct fs_inode *ip;
 
-	while ((ip = ihash_find_locked(fs, ino)) && ip->freeing)
+	while ((ip = ihash_find_locked(fs, ino)) && (ip->freeing || ip->loading))
 		pthread_cond_wait(&fs->icache_wait, &fs->icache_lock);
 	if (ip)
 		ip->refcount++;
 	return ip;
 }
 
+/*
+ * The inode is hashed, flagged ->loading, BEFORE it is read: a reader that
+ * inserted its copy only after reading could otherwise cache a stale dinode
+ *
+ *	A: miss, read dinode v1
+ *	                          B: load, change to v2, write, evict
+ *	A: insert v1		  -> B's change is lost
+ *
+ * Anyone else asking for it meanwhile waits on icache_wait.
+ */
 int fs_iget(struct fs *fs, uint64_t ino, struct fs_inode **out)
 {
-	struct fs_inode *ip, *found;
+	struct fs_inode *ip, *new;
 	int err;
 
 	if (fs_is_shutdown(fs))
 		return -EIO;
+	new = inode_new(fs, ino);
+	if (!new)
+		return -ENOMEM;
 	pthread_mutex_lock(&fs->icache_lock);
 	ip = icache_get_locked(fs, ino);
+	if (!ip) {
+		new->loading = true;
+		ihash_insert_locked(fs, new);
+	}
 	pthread_mutex_unlock(&fs->icache_lock);
-	if (ip)
+	if (ip) {
+		inode_destroy(new);
 		goto out;
-	ip = inode_new(fs, ino);
-	if (!ip)
-		return -ENOMEM;
+	}
+	ip = new;
 	err = inode_read(ip);
 	if (!err)
 		err = inode_setup_mapping(ip);
 	if (err) {
+		ihash_remove(fs, ip);	/* wakes the waiters, who retry */
 		inode_destroy(ip);
 		return err;
 	}
-	/* Someone may have loaded it while we read: theirs wins. */
 	pthread_mutex_lock(&fs->icache_lock);
-	found = icache_get_locked(fs, ino);
-	if (!found)
-		ihash_insert_locked(fs, ip);
+	ip->loading = false;
+	pthread_cond_broadcast(&fs->icache_wait);
 	pthread_mutex_unlock(&fs->icache_lock);
-	if (found) {
-		inode_destroy(ip);
-		ip = found;
-	}
 out:
 	*out = ip;
 	return 0;
@@ -313,7 +325,7 @@ void fs_forget(struct fs *fs, uint64_t ino, uint64_t n)
 
 	pthread_mutex_lock(&fs->icache_lock);
 	ip = ihash_find_locked(fs, ino);
-	if (WARN_ON_ONCE(!ip || ip->freeing)) {
+	if (WARN_ON_ONCE(!ip || ip->freeing || ip->loading)) {
 		pthread_mutex_unlock(&fs->icache_lock);
 		return;
 	}
@@ -638,7 +650,7 @@ static struct fs_inode **icache_grab_all(struct fs *fs, size_t *nr)
 	v = kmalloc((fs->nr_cached + 1) * sizeof(*v));
 	for (size_t s = 0; v && s < fs->ihash_size; s++) {
 		for (struct fs_inode *ip = fs->ihash[s]; ip; ip = ip->hash_next) {
-			if (ip->freeing)
+			if (ip->freeing || ip->loading)
 				continue;
 			ip->refcount++;
 			v[n++] = ip;
