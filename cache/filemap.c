@@ -104,9 +104,10 @@ void mapping_update_size(struct cache_mapping *m, uint64_t end)
 		;
 }
 
+/* The per-file switch (user.iomapfs.dontcache); -o dontcache overrides it. */
 void cache_mapping_set_dontcache(struct cache_mapping *m, bool on)
 {
-	atomic_store(&m->dontcache, on);
+	atomic_store(&m->dontcache, on || m->cache->cfg.dontcache_all);
 }
 
 bool cache_mapping_dontcache(const struct cache_mapping *m)

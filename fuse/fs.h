@@ -104,6 +104,10 @@ void fs_fill_stat(struct fs_inode *ip, struct stat *st);
 
 /* Mark in-memory attributes dirty; they reach disk in the running txn. */
 int fs_inode_mark_dirty(struct fs_inode *ip);
+/* Change IOMAPFS_INODE_* flags (set wins over clear); a change updates ctime
+ * and is written in a section.  *old (optional) gets the previous flags. */
+int fs_set_inode_flags(struct fs_inode *ip, uint32_t set, uint32_t clear,
+		       uint32_t *old);
 
 /* ---- namespace (all take and drop their own locks) ---- */
 

@@ -427,6 +427,25 @@ void fs_inode_touch(struct fs_inode *ip, unsigned which)
 	pthread_mutex_unlock(&ip->lock);
 }
 
+int fs_set_inode_flags(struct fs_inode *ip, uint32_t set, uint32_t clear,
+		       uint32_t *old)
+{
+	uint32_t was;
+
+	if (fs_is_shutdown(ip->fs))
+		return -EIO;
+	pthread_mutex_lock(&ip->lock);
+	was = ip->di.flags;
+	ip->di.flags = (was & ~clear) | set;
+	pthread_mutex_unlock(&ip->lock);
+	if (old)
+		*old = was;
+	if (((was & ~clear) | set) == was)
+		return 0;
+	fs_inode_touch(ip, FS_TOUCH_CTIME);
+	return fs_inode_mark_dirty(ip);
+}
+
 unsigned fs_mode_to_dtype(mode_t mode)
 {
 	return IFTODT(mode);

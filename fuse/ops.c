@@ -405,10 +405,6 @@ static int file_open(fuse_req_t req, struct fs_inode *ip, struct fuse_file_info 
 	pthread_mutex_init(&of->lock, NULL);
 	of->ip = ip;
 	of->wb_err = cache_errseq_sample(ip->mapping);
-	/* The mapping was set up from the inode's flag alone (fs_iget), which
-	 * would switch -o dontcache off for files without the xattr. */
-	if (req_daemon(req)->dontcache_all)
-		cache_mapping_set_dontcache(ip->mapping, true);
 	fs_inode_open(ip);
 	fi->fh = (uintptr_t)of;
 	/* The daemon's cache is the only cache: every read and write comes
@@ -861,20 +857,16 @@ static int dontcache_set(struct iomapfs_daemon *d, struct fs_inode *ip,
 	on = value[0] == '1';
 	pthread_mutex_lock(&ip->lock);
 	was = ip->di.flags & IOMAPFS_INODE_DONTCACHE;
-	if ((flags & XATTR_CREATE) && was)
-		err = -EEXIST;
-	else if ((flags & XATTR_REPLACE) && !was)
-		err = -ENODATA;
-	else if (on)
-		ip->di.flags |= IOMAPFS_INODE_DONTCACHE;
-	else
-		ip->di.flags &= ~IOMAPFS_INODE_DONTCACHE;
 	pthread_mutex_unlock(&ip->lock);
-	if (err || on == was)
-		return err;
-	if (ip->mapping)	/* clearing the flag cannot override -o dontcache */
-		cache_mapping_set_dontcache(ip->mapping, on || d->dontcache_all);
-	return fs_inode_mark_dirty(ip);
+	if ((flags & XATTR_CREATE) && was)
+		return -EEXIST;
+	if ((flags & XATTR_REPLACE) && !was)
+		return -ENODATA;
+	err = fs_set_inode_flags(ip, on ? IOMAPFS_INODE_DONTCACHE : 0,
+				 IOMAPFS_INODE_DONTCACHE, NULL);
+	if (!err && ip->mapping)	/* the cache keeps -o dontcache on */
+		cache_mapping_set_dontcache(ip->mapping, on);
+	return err;
 }
 
 static int own_setxattr(struct iomapfs_daemon *d, struct fs_inode *ip,

@@ -213,6 +213,7 @@ struct cache *cache_mapping_cache(const struct cache_mapping *m);
 /* i_size lives here, like the VFS inode's; the filesystem persists it. */
 uint64_t cache_mapping_size(const struct cache_mapping *m);
 void cache_mapping_set_size(struct cache_mapping *m, uint64_t size);
+/* Drop-behind for one file; with cache_config.dontcache_all it stays on. */
 void cache_mapping_set_dontcache(struct cache_mapping *m, bool on);
 bool cache_mapping_dontcache(const struct cache_mapping *m);
 bool cache_mapping_has_dirty(const struct cache_mapping *m);
