@@ -2,7 +2,7 @@
 # iomapfs: the FUSE daemon.  Its own code builds as an object library, so it
 # compiles before the filesystem library it links exists; the executable
 # appears once iomapfs_fs does.
-set(DAEMON_SOURCES ops.c acl.c options.c main.c)
+set(DAEMON_SOURCES ops.c ops_xattr.c ops_ioctl.c acl.c options.c main.c)
 set(_daemon_srcs)
 foreach(_f IN LISTS DAEMON_SOURCES)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${_f})

@@ -4,8 +4,11 @@
  * the filesystem objects (fs.h).  It owns the translation only: entry and
  * attribute replies, lookup counts, open-file state (the errseq sample that
  * fsync reports against), the zero-copy read reply, ownership and mode of
- * new inodes (request context, setgid directories, umask or default ACL),
- * the daemon's own xattrs (user.iomapfs.*) and FS_IOC_SHUTDOWN.
+ * new inodes (request context, setgid directories, umask or default ACL).
+ * The xattr ops, with the daemon's own xattrs (user.iomapfs.*), live in
+ * ops_xattr.c and FS_IOC_SHUTDOWN in ops_ioctl.c; the helpers they share
+ * with this file (request accessors, reply_err(), caller checks) are
+ * declared in ops.h.
  *
  * Every op runs in a FUSE request thread (task context).  -errno from the
  * filesystem becomes a FUSE error in exactly one place, reply_err().
@@ -16,16 +19,9 @@
  * entry reply cannot be delivered (the request was interrupted) the count
  * is given back at once, because the kernel will never forget it.
  */
-#include <linux/fs.h>
 #include <string.h>
 #include <sys/statvfs.h>
-#include <sys/xattr.h>
 #include "ops.h"
-
-#define XATTR_DONTCACHE		"user.iomapfs.dontcache"
-#define XATTR_CACHESTAT		"user.iomapfs.cachestat"
-#define XATTR_STATS		"user.iomapfs.stats"
-#define XATTR_OWN_PREFIX	"user.iomapfs."
 
 /* Per open regular file: fi->fh. */
 struct ops_file {
@@ -34,12 +30,12 @@ struct ops_file {
 	errseq_t	wb_err;		/* errseq sample: errors seen by this open */
 };
 
-static struct iomapfs_daemon *req_daemon(fuse_req_t req)
+struct iomapfs_daemon *req_daemon(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
 
-static struct fs *req_fs(fuse_req_t req)
+struct fs *req_fs(fuse_req_t req)
 {
 	return req_daemon(req)->fs;
 }
@@ -50,20 +46,20 @@ static struct ops_file *file_of(const struct fuse_file_info *fi)
 }
 
 /* The one place -errno becomes a FUSE error. */
-static void reply_err(fuse_req_t req, int err)
+void reply_err(fuse_req_t req, int err)
 {
 	if (WARN_ON_ONCE(err > 0))
 		err = -EIO;
 	fuse_reply_err(req, -err);
 }
 
-static bool caller_is_root(fuse_req_t req)
+bool caller_is_root(fuse_req_t req)
 {
 	return fuse_req_ctx(req)->uid == 0;
 }
 
 /* in_group_or_capable(): may the caller keep S_ISGID on a file of @gid? */
-static bool caller_in_group(fuse_req_t req, gid_t gid)
+bool caller_in_group(fuse_req_t req, gid_t gid)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	gid_t groups[64];
@@ -745,285 +741,6 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &st);
 }
 
-/* ---- xattrs: the daemon's own names first, then ACLs, then stored ones ---- */
-
-/* A growable text buffer for the stats xattr. */
-struct textbuf {
-	char	*s;
-	size_t	len, cap;
-};
-
-static void textbuf_add(void *arg, const char *name, uint64_t val)
-{
-	struct textbuf *tb = arg;
-	int n;
-
-	for (;;) {
-		n = snprintf(tb->s + tb->len, tb->cap - tb->len, "%s %llu\n", name,
-			     (unsigned long long)val);
-		if (n >= 0 && (size_t)n < tb->cap - tb->len)
-			break;
-		tb->cap = tb->cap ? 2 * tb->cap : 4096;
-		tb->s = krealloc(tb->s, tb->cap);
-	}
-	tb->len += n;
-}
-
-/* user.iomapfs.stats: every counter of the three layers, "name value\n". */
-static void stats_text(struct fs *fs, struct textbuf *tb)
-{
-	struct blk_stats bs;
-	struct cache_stats cs;
-
-	memset(tb, 0, sizeof(*tb));
-	blk_dev_get_stats(fs_dev(fs), &bs);
-	blk_stats_for_each(&bs, textbuf_add, tb);
-	cache_get_stats(fs_cache(fs), &cs);
-	cache_stats_for_each(&cs, textbuf_add, tb);
-	fs_stats_for_each(fs, textbuf_add, tb);
-}
-
-/* getxattr's size protocol: 0 asks for the length; too small is -ERANGE. */
-static ssize_t xattr_copy_out(const char *val, size_t len, void *buf, size_t size)
-{
-	if (!size)
-		return len;
-	if (size < len)
-		return -ERANGE;
-	memcpy(buf, val, len);
-	return len;
-}
-
-static bool inode_dontcache(struct fs_inode *ip)
-{
-	bool on;
-
-	pthread_mutex_lock(&ip->lock);
-	on = ip->di.flags & IOMAPFS_INODE_DONTCACHE;
-	pthread_mutex_unlock(&ip->lock);
-	return on;
-}
-
-/*
- * user.iomapfs.dontcache reads "1" while the flag is set and is absent
- * (ENODATA, and not listed) while it is clear, so files that never used it
- * show no extra xattr and `cp -a` carries it only where it was set.
- */
-static ssize_t own_getxattr(struct fs *fs, struct fs_inode *ip, const char *name,
-			    void *buf, size_t size)
-{
-	char text[128];
-	ssize_t ret;
-
-	if (!strcmp(name, XATTR_DONTCACHE)) {
-		if (!inode_dontcache(ip))
-			return -ENODATA;
-		return xattr_copy_out("1", 1, buf, size);
-	}
-	if (!strcmp(name, XATTR_CACHESTAT) && ip->mapping) {
-		struct cache_mapping_stat st;
-		int n;
-
-		cache_mapping_get_stat(ip->mapping, &st);
-		n = snprintf(text, sizeof(text), "cached=%llu dirty=%llu writeback=%llu evicted=%llu",
-			     (unsigned long long)st.cached, (unsigned long long)st.dirty,
-			     (unsigned long long)st.writeback, (unsigned long long)st.evicted);
-		return xattr_copy_out(text, n, buf, size);
-	}
-	if (!strcmp(name, XATTR_STATS) && ip->ino == FUSE_ROOT_ID) {
-		struct textbuf tb;
-
-		stats_text(fs, &tb);
-		ret = xattr_copy_out(tb.s ? tb.s : "", tb.len, buf, size);
-		kfree(tb.s);
-		return ret;
-	}
-	return -ENODATA;
-}
-
-/* Set or clear IOMAPFS_INODE_DONTCACHE: persisted in the dinode, applied
- * to the mapping at once, inherited by new children of a directory. */
-static int dontcache_set(struct iomapfs_daemon *d, struct fs_inode *ip,
-			 const char *value, size_t size, int flags)
-{
-	struct fs *fs = d->fs;
-	bool on, was;
-	int err = 0;
-
-	if (size != 1 || (value[0] != '0' && value[0] != '1'))
-		return -EINVAL;
-	if (fs_is_shutdown(fs))
-		return -EIO;
-	on = value[0] == '1';
-	pthread_mutex_lock(&ip->lock);
-	was = ip->di.flags & IOMAPFS_INODE_DONTCACHE;
-	pthread_mutex_unlock(&ip->lock);
-	if ((flags & XATTR_CREATE) && was)
-		return -EEXIST;
-	if ((flags & XATTR_REPLACE) && !was)
-		return -ENODATA;
-	err = fs_set_inode_flags(ip, on ? IOMAPFS_INODE_DONTCACHE : 0,
-				 IOMAPFS_INODE_DONTCACHE, NULL);
-	if (!err && ip->mapping)	/* the cache keeps -o dontcache on */
-		cache_mapping_set_dontcache(ip->mapping, on);
-	return err;
-}
-
-static int own_setxattr(struct iomapfs_daemon *d, struct fs_inode *ip,
-			const char *name, const char *value, size_t size, int flags)
-{
-	if (!strcmp(name, XATTR_DONTCACHE))
-		return dontcache_set(d, ip, value, size, flags);
-	if (!strcmp(name, XATTR_CACHESTAT) || !strcmp(name, XATTR_STATS))
-		return -EPERM;	/* read-only views */
-	return -EOPNOTSUPP;	/* the user.iomapfs. namespace is reserved */
-}
-
-static bool is_own_xattr(const char *name)
-{
-	return !strncmp(name, XATTR_OWN_PREFIX, strlen(XATTR_OWN_PREFIX));
-}
-
-static int do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-		       const char *value, size_t size, int flags)
-{
-	struct fs *fs = req_fs(req);
-	struct fs_inode *ip;
-	gid_t gid;
-	int err;
-
-	if (!is_own_xattr(name) && !acl_is_xattr(name))
-		return fs_setxattr(fs, ino, name, value, size, flags);
-	if (acl_is_xattr(name) && !req_daemon(req)->posix_acl)
-		return -EOPNOTSUPP;
-	err = fs_iget(fs, ino, &ip);
-	if (err)
-		return err;
-	if (is_own_xattr(name)) {
-		err = own_setxattr(req_daemon(req), ip, name, value, size, flags);
-	} else {
-		pthread_mutex_lock(&ip->lock);
-		gid = ip->di.gid;
-		pthread_mutex_unlock(&ip->lock);
-		err = acl_set(fs, ino, name, value, size, flags, caller_in_group(req, gid));
-	}
-	fs_iput(ip);
-	return err;
-}
-
-static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			const char *value, size_t size, int flags)
-{
-	reply_err(req, do_setxattr(req, ino, name, value, size, flags));
-}
-
-static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-	struct fs *fs = req_fs(req);
-	char *buf = size ? kmalloc(size) : NULL;
-	struct fs_inode *ip;
-	ssize_t n;
-
-	if (is_own_xattr(name)) {
-		n = fs_iget(fs, ino, &ip);
-		if (!n) {
-			n = own_getxattr(fs, ip, name, buf, size);
-			fs_iput(ip);
-		}
-	} else {
-		n = fs_getxattr(fs, ino, name, buf, size);
-	}
-	if (n < 0)
-		reply_err(req, n);
-	else if (!size)
-		fuse_reply_xattr(req, n);
-	else
-		fuse_reply_buf(req, buf, n);
-	kfree(buf);
-}
-
-/* The stored names, plus user.iomapfs.dontcache while the flag is set. */
-static ssize_t do_listxattr(struct fs *fs, uint64_t ino, char *buf, size_t size)
-{
-	static const char extra[] = XATTR_DONTCACHE;	/* with its NUL */
-	struct fs_inode *ip;
-	ssize_t n;
-	int err = fs_iget(fs, ino, &ip);
-
-	if (err)
-		return err;
-	n = fs_listxattr(fs, ino, buf, size);
-	if (n >= 0 && inode_dontcache(ip)) {
-		if (size && n + sizeof(extra) > size)
-			n = -ERANGE;
-		else if (size)
-			memcpy(buf + n, extra, sizeof(extra));
-		if (n >= 0)
-			n += sizeof(extra);
-	}
-	fs_iput(ip);
-	return n;
-}
-
-static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	char *buf = size ? kmalloc(size) : NULL;
-	ssize_t n = do_listxattr(req_fs(req), ino, buf, size);
-
-	if (n < 0)
-		reply_err(req, n);
-	else if (!size)
-		fuse_reply_xattr(req, n);
-	else
-		fuse_reply_buf(req, buf, n);
-	kfree(buf);
-}
-
-static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
-{
-	struct fs *fs = req_fs(req);
-	struct fs_inode *ip;
-	int err;
-
-	if (acl_is_xattr(name)) {
-		err = acl_remove(fs, ino, name);
-	} else if (!strcmp(name, XATTR_DONTCACHE)) {
-		err = fs_iget(fs, ino, &ip);
-		if (!err) {
-			err = dontcache_set(req_daemon(req), ip, "0", 1, XATTR_REPLACE);
-			fs_iput(ip);
-		}
-	} else if (is_own_xattr(name)) {
-		err = -EPERM;
-	} else {
-		err = fs_removexattr(fs, ino, name);
-	}
-	reply_err(req, err);
-}
-
-/* ---- ioctl ---- */
-
-/*
- * FS_IOC_SHUTDOWN on any file or directory of the mount.  The command is an
- * _IOR, so FUSE copies nothing in and the flags argument never reaches us:
- * we always do XFS_FSOP_GOING_FLAGS_NOLOGFLUSH -- stop at once; what was
- * fsynced or committed survives, nothing later reaches the device, and
- * every later operation fails with EIO until unmount.  CAP_SYS_ADMIN is
- * approximated by uid 0, as the request carries no capabilities.
- */
-static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
-		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
-		     size_t in_bufsz, size_t out_bufsz)
-{
-	if (flags & FUSE_IOCTL_COMPAT)
-		return reply_err(req, -ENOSYS);
-	if (cmd != FS_IOC_SHUTDOWN)
-		return reply_err(req, -ENOTTY);
-	if (!caller_is_root(req))
-		return reply_err(req, -EPERM);
-	fs_shutdown(req_fs(req));
-	fuse_reply_ioctl(req, 0, NULL, 0);
-}
 
 /* ---- session ---- */
 

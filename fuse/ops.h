@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The FUSE daemon's private interfaces: the lowlevel ops table (ops.c),
- * POSIX ACLs in the kernel's xattr format (acl.c), and the command line and
- * mount options (options.c), all used by main.c.
+ * The FUSE daemon's private interfaces: the lowlevel ops table (ops.c, with
+ * the xattr ops in ops_xattr.c and the ioctl in ops_ioctl.c), POSIX ACLs in
+ * the kernel's xattr format (acl.c), and the command line and mount options
+ * (options.c), all used by main.c.
  *
- * Threads: every ops.c and acl.c function runs in a FUSE request thread
+ * Threads: every ops*.c and acl.c function runs in a FUSE request thread
  * (the multithreaded session loop), the analogue of a user task in a
  * syscall: it may sleep, take any lock and wait for I/O.
  */
@@ -29,6 +30,31 @@ struct iomapfs_daemon {
 };
 
 extern const struct fuse_lowlevel_ops iomapfs_ll_ops;
+
+/* ---- shared by the ops files: ops.c, ops_xattr.c, ops_ioctl.c ---- */
+
+/* The request's mount (its session userdata) and filesystem. */
+struct iomapfs_daemon *req_daemon(fuse_req_t req);
+struct fs *req_fs(fuse_req_t req);
+/* The one place -errno becomes a FUSE error: replies with -@err (0: success). */
+void reply_err(fuse_req_t req, int err);
+/* Is the caller uid 0 (our stand-in for CAP_SYS_ADMIN and CAP_FSETID)? */
+bool caller_is_root(fuse_req_t req);
+/* in_group_or_capable(): may the caller keep S_ISGID on a file of @gid? */
+bool caller_in_group(fuse_req_t req, gid_t gid);
+
+/* The xattr ops (ops_xattr.c): the daemon's own user.iomapfs.* names,
+ * then the POSIX ACLs (acl.c), then the stored xattrs. */
+void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		 const char *value, size_t size, int flags);
+void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* FS_IOC_SHUTDOWN (ops_ioctl.c). */
+void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+	      struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+	      size_t in_bufsz, size_t out_bufsz);
 
 /* ---- POSIX ACLs (acl.c) ---- */
 

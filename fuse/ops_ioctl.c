@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The FUSE ioctl op: FS_IOC_SHUTDOWN, the one ioctl the daemon answers
+ * (every other command is -ENOTTY).  It runs in a FUSE request thread (task
+ * context); errors reach the kernel through reply_err() (ops.c).
+ */
+#include <linux/fs.h>
+#include "ops.h"
+
+/* ---- ioctl ---- */
+
+/*
+ * FS_IOC_SHUTDOWN on any file or directory of the mount.  The command is an
+ * _IOR, so FUSE copies nothing in and the flags argument never reaches us:
+ * we always do XFS_FSOP_GOING_FLAGS_NOLOGFLUSH -- stop at once; what was
+ * fsynced or committed survives, nothing later reaches the device, and
+ * every later operation fails with EIO until unmount.  CAP_SYS_ADMIN is
+ * approximated by uid 0, as the request carries no capabilities.
+ */
+void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+		     size_t in_bufsz, size_t out_bufsz)
+{
+	if (flags & FUSE_IOCTL_COMPAT)
+		return reply_err(req, -ENOSYS);
+	if (cmd != FS_IOC_SHUTDOWN)
+		return reply_err(req, -ENOTTY);
+	if (!caller_is_root(req))
+		return reply_err(req, -EPERM);
+	fs_shutdown(req_fs(req));
+	fuse_reply_ioctl(req, 0, NULL, 0);
+}
