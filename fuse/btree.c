@@ -9,7 +9,7 @@
  * exactly [free_end, 4096).  Interior nodes hold (key, child) pairs where
  * key[i] is the smallest key in child i.
  *
- * Invariants (checked by meta_check_tree):
+ * Invariants (checked by meta_check_tree, btree_check.c):
  *  1. keys strictly increase within a node and across siblings;
  *  2. a parent's key[i] equals the first key of child i;
  *  3. every non-root node has at least one item;
@@ -25,15 +25,7 @@
  *
  * Everything here runs in a section (the metadata lock held).
  */
-#include "meta_internal.h"
-
-#include <stdarg.h>
-
-#define NODE_HDR	sizeof(struct iomapfs_node_hdr)
-#define LEAF_SPACE	(IOMAPFS_BLOCK_SIZE - NODE_HDR)
-#define ITEM_SZ		sizeof(struct iomapfs_leaf_item)
-#define PTRS_MAX	((IOMAPFS_BLOCK_SIZE - NODE_HDR) / sizeof(struct iomapfs_node_ptr))
-#define LEAF_ITEMS_MAX	(LEAF_SPACE / ITEM_SZ)
+#include "btree_internal.h"
 
 struct btree_path {
 	int		height;
@@ -47,21 +39,6 @@ struct leaf_ent {
 	uint16_t		len;
 };
 
-static inline struct iomapfs_node_hdr *nh(struct mbuf *b)
-{
-	return b->data;
-}
-
-static inline struct iomapfs_leaf_item *litem(struct mbuf *b, int i)
-{
-	return (struct iomapfs_leaf_item *)blk_ptr(b, NODE_HDR) + i;
-}
-
-static inline struct iomapfs_node_ptr *nptr(struct mbuf *b, int i)
-{
-	return (struct iomapfs_node_ptr *)blk_ptr(b, NODE_HDR) + i;
-}
-
 static inline unsigned leaf_used(struct mbuf *b)
 {
 	return nh(b)->nritems * ITEM_SZ + (IOMAPFS_BLOCK_SIZE - nh(b)->free_end);
@@ -70,11 +47,6 @@ static inline unsigned leaf_used(struct mbuf *b)
 static inline unsigned leaf_free(struct mbuf *b)
 {
 	return LEAF_SPACE - leaf_used(b);
-}
-
-static const struct iomapfs_key *node_first_key(struct mbuf *b)
-{
-	return nh(b)->level ? &nptr(b, 0)->key : &litem(b, 0)->key;
 }
 
 int meta_key_cmp(const struct iomapfs_key *a, const struct iomapfs_key *b)
@@ -139,7 +111,7 @@ static bool node_sane(struct mbuf *b, int level)
 	return true;
 }
 
-static struct mbuf *read_node(struct meta *m, uint64_t blkno, int level)
+struct mbuf *read_node(struct meta *m, uint64_t blkno, int level)
 {
 	struct mbuf *b = mbuf_read(m, blkno, IOMAPFS_BTREE_MAGIC);
 
@@ -656,7 +628,7 @@ int btree_lookup(struct meta *m, const struct iomapfs_key *key, void *val,
 #define LEAF_READAHEAD	16	/* leaves read together when iteration leaves the cache */
 
 /* Batch-read up to @count children of @parent from slot @from. */
-static void prefetch_children(struct meta *m, struct mbuf *parent, int from, int count)
+void prefetch_children(struct meta *m, struct mbuf *parent, int from, int count)
 {
 	uint64_t blk[PTRS_MAX];
 	int n = 0;
@@ -760,128 +732,4 @@ long btree_delete_range(struct meta *m, const struct iomapfs_key *lo,
 		count++;
 	}
 	return err == -ENOENT || err == 0 ? count : err;
-}
-
-/* ---- fsck: the whole-tree walk ---- */
-
-struct tree_check {
-	struct meta	*m;
-	uint8_t		*used;
-	void		(*item)(void *ctx, const struct iomapfs_key *key,
-				const void *val, uint32_t len);
-	void		*ctx;
-	long		problems;
-};
-
-static void tc_problem(struct tree_check *tc, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void tc_problem(struct tree_check *tc, const char *fmt, ...)
-{
-	va_list ap;
-
-	tc->problems++;
-	fprintf(stderr, "iomapfs: B+tree: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* Leaf body: key order, packed values, bounds; report every item. */
-static void check_leaf(struct tree_check *tc, struct mbuf *b,
-		       const struct iomapfs_key *hi)
-{
-	unsigned long long blk = b->blkno;
-	uint32_t vbytes = 0;
-
-	for (int i = 0; i < nh(b)->nritems; i++) {
-		struct iomapfs_leaf_item *it = litem(b, i);
-
-		if (i && meta_key_cmp(&litem(b, i - 1)->key, &it->key) >= 0)
-			tc_problem(tc, "leaf %llu: keys out of order at slot %d", blk, i);
-		if (hi && meta_key_cmp(&it->key, hi) >= 0)
-			tc_problem(tc, "leaf %llu: key beyond the parent's bound at slot %d", blk, i);
-		if (it->val_off < nh(b)->free_end || it->val_len > IOMAPFS_ITEM_MAX ||
-		    it->val_off + it->val_len > IOMAPFS_BLOCK_SIZE) {
-			tc_problem(tc, "leaf %llu: value of slot %d out of bounds", blk, i);
-			continue;
-		}
-		vbytes += it->val_len;
-		if (tc->item)
-			tc->item(tc->ctx, &it->key, blk_ptr(b, it->val_off), it->val_len);
-	}
-	if (vbytes != IOMAPFS_BLOCK_SIZE - nh(b)->free_end)
-		tc_problem(tc, "leaf %llu: value area holds %u bytes, items account for %u",
-			   blk, IOMAPFS_BLOCK_SIZE - nh(b)->free_end, vbytes);
-}
-
-static void check_node(struct tree_check *tc, uint64_t blkno, int level,
-		       const struct iomapfs_key *lo, const struct iomapfs_key *hi);
-
-static void check_interior(struct tree_check *tc, struct mbuf *b, int level,
-			   const struct iomapfs_key *hi)
-{
-	prefetch_children(tc->m, b, 0, PTRS_MAX);
-	for (int i = 0; i < nh(b)->nritems; i++) {
-		const struct iomapfs_key *next = i + 1 < nh(b)->nritems ? &nptr(b, i + 1)->key : hi;
-
-		if (next && meta_key_cmp(&nptr(b, i)->key, next) >= 0)
-			tc_problem(tc, "node %llu: keys out of order at slot %d",
-				   (unsigned long long)b->blkno, i);
-		check_node(tc, nptr(b, i)->blkno, level - 1, &nptr(b, i)->key, next);
-	}
-}
-
-/* @lo: the parent's key for this node (its first key must equal it). */
-static void check_node(struct tree_check *tc, uint64_t blkno, int level,
-		       const struct iomapfs_key *lo, const struct iomapfs_key *hi)
-{
-	struct meta *m = tc->m;
-	struct mbuf *b;
-
-	if (blkno < m->alloc.data_start || blkno >= m->nr_blocks) {
-		tc_problem(tc, "node %llu outside the data area", (unsigned long long)blkno);
-		return;
-	}
-	if (tc->used[blkno / 8] >> (blkno % 8) & 1) {
-		tc_problem(tc, "block %llu referenced twice", (unsigned long long)blkno);
-		return;
-	}
-	tc->used[blkno / 8] |= 1u << (blkno % 8);
-	b = read_node(m, blkno, level);
-	if (IS_ERR(b)) {
-		tc_problem(tc, "node %llu (level %d) unreadable or corrupt",
-			   (unsigned long long)blkno, level);
-		return;
-	}
-	if (!nh(b)->nritems && (lo || level))
-		tc_problem(tc, "node %llu is empty", (unsigned long long)blkno);
-	else if (lo && nh(b)->nritems && meta_key_cmp(node_first_key(b), lo))
-		tc_problem(tc, "node %llu: first key differs from the parent's",
-			   (unsigned long long)blkno);
-	if (level)
-		check_interior(tc, b, level, hi);
-	else
-		check_leaf(tc, b, hi);
-	mbuf_put(m, b);
-}
-
-long meta_check_tree(struct meta *m, uint8_t *used,
-		     void (*item)(void *ctx, const struct iomapfs_key *key,
-				  const void *val, uint32_t len),
-		     void *ctx)
-{
-	struct tree_check tc = { .m = m, .used = used, .item = item, .ctx = ctx };
-	bool locked = !meta_lock_held(m);
-
-	if (locked)
-		meta_lock(m);
-	if (m->sb.tree_height < 1 || m->sb.tree_height > META_MAX_HEIGHT)
-		tc_problem(&tc, "tree height %u out of range", m->sb.tree_height);
-	else
-		check_node(&tc, m->sb.root_node, m->sb.tree_height - 1, NULL, NULL);
-	if (locked)
-		meta_unlock(m);
-	return tc.problems;
 }
