@@ -195,6 +195,19 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	reply_err(req, do_setxattr(req, ino, name, value, size, flags));
 }
 
+/* The getxattr/listxattr reply: an error, the size asked for with size 0,
+ * or the bytes; frees @buf. */
+static void reply_xattr(fuse_req_t req, char *buf, size_t size, ssize_t n)
+{
+	if (n < 0)
+		reply_err(req, n);
+	else if (!size)
+		fuse_reply_xattr(req, n);
+	else
+		fuse_reply_buf(req, buf, n);
+	kfree(buf);
+}
+
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs *fs = req_fs(req);
@@ -211,13 +224,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	} else {
 		n = fs_getxattr(fs, ino, name, buf, size);
 	}
-	if (n < 0)
-		reply_err(req, n);
-	else if (!size)
-		fuse_reply_xattr(req, n);
-	else
-		fuse_reply_buf(req, buf, n);
-	kfree(buf);
+	reply_xattr(req, buf, size, n);
 }
 
 /* The stored names, plus user.iomapfs.dontcache while the flag is set. */
@@ -248,13 +255,7 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	char *buf = size ? kmalloc(size) : NULL;
 	ssize_t n = do_listxattr(req_fs(req), ino, buf, size);
 
-	if (n < 0)
-		reply_err(req, n);
-	else if (!size)
-		fuse_reply_xattr(req, n);
-	else
-		fuse_reply_buf(req, buf, n);
-	kfree(buf);
+	reply_xattr(req, buf, size, n);
 }
 
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
