@@ -8,9 +8,13 @@
  *
  *   running --descriptors, images, commit block [, jsb]: one batch of bios
  *           --blkdev_issue_flush--> durable           (durable_seq = seq)
- *           --write home blocks, no flush--> home      (j_home_seq = seq)
+ *           --home writes submitted, not waited for: checkpoint()
+ *           --they completed: checkpoint_wait()--> home (j_home_seq = seq)
  *           --any later completed flush--> checkpointed (j_ckpt_seq)
  *           --a flushed jsb tail past it--> released   (off m->j_txns)
+ *
+ * So meta_commit() returns after one flush without waiting for its home
+ * writes; the next commit waits for them before it flushes.
  *
  * The commit block carries a crc32c over every descriptor and image, so
  * the whole transaction goes out in one batch with no flush inside it: a
@@ -152,16 +156,14 @@ static int home_cmp(const void *a, const void *b)
 	return x->blkno < y->blkno ? -1 : x->blkno > y->blkno;
 }
 
-/* Write @n blocks to their home locations (sorted, merged into bios) and
- * wait for them, without a flush.  Task context. */
-static int write_blocks(struct meta *m, struct home_blk *h, size_t n)
+/* Start writing @n blocks to their home locations (sorted, merged into
+ * bios) on @io; the caller waits.  Task context. */
+static void submit_blocks(struct meta *m, struct meta_io *io, struct home_blk *h,
+			  size_t n)
 {
 	void **bufs = kmalloc(max_t(size_t, n, 1) * sizeof(void *));
-	struct meta_io io;
-	int err;
 
 	qsort(h, n, sizeof(*h), home_cmp);
-	mio_init(&io);
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 
@@ -169,12 +171,20 @@ static int write_blocks(struct meta *m, struct home_blk *h, size_t n)
 			bufs[j - i] = h[j].data;
 			j++;
 		}
-		mio_submit(&io, m->dev, REQ_OP_WRITE, h[i].blkno, bufs, j - i);
+		mio_submit(io, m->dev, REQ_OP_WRITE, h[i].blkno, bufs, j - i);
 		i = j;
 	}
-	err = mio_wait(&io);
 	kfree(bufs);
-	return err;
+}
+
+/* Write @n blocks home and wait for them, without a flush. */
+static int write_blocks(struct meta *m, struct home_blk *h, size_t n)
+{
+	struct meta_io io;
+
+	mio_init(&io);
+	submit_blocks(m, &io, h, n);
+	return mio_wait(&io);
 }
 
 /*
@@ -192,6 +202,32 @@ static int journal_flush(struct meta *m)
 	while (!err && ckpt < home &&
 	       !atomic_compare_exchange_weak(&m->j_ckpt_seq, &ckpt, home))
 		;
+	return err;
+}
+
+/*
+ * Wait for the home writes of the last checkpoint: they count as written
+ * home from then on (j_home_seq), and their buffers may leave the cache.
+ * Under ->lock, before anything that reads j_home_seq to decide, before a
+ * flush meant to cover them, and before the next checkpoint.
+ */
+static int checkpoint_wait(struct meta *m)
+{
+	struct meta_ckpt *c = &m->j_ckpt;
+	int err;
+
+	if (!c->busy)
+		return 0;
+	err = mio_wait(&c->io);
+	c->busy = false;
+	if (!err)
+		atomic_store(&m->j_home_seq, c->seq);
+	for (size_t i = 0; i < c->nr_pins; i++)
+		mbuf_put(m, c->pins[i]);
+	kfree(c->pins);
+	free(c->copies);
+	c->pins = NULL;
+	c->copies = NULL;
 	return err;
 }
 
@@ -382,8 +418,10 @@ static bool window_all_home(struct meta *m)
 static int journal_checkpoint_all(struct meta *m)
 {
 	uint64_t seq = atomic_load(&m->running_seq);
-	int err;
+	int err = checkpoint_wait(m);
 
+	if (err)
+		return err;
 	if (WARN_ON_ONCE(!window_all_home(m)))
 		return -EIO;
 	err = journal_flush(m);
@@ -412,6 +450,7 @@ int meta_journal_checkpoint_all(struct meta *m)
 
 void meta_journal_destroy(struct meta *m)
 {
+	checkpoint_wait(m);	/* errors are the caller's shutdown already */
 	window_drop_before(m, UINT64_MAX);
 	kfree(m->j_txns);
 	m->j_txns = NULL;
@@ -546,25 +585,46 @@ static int journal_write(struct meta *m, uint64_t seq, const struct home_blk *h,
 	return 0;
 }
 
-/* The home writes of a committed transaction, without a flush: the next
- * flush covers them, and the jsb after that lets the tail pass. */
-static int checkpoint(struct meta *m, uint64_t seq, struct home_blk *h, size_t n)
+/*
+ * The home writes of a committed transaction, without a flush (the next
+ * commit's flush covers them, and the jsb after that lets the tail pass)
+ * and without waiting: fsync returns while they are in flight.  They are
+ * written from copies, since the next section may change the buffers, and
+ * the buffers stay referenced until checkpoint_wait(), so the cache cannot
+ * drop one and read its home block before the write has landed.
+ */
+static void checkpoint(struct meta *m, uint64_t seq, struct home_blk *h, size_t n)
 {
+	struct meta_ckpt *c = &m->j_ckpt;
 	struct mbuf *b, *tmp;
-	int err;
 
 	/* The copy at block 1 follows the primary. */
 	h[n++] = (struct home_blk){ 1, m->sb_block };
-	err = write_blocks(m, h, n);
-	if (err)
-		return err;
-	atomic_store(&m->j_home_seq, seq);
-	list_for_each_entry_safe(b, tmp, &m->txn_list, txn)
+	c->copies = aligned_alloc(IOMAPFS_BLOCK_SIZE, n * IOMAPFS_BLOCK_SIZE);
+	if (!c->copies) {
+		fprintf(stderr, "iomapfs: out of memory for a checkpoint\n");
+		abort();
+	}
+	for (size_t i = 0; i < n; i++) {
+		void *copy = (char *)c->copies + i * IOMAPFS_BLOCK_SIZE;
+
+		memcpy(copy, h[i].data, IOMAPFS_BLOCK_SIZE);
+		h[i].data = copy;
+	}
+	c->pins = kmalloc(max_t(size_t, m->txn_nr, 1) * sizeof(*c->pins));
+	c->nr_pins = 0;
+	list_for_each_entry_safe(b, tmp, &m->txn_list, txn) {
+		mbuf_get(b);
+		c->pins[c->nr_pins++] = b;
 		mbuf_mark_clean(m, b);
+	}
+	c->seq = seq;
+	c->busy = true;
+	mio_init(&c->io);
+	submit_blocks(m, &c->io, h, n);
 	m->sb_dirty = false;
 	m->sb_disk = m->sb;
 	atomic_fetch_add(&m->st_checkpoints, 1);
-	return 0;
 }
 
 /* A commit failed: no more metadata I/O; mark the superblock ERROR. */
@@ -572,6 +632,7 @@ static void meta_fail(struct meta *m, int err)
 {
 	fprintf(stderr, "iomapfs: journal commit failed (%d): shutting down, run fsck\n", err);
 	atomic_store(&m->shutdown, true);
+	checkpoint_wait(m);	/* an older superblock must not land after the mark */
 	m->sb_disk.state = IOMAPFS_STATE_ERROR;
 	meta_super_to_block(&m->sb_disk, m->sb_block);
 	if (!blk_rw_sync(m->dev, REQ_OP_WRITE, m->sb_block, IOMAPFS_BLOCK_SIZE, 0))
@@ -585,18 +646,13 @@ static void meta_fail(struct meta *m, int err)
  */
 static int commit_in_place(struct meta *m, uint64_t seq, struct home_blk *h, size_t n)
 {
-	int err;
-
 	fprintf(stderr, "iomapfs: transaction %llu of %zu blocks exceeds the journal "
 		"(%llu blocks): written in place without crash protection\n",
 		(unsigned long long)seq, n, (unsigned long long)m->j_cap);
-	err = checkpoint(m, seq, h, n);
-	if (!err) {
-		atomic_store(&m->durable_seq, seq);
-		atomic_store(&m->running_seq, seq + 1);
-		err = journal_checkpoint_all(m);
-	}
-	return err;
+	checkpoint(m, seq, h, n);
+	atomic_store(&m->durable_seq, seq);
+	atomic_store(&m->running_seq, seq + 1);
+	return journal_checkpoint_all(m);
 }
 
 enum {
@@ -616,6 +672,11 @@ static int __meta_commit(struct meta *m, unsigned flags)
 		return -EIO;
 	if (m->readonly || (!m->txn_nr && !m->sb_dirty))
 		return 0;
+	err = checkpoint_wait(m);	/* the last commit's home writes */
+	if (err) {
+		meta_fail(m, err);
+		return err;
+	}
 	h = txn_collect(m, seq, &n);
 	h = krealloc(h, (n + 1) * sizeof(*h));	/* room for the sb copy */
 	if (txn_jblocks(n) > m->j_cap - journal_used(m) && window_all_home(m))
@@ -631,8 +692,8 @@ static int __meta_commit(struct meta *m, unsigned flags)
 		atomic_store(&m->running_seq, seq + 1);
 		atomic_fetch_add(&m->st_commits, 1);
 		if ((flags & COMMIT_CHECKPOINT) && !atomic_load(&m->shutdown))
-			err = checkpoint(m, seq, h, n);
-		if (!err && journal_release_frees(m) && (flags & COMMIT_RELEASE))
+			checkpoint(m, seq, h, n);
+		if (journal_release_frees(m) && (flags & COMMIT_RELEASE))
 			err = journal_checkpoint_all(m);
 	}
 	kfree(h);

@@ -91,7 +91,8 @@ void meta_end(struct meta *m);		/* drops it; may commit if the txn is large */
 /*
  * Make every section that ended so far durable: write the running
  * transaction to the journal, flush the device (once: the commit costs one
- * flush), then write the home blocks without waiting for another flush.
+ * flush), then start the home writes without waiting for them (the next
+ * commit does) or for another flush.
  * Takes the metadata lock itself (call it outside a section).  With nothing
  * to commit it still flushes the device (fsync relies on that for its
  * data).  Blocks freed by transactions committed so far are allocatable

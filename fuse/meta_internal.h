@@ -91,6 +91,22 @@ struct jtxn {
 	size_t		nr;
 };
 
+/* A batch of bios in flight (buf.c, mio_*). */
+struct meta_io {
+	atomic_int	pending;
+	atomic_int	err;
+};
+
+/* The home writes of the last commit, in flight (journal.c). */
+struct meta_ckpt {
+	struct meta_io		io;
+	bool			busy;
+	uint64_t		seq;		/* the transaction they checkpoint */
+	void			*copies;	/* the images being written */
+	struct mbuf		**pins;		/* their buffers, kept in the cache */
+	size_t			nr_pins;
+};
+
 /*
  * One mounted filesystem.
  *
@@ -123,6 +139,7 @@ struct meta {
 	 * without ->lock, hence atomics). */
 	atomic_uint_fast64_t	j_home_seq;
 	atomic_uint_fast64_t	j_ckpt_seq;
+	struct meta_ckpt	j_ckpt;
 	atomic_uint_fast64_t	running_seq;
 	atomic_uint_fast64_t	durable_seq;
 	atomic_bool		shutdown;
@@ -176,15 +193,12 @@ void mbuf_drop_dirty(struct meta *m);
 void mbuf_readahead(struct meta *m, const uint64_t *blknos, size_t n, uint32_t magic);
 
 /*
- * Batched block I/O with bios (journal, checkpoint, readahead).
+ * Batched block I/O with bios (journal, checkpoint, readahead; struct
+ * meta_io above).
  * mio_submit() moves @n blocks between @bufs[] and consecutive device
  * blocks from @blkno; mio_wait() waits for every bio and returns the first
  * error.  Task context.
  */
-struct meta_io {
-	atomic_int	pending;
-	atomic_int	err;
-};
 void mio_init(struct meta_io *io);
 void mio_submit(struct meta_io *io, struct blk_dev *dev, enum req_op op,
 		uint64_t blkno, void *const *bufs, size_t n);

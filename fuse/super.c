@@ -143,8 +143,8 @@ static struct meta *meta_alloc(struct blk_dev *dev, const struct iomapfs_super *
 
 static void meta_free(struct meta *m)
 {
+	meta_journal_destroy(m);	/* before the buffers its writes hold */
 	mbuf_cache_destroy(m);
-	meta_journal_destroy(m);
 	meta_alloc_destroy(m);
 	free(m->sb_block);
 	free(m->j_scratch);

@@ -553,6 +553,7 @@ struct vcache {
 	int		crash_at_flush;	/* 0: never */
 	bool		dead;
 	bool		lose_all;	/* the power cut loses every unflushed write */
+	bool		keep_log;	/* ...except those to journal blocks past the jsb */
 	uint64_t	rng;
 };
 
@@ -604,6 +605,18 @@ static bool vcache_coin(struct vcache *vc)
 	return vc->lose_all || vc->rng >> 63;
 }
 
+/* Does the power cut lose undo entry @u? */
+static bool vcache_loses(struct vcache *vc, const struct vundo *u,
+			 const struct iomapfs_super *sb)
+{
+	uint64_t blk = u->off / BLK;
+
+	if (vc->keep_log && blk > sb->journal_start &&
+	    blk < sb->journal_start + sb->journal_blocks)
+		return false;
+	return vcache_coin(vc);
+}
+
 /*
  * The power cut: the filesystem stops (shut down, unmounted with -EIO,
  * device closed), a random subset of the unflushed writes is lost, and
@@ -611,6 +624,7 @@ static bool vcache_coin(struct vcache *vc)
  */
 static size_t vcache_power_cut(struct fx *f, struct vcache *vc)
 {
+	struct iomapfs_super sb = *meta_super(f->m);
 	size_t lost = 0;
 
 	meta_shutdown(f->m);
@@ -619,7 +633,7 @@ static size_t vcache_power_cut(struct fx *f, struct vcache *vc)
 	blk_dev_set_ops(f->dev, NULL, NULL);
 	fx_close(f);
 	for (size_t i = vc->nr; i-- > 0;) {
-		if (vcache_coin(vc)) {
+		if (vcache_loses(vc, &vc->u[i], &sb)) {
 			ck_assert_int_eq(pwrite(vc->fd, vc->u[i].old, vc->u[i].len, vc->u[i].off),
 					 (ssize_t)vc->u[i].len);
 			lost++;
@@ -690,26 +704,38 @@ START_TEST(crash_with_unflushed_home_writes_replays_the_last_commit)
 }
 END_TEST
 
+/* Every 100th of the @n items of @obj holds generation @gen. */
+static bool every_is(struct meta *m, uint64_t obj, uint64_t n, uint64_t gen)
+{
+	for (uint64_t i = 0; i < n; i += 100)
+		if (get_u64(m, obj, i) != obj * 1000000 + i * 10 + gen)
+			return false;
+	return true;
+}
+
 /*
  * Many rounds on a 64-block journal (it laps many times, the tail always
  * lagging): a few commits, then a power cut either after the last commit
  * (its home writes unflushed) or at its own flush (its journal write torn
  * at random).  The next mount must find the last durable generation, or,
- * for a cut at the flush, that one or the one being committed.
+ * for a cut at the flush, that one or the one being committed.  Some
+ * rounds commit transactions of a third of the journal, so that the space
+ * behind the lagging tail runs short.
  */
 START_TEST(journal_laps_with_lazy_tails_and_random_power_cuts)
 {
 	struct fx f = { 0 };
 	struct vcache vc;
-	uint64_t gen = 1, have = 0, laps = 0;
+	uint64_t gen = 1, have = 0, laps = 0, big_gen[512] = { 0 };
 
 	fx_setup(&f, "lazylaps.img", 32 * MiB, 64);
 	put_range(f.m, 210, 150, have);
+	put_range(f.m, 209, 1800, have);
 	ck_assert_int_eq(meta_commit(f.m), 0);
 	for (uint64_t round = 0; round < 60; round++) {
 		struct meta_stats st;
 		uint64_t commits = 1 + round % 5, durable = have;
-		bool at_flush = round % 3 == 2;
+		bool at_flush = round % 3 == 2, big = round % 4 == 1;
 
 		vcache_attach(&f, &vc, round * 7919 + 1);
 		for (uint64_t c = 0; c < commits; c++, gen++) {
@@ -718,6 +744,9 @@ START_TEST(journal_laps_with_lazy_tails_and_random_power_cuts)
 			put_range(f.m, 210, 150, gen);
 			if (c % 2)
 				put_range(f.m, 211 + c, 20 + round, gen);
+			if (big)
+				update_every(f.m, 209, 1800, 100, gen);
+			big_gen[gen] = big ? gen : big_gen[gen - 1];
 			vc.crash_at_flush = cut;
 			if (cut) {
 				capture_begin();
@@ -738,10 +767,61 @@ START_TEST(journal_laps_with_lazy_tails_and_random_power_cuts)
 		else
 			ck_abort_msg("round %llu: generation %llu lost",
 				     (unsigned long long)round, (unsigned long long)durable);
+		ck_assert(every_is(f.m, 209, 1800, big_gen[have]));
+		big_gen[gen - 1] = big_gen[have];	/* the next round goes on from here */
 		ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
 	}
 	ck_assert_uint_gt(laps, 63 * 10);
 	fx_remount(&f);
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	fx_teardown(&f);
+}
+END_TEST
+
+/* Journal blocks the last commit wrote. */
+static uint64_t commit_jblocks(struct fx *f)
+{
+	struct meta_stats st0, st;
+
+	meta_get_stats(f->m, &st0);
+	ck_assert_int_eq(meta_commit(f->m), 0);
+	meta_get_stats(f->m, &st);
+	return st.journal_blocks_written - st0.journal_blocks_written;
+}
+
+/*
+ * Regression test for invariant 1 of journal.c: with two transactions of
+ * 20-odd blocks behind the lagging tail of a 63-block journal, a third
+ * does not fit.  Reusing the oldest one's space would let a power cut
+ * keep the new journal blocks and lose the jsb and the unflushed home
+ * writes: replay from the old tail would then find garbage and lose the
+ * second transaction.  The commit must checkpoint everything first.
+ */
+START_TEST(space_behind_the_lagging_tail_is_never_reused)
+{
+	struct fx f = { 0 };
+	struct vcache vc;
+	uint64_t len;
+
+	fx_setup(&f, "tailspace.img", 32 * MiB, 64);
+	put_range(f.m, 250, 2400, 0);
+	ck_assert_int_eq(meta_commit(f.m), 0);
+	vcache_attach(&f, &vc, 3);	/* before the home writes of gen 2 */
+	for (uint64_t gen = 1; gen <= 2; gen++) {
+		update_every(f.m, 250, 2400, 100, gen);
+		len = commit_jblocks(&f);
+		ck_assert_uint_gt(3 * len, 63);
+		ck_assert_uint_le(2 * len, 63);
+	}
+	vc.lose_all = true;
+	vc.keep_log = true;
+	vc.crash_at_flush = 1;
+	update_every(f.m, 250, 2400, 100, 3);
+	capture_begin();
+	ck_assert_int_eq(meta_commit(f.m), -EIO);
+	capture_end();
+	vcache_power_cut(&f, &vc);
+	ck_assert(every_is(f.m, 250, 2400, 2));
 	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
 	fx_teardown(&f);
 }
@@ -1000,6 +1080,7 @@ int main(void)
 	tcase_add_test(tc, commit_costs_exactly_one_flush);
 	tcase_add_test(tc, crash_with_unflushed_home_writes_replays_the_last_commit);
 	tcase_add_test(tc, journal_laps_with_lazy_tails_and_random_power_cuts);
+	tcase_add_test(tc, space_behind_the_lagging_tail_is_never_reused);
 	tcase_add_test(tc, unmount_leaves_a_clean_tail);
 	tcase_add_test(tc, freed_tree_blocks_are_allocatable_after_meta_commit);
 	tcase_add_test(tc, fsck_repair_mount_salvages_a_corrupt_journal_superblock);
