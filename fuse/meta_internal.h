@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Private to the metadata engine (crc32c.c, buf.c, journal.c, btree.c,
- * alloc.c, super.c, mkfs.c): struct meta, the metadata buffer and the
- * helpers the files call in each other.  Nothing outside fuse/meta*.c and
- * the engine's own files includes this.
+ * Private to the metadata engine (crc32c.c, buf.c, journal.c,
+ * journal_replay.c, btree.c, alloc.c, super.c, mkfs.c): struct meta, the
+ * metadata buffer and the helpers the files call in each other.  Nothing
+ * outside fuse/meta*.c and the engine's own files includes this.
  */
 #ifndef IOMAPFS_META_INTERNAL_H
 #define IOMAPFS_META_INTERNAL_H
@@ -209,7 +209,6 @@ void meta_lock(struct meta *m);
 void meta_unlock(struct meta *m);
 bool meta_lock_held(struct meta *m);
 int meta_commit_locked(struct meta *m);
-int meta_journal_replay(struct meta *m, bool write, bool salvage);
 /* Unmount: flush the home writes and leave the journal empty (a clean tail). */
 int meta_journal_checkpoint_all(struct meta *m);
 void meta_journal_destroy(struct meta *m);
@@ -219,6 +218,9 @@ void meta_log_stop(struct meta *m);
 int meta_write_super_direct(struct meta *m);
 void meta_fill_blkhdr(struct meta *m, void *block, uint64_t blkno, uint32_t magic,
 		      uint64_t owner);
+
+/* ---- journal_replay.c ---- */
+int meta_journal_replay(struct meta *m, bool write, bool salvage);
 
 /* ---- alloc.c ---- */
 int meta_alloc_load(struct meta *m);
