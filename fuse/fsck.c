@@ -19,6 +19,8 @@
  *   0. journal   before any of this: a superblock not marked clean means
  *                the journal may hold transactions.  -n reports it (and
  *                checks the unreplayed image); otherwise mount replays it.
+ *                A corrupt journal superblock: -n reports it; otherwise
+ *                mount ignores the log and rewrites it empty (a repair).
  *   3. bitmap    the blocks the last scan saw in use against the on-disk
  *                free-space bitmap (leaks, used-but-free); repaired by
  *                rewriting the bitmap from the scan.
@@ -378,6 +380,9 @@ static int fsck_open(struct fsck *fc, struct blk_dev **dev)
 		blk_dev_close(*dev);
 		return err;
 	}
+	if (meta_journal_was_salvaged(fc->m))
+		fsck_problem(fc, true, "journal superblock corrupt: %s", fc->repair ?
+			     "rewritten as an empty log" : "the log would be ignored");
 	fc->nr_blocks = meta_super(fc->m)->nr_blocks;
 	fc->used = kzalloc(DIV_ROUND_UP(fc->nr_blocks, 8));
 	if (fc->used)

@@ -245,8 +245,14 @@ static int journal_salvage(struct meta *m)
 	m->j_head = 1;
 	m->j_tail_seq = 0;	/* no valid tail on disk */
 	m->j_tail_pos = 0;
+	m->j_salvaged = true;
 	journal_set_seq(m, seq);
 	return m->readonly ? 0 : write_jsb(m, seq, 1);
+}
+
+bool meta_journal_was_salvaged(struct meta *m)
+{
+	return m->j_salvaged;
 }
 
 /*

@@ -76,6 +76,13 @@ int meta_mount(struct blk_dev *dev, const struct meta_mount_opts *opts,
 int meta_unmount(struct meta *m);
 struct blk_dev *meta_dev(struct meta *m);
 const struct iomapfs_super *meta_super(struct meta *m);	/* in-memory copy */
+/*
+ * Did this mount find the journal superblock corrupt and ignore the log
+ * (salvage_journal or no_replay)?  A writable mount has already written a
+ * new journal superblock, an empty log, in its place: fsck counts that as
+ * a problem corrected.
+ */
+bool meta_journal_was_salvaged(struct meta *m);
 
 /* ---- transactions ---- */
 

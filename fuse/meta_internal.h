@@ -134,6 +134,7 @@ struct meta {
 	uint64_t		j_tail_pos;
 	struct jtxn		*j_txns;	/* durable tail to j_head, oldest first */
 	size_t			j_nr, j_alloc;
+	bool			j_salvaged;	/* mount ignored a corrupt jsb */
 	/* Transactions <= j_home_seq were written home; <= j_ckpt_seq also had
 	 * a device flush complete after that (meta_commit's empty flush runs
 	 * without ->lock, hence atomics). */

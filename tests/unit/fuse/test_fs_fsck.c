@@ -6,8 +6,9 @@
  * refers to, a missing xattr chunk, a wrong entry type -- is reported by
  * fsck -n with exit 4 and nothing changed, repaired by fsck -y with exit
  * 1, after which fsck finds the image clean (0).  A damaged B+tree node is
- * reported as unrepairable (4) by both.  A file that is not iomapfs is an
- * operational error (8).  Corruptions are made through the metadata engine
+ * reported as unrepairable (4) by both.  A corrupt journal superblock is
+ * reported by -n (4) and rewritten by -y (1, not 0).  A file that is not
+ * iomapfs is an operational error (8).  Corruptions are made through the metadata engine
  * or by writing bytes into the image, with the filesystem unmounted.
  */
 #include <dirent.h>
@@ -439,6 +440,43 @@ START_TEST(unclean_shutdown_is_reported_then_replayed)
 }
 END_TEST
 
+/*
+ * Regression test: fsck -y salvaged a corrupt journal superblock (the
+ * mount ignored the log and wrote an empty one) but then exited 0,
+ * "clean", as if nothing had been wrong.
+ */
+START_TEST(corrupt_journal_superblock_is_rewritten_and_counted_as_corrected)
+{
+	uint64_t f = tfs_create(t.fs, ROOT, "f", S_IFREG | 0644, NULL);
+	struct iomapfs_super sb;
+	uint64_t ino;
+	off_t off;
+	uint8_t b;
+	char *out;
+	int fd;
+
+	tfs_unmount(&t);
+	fd = open(t.image, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &sb, sizeof(sb), 0), sizeof(sb));
+	off = (off_t)(sb.journal_start << IOMAPFS_BLOCK_SHIFT) + 700;
+	ck_assert_int_eq(pread(fd, &b, 1, off), 1);
+	b ^= 0x04;
+	ck_assert_int_eq(pwrite(fd, &b, 1, off), 1);
+	close(fd);
+	ck_assert_int_eq(tfs_fsck(&t, false, &out), FSCK_UNCORRECTED);
+	ck_assert_msg(strstr(out, "journal superblock corrupt"), "%s", out);
+	free(out);
+	ck_assert_int_eq(tfs_fsck(&t, true, &out), FSCK_CORRECTED);
+	ck_assert_msg(strstr(out, "journal superblock corrupt: rewritten"), "%s", out);
+	free(out);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_OK);
+	tfs_mount(&t);			/* a plain mount no longer refuses it */
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "f", &ino), 0);
+	ck_assert_uint_eq(ino, f);
+}
+END_TEST
+
 START_TEST(mounted_image_is_refused)
 {
 	struct fsck_opts o = { .no_change = true };
@@ -470,6 +508,7 @@ static Suite *fsck_suite(void)
 	tcase_add_test(tc, directory_loop_is_reported_as_unrepairable);
 	tcase_add_test(tc, foreign_or_missing_image_is_an_operational_error);
 	tcase_add_test(tc, unclean_shutdown_is_reported_then_replayed);
+	tcase_add_test(tc, corrupt_journal_superblock_is_rewritten_and_counted_as_corrected);
 	tcase_add_test(tc, mounted_image_is_refused);
 	tcase_add_test(tc, orphan_of_an_open_unlinked_file_is_left_to_the_next_mount);
 	suite_add_tcase(s, tc);

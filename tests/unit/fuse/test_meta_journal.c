@@ -12,7 +12,8 @@
  * a crash that loses unflushed writes (a volatile write cache simulated
  * through the device ops table) must still replay to the last commit, lap
  * after lap; unmount leaves a clean tail; fsck -y salvages a corrupt
- * journal superblock.
+ * journal superblock and the mount tells it so (meta_journal_was_salvaged;
+ * fsck's exit code for it is in test_fs_fsck.c).
  */
 #include "test_meta_fixture.c"
 
@@ -913,11 +914,13 @@ START_TEST(fsck_repair_mount_salvages_a_corrupt_journal_superblock)
 	msg = capture_end();
 	ck_assert_int_eq(err, 0);
 	ck_assert_ptr_nonnull(strstr(msg, "journal ignored"));
+	ck_assert(meta_journal_was_salvaged(f.m));	/* fsck counts it repaired */
 	ck_assert(range_is(f.m, 240, 100, 29 % 10));
 	/* The new log starts after every stale transaction: commits, a crash
 	 * and a plain mount replay only the new ones. */
 	put_range(f.m, 241, 100, 1);
 	crash_and_remount(&f, false, &st);
+	ck_assert(!meta_journal_was_salvaged(f.m));
 	ck_assert_uint_ge(st.replayed_txns, 1);
 	ck_assert(range_is(f.m, 240, 100, 29 % 10));
 	ck_assert(range_is(f.m, 241, 100, 1));
