@@ -18,8 +18,10 @@
  *  - delayed-allocation reservations (alloc_reserve) are subtracted from
  *    what data allocations may take;
  *  - frees are deferred: the bitmap block is cleared in the freeing
- *    transaction, but busy[] keeps the blocks until that transaction is
- *    durable and checkpointed (meta_alloc_release from journal.c).
+ *    transaction, but busy[] keeps the blocks until journal.c releases
+ *    them (meta_alloc_release) under its invariant 3: the transaction is
+ *    durable and no transaction that replay could re-apply holds an image
+ *    of them.
  *
  * fsck support (meta_mark_static, meta_check_bitmap) lives here too.
  */

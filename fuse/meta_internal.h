@@ -46,8 +46,8 @@ struct meta_bufcache {
 	size_t			limit;		/* in buffers */
 };
 
-/* A deferred free: blocks freed by transaction @seq, allocatable once the
- * transaction is durable and checkpointed. */
+/* A deferred free: blocks freed by transaction @seq, allocatable once
+ * journal.c's invariant 3 lets them go (meta_alloc_release). */
 struct meta_dfree {
 	uint64_t	start, len, seq;
 };
@@ -226,7 +226,8 @@ int meta_journal_replay(struct meta *m, bool write, bool salvage);
 /* ---- alloc.c ---- */
 int meta_alloc_load(struct meta *m);
 void meta_alloc_destroy(struct meta *m);
-/* Transaction @seq is durable and checkpointed: release its frees. */
+/* Release the frees of transactions <= @seq: journal.c decides when, by
+ * its invariant 3. */
 void meta_alloc_release(struct meta *m, uint64_t seq);
 /* Free blocks on disk (bitmap truth, including deferred frees). */
 uint64_t meta_alloc_disk_free(struct meta *m);
