@@ -11,7 +11,6 @@
  */
 #include "cache_test.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,35 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static char scratch_dir[64];
-
 int cache_test_run(Suite *s)
 {
-	SRunner *sr = srunner_create(s);
-	DIR *d;
-	struct dirent *de;
-	char p[512];
-	int failed;
-
-	snprintf(scratch_dir, sizeof(scratch_dir), "/var/tmp/iomapfs-cache-XXXXXX");
-	if (!mkdtemp(scratch_dir)) {
-		perror("mkdtemp");
-		return EXIT_FAILURE;
-	}
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	d = opendir(scratch_dir);
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", scratch_dir, de->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(scratch_dir);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s, "cache");
 }
 
 void fill_pattern(void *buf, size_t len, unsigned seed)
@@ -272,7 +245,7 @@ struct fake_fs *fake_fs_create(const struct cache_config *cfg,
 	struct blk_dev_config dflt = { .offload = BLK_OFFLOAD_THREAD };
 	int fd;
 
-	snprintf(fs->image, sizeof(fs->image), "%s/img-%d", scratch_dir, (int)getpid());
+	snprintf(fs->image, sizeof(fs->image), "%s/img-%d", unit_scratch_dir, (int)getpid());
 	fd = open(fs->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ftruncate(fd, FAKE_IMAGE_SIZE), 0);

@@ -8,6 +8,7 @@
 #define IOMAPFS_CACHE_TEST_H
 
 #include <check.h>
+#include "unit.h"
 #include <iomapfs/cache.h>
 #include <pthread.h>
 

@@ -6,6 +6,7 @@
  * and frees its nodes as it empties.
  */
 #include <check.h>
+#include "unit.h"
 
 #include "../../../cache/radix.h"
 
@@ -77,15 +78,9 @@ int main(void)
 {
 	Suite *s = suite_create("cache_radix");
 	TCase *tc = tcase_create("radix");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, index_lookup_insert_erase);
 	tcase_add_test(tc, marked_entries_found_in_index_order);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s, NULL);
 }

@@ -6,7 +6,7 @@ list(FILTER _meta_tests EXCLUDE REGEX "test_meta_fixture\\.c$")
 foreach(_t IN LISTS _meta_tests)
   get_filename_component(_name ${_t} NAME_WE)
   add_executable(${_name} ${_t})
-  target_link_libraries(${_name} PRIVATE iomapfs_meta iomapfs_base PkgConfig::CHECK)
+  target_link_libraries(${_name} PRIVATE iomapfs_meta iomapfs_unit)
   # The super suite runs the real mkfs.iomapfs for its exit codes.
   target_compile_definitions(${_name} PRIVATE MKFS_BIN="$<TARGET_FILE:mkfs.iomapfs>")
   add_dependencies(${_name} mkfs.iomapfs)

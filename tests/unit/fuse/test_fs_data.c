@@ -12,6 +12,7 @@
  * after every test that wrote.
  */
 #include <check.h>
+#include "unit.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -87,39 +88,15 @@ static void td_fsck_clean(void)
 }
 
 /*
- * One directory per run, made and removed by main() in the runner process,
- * so a test that fails in its forked child leaves nothing behind; each
- * test makes its own image in it.
+ * One directory per run, made and removed by unit_run() in the runner
+ * process, so a test that fails in its forked child leaves nothing behind.
+ * Each test (a forked child) gets its own image in it: the device of a
+ * child that failed may stay locked for a moment after it exits.
  */
-static char run_dir[64];
-
-static void run_dir_make(void)
-{
-	strcpy(run_dir, "/var/tmp/iomapfs-data-XXXXXX");
-	if (!mkdtemp(run_dir))
-		abort();
-}
-
-static void run_dir_remove(void)
-{
-	DIR *d = opendir(run_dir);
-	struct dirent *de;
-
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] != '.')
-			unlinkat(dirfd(d), de->d_name, 0);
-	}
-	if (d)
-		closedir(d);
-	rmdir(run_dir);
-}
-
-/* Each test (a forked child) gets its own image: the device of a child
- * that failed may stay locked for a moment after it exits. */
 static void image_name(void)
 {
 	memset(&t, 0, sizeof(t));
-	snprintf(t.image, sizeof(t.image), "%s/image-%d", run_dir, (int)getpid());
+	snprintf(t.image, sizeof(t.image), "%s/image-%d", unit_scratch_dir, (int)getpid());
 }
 
 static void setup_big(void)
@@ -1177,13 +1154,5 @@ static Suite *data_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(data_suite());
-	int failed;
-
-	run_dir_make();
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	run_dir_remove();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(data_suite(), "data");
 }

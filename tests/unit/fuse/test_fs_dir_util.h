@@ -8,6 +8,7 @@
 #define TEST_FS_DIR_UTIL_H
 
 #include <check.h>
+#include "unit.h"
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,32 +26,14 @@
  * so a test that fails in its forked child -- which then skips its own
  * teardown -- still leaves nothing behind in /var/tmp.
  */
-static char tfs_workdir[64];
-
 static inline void tfs_dir_create(void)
 {
-	strcpy(tfs_workdir, "/var/tmp/iomapfs-ns-XXXXXX");
-	if (!mkdtemp(tfs_workdir)) {
-		perror("mkdtemp");
-		exit(EXIT_FAILURE);
-	}
+	unit_scratch_create("ns");
 }
 
 static inline void tfs_dir_remove(void)
 {
-	DIR *d = opendir(tfs_workdir);
-	struct dirent *de;
-	char path[sizeof(tfs_workdir) + 256 + 2];
-
-	while (d && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", tfs_workdir, de->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
-	rmdir(tfs_workdir);
+	unit_scratch_remove();
 }
 
 struct tfs {
@@ -66,8 +49,8 @@ static inline void tfs_mkfs(struct tfs *t)
 	struct blk_dev *dev;
 	int fd;
 
-	ck_assert_msg(tfs_workdir[0], "no work directory: add the unchecked fixture");
-	snprintf(t->dir, sizeof(t->dir), "%s", tfs_workdir);
+	ck_assert_msg(unit_scratch_dir[0], "no work directory: add the unchecked fixture");
+	snprintf(t->dir, sizeof(t->dir), "%s", unit_scratch_dir);
 	snprintf(t->image, sizeof(t->image), "%s/image", t->dir);
 	fd = open(t->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ck_assert_int_ge(fd, 0);
@@ -183,13 +166,7 @@ static inline struct stat tfs_stat(struct fs *fs, uint64_t ino)
 /* main() of each suite: run it, exit status for ctest. */
 static inline int tfs_run(Suite *s)
 {
-	SRunner *sr = srunner_create(s);
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s, NULL);	/* the TCase fixtures own the directory */
 }
 
 #endif /* TEST_FS_DIR_UTIL_H */

@@ -7,6 +7,7 @@
  * Pure memory: no device, no metadata engine.
  */
 #include <check.h>
+#include "unit.h"
 #include <string.h>
 #include "../../../fuse/fs_internal.h"
 
@@ -282,11 +283,5 @@ static Suite *extent_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(extent_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(extent_suite(), NULL);
 }

@@ -11,7 +11,7 @@
 #include "meta.h"
 
 #include <check.h>
-#include <dirent.h>
+#include "unit.h"
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,7 +20,6 @@
 #define MiB		(1ull << 20)
 #define BLK		IOMAPFS_BLOCK_SIZE
 
-static char scratch_dir[256];
 
 struct fx {
 	char		path[512];
@@ -33,7 +32,7 @@ static void fx_image(struct fx *f, const char *name, uint64_t size)
 {
 	int fd;
 
-	snprintf(f->path, sizeof(f->path), "%s/%s", scratch_dir, name);
+	snprintf(f->path, sizeof(f->path), "%s/%s", unit_scratch_dir, name);
 	fd = open(f->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ftruncate(fd, size), 0);
@@ -143,7 +142,7 @@ static void capture_begin(void)
 {
 	int fd;
 
-	snprintf(capture_path, sizeof(capture_path), "%s/stderr.%d", scratch_dir, getpid());
+	snprintf(capture_path, sizeof(capture_path), "%s/stderr.%d", unit_scratch_dir, getpid());
 	fd = open(capture_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ck_assert_int_ge(fd, 0);
 	fflush(stderr);
@@ -201,37 +200,8 @@ static long fx_check_all(struct meta *m, const uint64_t (*extra)[2], size_t nr_e
 
 /* ---- main ---- */
 
-static void scratch_remove(void)
-{
-	DIR *d = opendir(scratch_dir);
-	struct dirent *e;
-	char p[600];
-
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", scratch_dir, e->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(scratch_dir);
-}
-
 __attribute__((unused))
 static int fx_run(Suite *s)
 {
-	SRunner *sr = srunner_create(s);
-	int failed;
-
-	snprintf(scratch_dir, sizeof(scratch_dir), "/var/tmp/iomapfs-meta-XXXXXX");
-	if (!mkdtemp(scratch_dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	scratch_remove();
-	return failed ? 1 : 0;
+	return unit_run(s, "meta");
 }

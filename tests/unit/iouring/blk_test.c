@@ -4,7 +4,6 @@
  */
 #include "blk_test.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,52 +14,16 @@
 atomic_int tio_final_calls;
 atomic_int tio_first_calls;
 
-static char scratch_dir[64];
-
-static void blk_test_scratch_init(void)
-{
-	snprintf(scratch_dir, sizeof(scratch_dir), "/var/tmp/iomapfs-blk-XXXXXX");
-	if (!mkdtemp(scratch_dir)) {
-		perror("mkdtemp");
-		exit(1);
-	}
-}
-
-static void blk_test_scratch_cleanup(void)
-{
-	DIR *d = opendir(scratch_dir);
-	struct dirent *de;
-	char p[512];
-
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", scratch_dir, de->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(scratch_dir);
-}
-
 int blk_test_run(Suite *s)
 {
-	SRunner *sr = srunner_create(s);
-	int failed;
-
-	blk_test_scratch_init();
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	blk_test_scratch_cleanup();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s, "blk");
 }
 
 void blk_test_image(char *path, size_t pathlen, const char *name, uint64_t size)
 {
 	int fd;
 
-	snprintf(path, pathlen, "%s/%s-%d.img", scratch_dir, name, (int)getpid());
+	snprintf(path, pathlen, "%s/%s-%d.img", unit_scratch_dir, name, (int)getpid());
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ftruncate(fd, size), 0);

@@ -12,6 +12,7 @@
 #include <iomapfs/bio.h>
 
 #include <check.h>
+#include "unit.h"
 
 #define TIO_MAX_CALLS	4
 
