@@ -38,6 +38,30 @@ static void blk_config_defaults(struct blk_dev_config *c, const struct blk_dev_c
 }
 
 /*
+ * A daemon killed with -9 keeps its device busy for a moment after its pid
+ * is gone: io_uring tears the dead ring down, with the registered fd (and
+ * so the flock and a block device's O_EXCL claim), in a kernel work item,
+ * after its in-flight I/O is cancelled or done.  A remount right after the
+ * crash must wait for that, not fail; and it must not take the device
+ * sooner, or a late write of the dead daemon could land on blocks the new
+ * one reuses.  So "busy" is retried for a short grace period; a device
+ * that is really mounted still fails, just BLK_BUSY_GRACE_NS later.
+ */
+#define BLK_BUSY_GRACE_NS	(2ull * 1000000000)
+#define BLK_BUSY_POLL_US	20000
+
+static int blk_open_retry_busy(const char *path, int flags)
+{
+	uint64_t deadline = ktime_get_ns() + BLK_BUSY_GRACE_NS;
+	int fd;
+
+	while ((fd = open(path, flags)) < 0 && errno == EBUSY &&
+	       ktime_get_ns() < deadline)
+		usleep(BLK_BUSY_POLL_US);
+	return fd;
+}
+
+/*
  * Open O_DIRECT; an image on a filesystem without O_DIRECT support gets
  * EINVAL, and is reopened buffered with one warning.
  */
@@ -49,11 +73,11 @@ static int blk_open_fd(struct blk_dev *dev, bool is_bdev)
 
 	if (is_bdev)
 		flags |= O_EXCL;
-	fd = open(dev->path, flags | O_DIRECT);
+	fd = blk_open_retry_busy(dev->path, flags | O_DIRECT);
 	if (fd >= 0) {
 		dev->direct = true;
 	} else if (errno == EINVAL) {
-		fd = open(dev->path, flags);
+		fd = blk_open_retry_busy(dev->path, flags);
 		if (fd >= 0 && !atomic_exchange(&warned, true))
 			fprintf(stderr, "iomapfs: %s: O_DIRECT not supported, using buffered I/O\n",
 				dev->path);
@@ -73,7 +97,14 @@ static int blk_open_fd(struct blk_dev *dev, bool is_bdev)
 
 static int blk_lock_fd(struct blk_dev *dev)
 {
-	if (dev->cfg.no_excl_lock || !flock(dev->fd, LOCK_EX | LOCK_NB))
+	uint64_t deadline = ktime_get_ns() + BLK_BUSY_GRACE_NS;
+
+	if (dev->cfg.no_excl_lock)
+		return 0;
+	while (flock(dev->fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK &&
+	       ktime_get_ns() < deadline)
+		usleep(BLK_BUSY_POLL_US);
+	if (!flock(dev->fd, LOCK_EX | LOCK_NB))
 		return 0;
 	if (errno == EWOULDBLOCK) {
 		fprintf(stderr, "iomapfs: %s is in use (already mounted?)\n", dev->path);
