@@ -4,12 +4,9 @@
 file(GLOB _meta_tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/test_meta*.c)
 list(FILTER _meta_tests EXCLUDE REGEX "test_meta_fixture\\.c$")
 foreach(_t IN LISTS _meta_tests)
+  iomapfs_add_unit_test(${_t} iomapfs_meta)
   get_filename_component(_name ${_t} NAME_WE)
-  add_executable(${_name} ${_t})
-  target_link_libraries(${_name} PRIVATE iomapfs_meta iomapfs_unit)
   # The super suite runs the real mkfs.iomapfs for its exit codes.
   target_compile_definitions(${_name} PRIVATE MKFS_BIN="$<TARGET_FILE:mkfs.iomapfs>")
   add_dependencies(${_name} mkfs.iomapfs)
-  add_test(NAME ${_name} COMMAND ${_name})
-  set_tests_properties(${_name} PROPERTIES LABELS unit TIMEOUT 300)
 endforeach()

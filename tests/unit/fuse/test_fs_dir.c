@@ -13,19 +13,6 @@
 
 #define ROOT	IOMAPFS_ROOT_INO
 
-static struct tfs t;
-
-static void setup(void)
-{
-	tfs_mkfs(&t);
-	tfs_mount(&t);
-}
-
-static void teardown(void)
-{
-	tfs_cleanup(&t);
-}
-
 /* ---- readdir collection ---- */
 
 struct rd_ent {
@@ -709,7 +696,7 @@ static Suite *dir_suite(void)
 	TCase *tc = tcase_create("names");
 
 	tcase_add_unchecked_fixture(tc, tfs_dir_create, tfs_dir_remove);
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tfs_setup, tfs_teardown);
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, create_lookup_unlink_round_trip);
 	tcase_add_test(tc, bad_names_are_rejected_with_the_right_errno);
@@ -732,7 +719,7 @@ static Suite *dir_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("concurrency");
 	tcase_add_unchecked_fixture(tc, tfs_dir_create, tfs_dir_remove);
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tfs_setup, tfs_teardown);
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, concurrent_creates_renames_and_unlinks_leave_a_consistent_tree);
 	tcase_add_test(tc, concurrent_creates_in_an_unheld_directory_lose_no_update);

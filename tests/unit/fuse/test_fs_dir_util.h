@@ -163,6 +163,21 @@ static inline struct stat tfs_stat(struct fs *fs, uint64_t ino)
 	return st;
 }
 
+/* The filesystem each case of a suite works on: fresh, mounted (checked
+ * fixture, runs in the forked child). */
+static struct tfs t;
+
+static inline void tfs_setup(void)
+{
+	tfs_mkfs(&t);
+	tfs_mount(&t);
+}
+
+static inline void tfs_teardown(void)
+{
+	tfs_cleanup(&t);
+}
+
 /* main() of each suite: run it, exit status for ctest. */
 static inline int tfs_run(Suite *s)
 {

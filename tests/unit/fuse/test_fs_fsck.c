@@ -16,19 +16,6 @@
 
 #define ROOT	IOMAPFS_ROOT_INO
 
-static struct tfs t;
-
-static void setup(void)
-{
-	tfs_mkfs(&t);
-	tfs_mount(&t);
-}
-
-static void teardown(void)
-{
-	tfs_cleanup(&t);
-}
-
 /* ---- the metadata engine alone, to corrupt an unmounted image ---- */
 
 struct raw {
@@ -493,7 +480,7 @@ static Suite *fsck_suite(void)
 	TCase *tc = tcase_create("fsck");
 
 	tcase_add_unchecked_fixture(tc, tfs_dir_create, tfs_dir_remove);
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tfs_setup, tfs_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, fresh_image_is_clean);
 	tcase_add_test(tc, image_after_a_mixed_workload_is_clean);

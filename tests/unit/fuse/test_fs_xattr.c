@@ -11,19 +11,12 @@
 
 #define ROOT	IOMAPFS_ROOT_INO
 
-static struct tfs t;
 static uint64_t file;
 
 static void setup(void)
 {
-	tfs_mkfs(&t);
-	tfs_mount(&t);
+	tfs_setup();
 	file = tfs_create(t.fs, ROOT, "f", S_IFREG | 0644, NULL);
-}
-
-static void teardown(void)
-{
-	tfs_cleanup(&t);
 }
 
 static void fill_pattern(uint8_t *buf, size_t len, unsigned seed)
@@ -213,7 +206,7 @@ static Suite *xattr_suite(void)
 	TCase *tc = tcase_create("xattr");
 
 	tcase_add_unchecked_fixture(tc, tfs_dir_create, tfs_dir_remove);
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, tfs_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, small_value_set_get_list_remove);
 	tcase_add_test(tc, sixty_four_kib_value_round_trips_and_replaces_atomically);
