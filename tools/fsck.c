@@ -14,7 +14,7 @@
  */
 #include <stdio.h>
 #include <unistd.h>
-#include "fs.h"
+#include "fsck.h"
 
 static int usage(void)
 {

@@ -8,7 +8,7 @@
 #include <check.h>
 #include "unit.h"
 
-#include "../../../cache/radix.h"
+#include "radix.h"
 
 static int items[4096];
 

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "../../../fuse/fs_internal.h"
+#include "fs_internal.h"
+#include "fsck.h"
 
 #include <dirent.h>
 

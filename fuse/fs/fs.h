@@ -189,17 +189,6 @@ int fs_removexattr(struct fs *fs, uint64_t ino, const char *name);
 struct statvfs;
 int fs_statfs(struct fs *fs, struct statvfs *st);
 
-/* ---- fsck (fsck.c) ---- */
-enum { FSCK_OK = 0, FSCK_CORRECTED = 1, FSCK_REBOOT = 2, FSCK_UNCORRECTED = 4,
-       FSCK_ERROR = 8, FSCK_USAGE = 16 };
-struct fsck_opts {
-	bool	no_change;	/* -n */
-	bool	yes;		/* -y: repair what can be repaired */
-	bool	verbose;
-};
-/* Check every structure on @dev_path; returns fsck(8) exit bits. */
-int fs_fsck(const char *dev_path, const struct fsck_opts *opts, FILE *log);
-
 /* Counters for iomapfs-stat, beyond the cache's and block layer's. */
 void fs_stats_for_each(struct fs *fs,
 		       void (*fn)(void *ctx, const char *name, uint64_t val), void *ctx);

@@ -14,6 +14,7 @@
 
 #include <fuse_lowlevel.h>
 #include "fs.h"
+#include "acl.h"
 
 /* FS_IOC_SHUTDOWN as XFS and f2fs define it; <linux/fs.h> here lacks it. */
 #ifndef FS_IOC_SHUTDOWN
@@ -55,53 +56,6 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	      struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 	      size_t in_bufsz, size_t out_bufsz);
-
-/* ---- POSIX ACLs (acl.c) ---- */
-
-#define XATTR_NAME_POSIX_ACL_ACCESS	"system.posix_acl_access"
-#define XATTR_NAME_POSIX_ACL_DEFAULT	"system.posix_acl_default"
-
-/* Is @name one of the two POSIX ACL xattrs? */
-bool acl_is_xattr(const char *name);
-
-/*
- * What a new inode inherits from its parent's default ACL (posix_acl_create):
- * the blobs to store once the inode exists.  Both NULL when the parent has
- * no default ACL (then the umask was applied instead).
- */
-struct acl_inherit {
-	void	*access;	/* NULL when equivalent to the mode */
-	size_t	access_len;
-	void	*dflt;		/* directories only: the parent's default ACL */
-	size_t	dflt_len;
-};
-
-/*
- * Before creating a child of @parent with *@mode: with a default ACL on the
- * parent, mask *@mode and the inherited access ACL by each other
- * (posix_acl_create_masq); without one, apply @umask.  Symlinks get
- * neither.  Fills @ai; the caller frees it with acl_inherit_free().
- */
-int acl_prepare_create(struct fs *fs, uint64_t parent, mode_t *mode, mode_t umask,
-		       struct acl_inherit *ai);
-/* After the child @ino exists: store what acl_prepare_create() decided. */
-int acl_apply_create(struct fs *fs, uint64_t ino, const struct acl_inherit *ai);
-void acl_inherit_free(struct acl_inherit *ai);
-
-/*
- * setxattr of an ACL xattr: validate the kernel-format blob; an access ACL
- * updates the mode's permission bits (and is not stored when it is
- * equivalent to the mode, posix_acl_equiv_mode), clearing S_ISGID when the
- * caller is neither in the file's group nor root (posix_acl_update_mode):
- * @keep_sgid is the caller's in_group_or_capable() answer.
- */
-int acl_set(struct fs *fs, uint64_t ino, const char *name, const void *value,
-	    size_t size, int flags, bool keep_sgid);
-/* removexattr of an ACL xattr. */
-int acl_remove(struct fs *fs, uint64_t ino, const char *name);
-/* After a chmod: rewrite the access ACL's owner, mask (or group) and other
- * entries from @mode (posix_acl_chmod).  No ACL: nothing to do. */
-int acl_chmod(struct fs *fs, uint64_t ino, mode_t mode);
 
 /* ---- options (options.c) ---- */
 

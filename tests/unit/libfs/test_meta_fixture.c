@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The fixture shared by the metadata engine suites (test_meta_*.c), which
- * #include this file (it is not built on its own; tests/unit/fuse/meta.cmake
+ * #include this file (it is not built on its own; tests/unit/libfs/CMakeLists.txt
  * leaves it out of the suite list): a scratch directory under /var/tmp for
  * image files, removed at the end; image, open, mkfs and mount helpers;
  * stderr capture so tests can check the messages a user sees; and the

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Description: the in-memory extent map of fuse/extent.c -- insert into an
+ * Description: the in-memory extent map of fuse/fs/extent.c -- insert into an
  * empty map, merging with neighbours, splitting on removal and on a state
  * change, the delalloc -> unwritten -> written life of a range, lookups at
  * extent boundaries, and the dirty range that drives the item store.
@@ -9,7 +9,7 @@
 #include <check.h>
 #include "unit.h"
 #include <string.h>
-#include "../../../fuse/fs_internal.h"
+#include "fs_internal.h"
 
 static struct fs_inode ip;
 

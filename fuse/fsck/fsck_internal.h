@@ -6,6 +6,7 @@
 #ifndef IOMAPFS_FSCK_INTERNAL_H
 #define IOMAPFS_FSCK_INTERNAL_H
 
+#include "fsck.h"
 #include "fs_internal.h"
 
 /* What the walk collects, one record per item of interest. */

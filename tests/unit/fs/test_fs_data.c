@@ -21,7 +21,8 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
-#include "../../../fuse/fs_internal.h"
+#include "fs_internal.h"
+#include "fsck.h"
 
 #define MiB		(1ull << 20)
 #define BIG_IMAGE	(512 * MiB)

@@ -21,7 +21,7 @@
  */
 #include <string.h>
 #include <sys/xattr.h>
-#include "ops.h"
+#include "acl.h"
 
 #define ACL_XATTR_VERSION	0x0002
 #define ACL_UNDEFINED_ID	((uint32_t)-1)

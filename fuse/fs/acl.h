@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * POSIX ACLs (acl.c), stored as xattrs in the kernel's format: a filesystem
+ * object the FUSE ops call into; it depends on fs.h only.
+ */
+#ifndef IOMAPFS_ACL_H
+#define IOMAPFS_ACL_H
+
+#include <sys/types.h>
+#include "fs.h"
+
+
+#define XATTR_NAME_POSIX_ACL_ACCESS	"system.posix_acl_access"
+#define XATTR_NAME_POSIX_ACL_DEFAULT	"system.posix_acl_default"
+
+/* Is @name one of the two POSIX ACL xattrs? */
+bool acl_is_xattr(const char *name);
+
+/*
+ * What a new inode inherits from its parent's default ACL (posix_acl_create):
+ * the blobs to store once the inode exists.  Both NULL when the parent has
+ * no default ACL (then the umask was applied instead).
+ */
+struct acl_inherit {
+	void	*access;	/* NULL when equivalent to the mode */
+	size_t	access_len;
+	void	*dflt;		/* directories only: the parent's default ACL */
+	size_t	dflt_len;
+};
+
+/*
+ * Before creating a child of @parent with *@mode: with a default ACL on the
+ * parent, mask *@mode and the inherited access ACL by each other
+ * (posix_acl_create_masq); without one, apply @umask.  Symlinks get
+ * neither.  Fills @ai; the caller frees it with acl_inherit_free().
+ */
+int acl_prepare_create(struct fs *fs, uint64_t parent, mode_t *mode, mode_t umask,
+		       struct acl_inherit *ai);
+/* After the child @ino exists: store what acl_prepare_create() decided. */
+int acl_apply_create(struct fs *fs, uint64_t ino, const struct acl_inherit *ai);
+void acl_inherit_free(struct acl_inherit *ai);
+
+/*
+ * setxattr of an ACL xattr: validate the kernel-format blob; an access ACL
+ * updates the mode's permission bits (and is not stored when it is
+ * equivalent to the mode, posix_acl_equiv_mode), clearing S_ISGID when the
+ * caller is neither in the file's group nor root (posix_acl_update_mode):
+ * @keep_sgid is the caller's in_group_or_capable() answer.
+ */
+int acl_set(struct fs *fs, uint64_t ino, const char *name, const void *value,
+	    size_t size, int flags, bool keep_sgid);
+/* removexattr of an ACL xattr. */
+int acl_remove(struct fs *fs, uint64_t ino, const char *name);
+/* After a chmod: rewrite the access ACL's owner, mask (or group) and other
+ * entries from @mode (posix_acl_chmod).  No ACL: nothing to do. */
+int acl_chmod(struct fs *fs, uint64_t ino, mode_t mode);
+
+#endif /* IOMAPFS_ACL_H */

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The checker's public interface: what fsck.iomapfs and the tests call.
+ * fsck reads the on-disk format through the filesystem objects (fs.h) and
+ * the metadata engine (meta.h); nothing of the daemon depends on it.
+ */
+#ifndef IOMAPFS_FSCK_H
+#define IOMAPFS_FSCK_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum { FSCK_OK = 0, FSCK_CORRECTED = 1, FSCK_REBOOT = 2, FSCK_UNCORRECTED = 4,
+       FSCK_ERROR = 8, FSCK_USAGE = 16 };
+struct fsck_opts {
+	bool	no_change;	/* -n */
+	bool	yes;		/* -y: repair what can be repaired */
+	bool	verbose;
+};
+/* Check every structure on @dev_path; returns fsck(8) exit bits. */
+int fs_fsck(const char *dev_path, const struct fsck_opts *opts, FILE *log);
+
+#endif /* IOMAPFS_FSCK_H */
