@@ -4,7 +4,7 @@
  * with its DIRTY and WRITEBACK marks, the dirty/writeback state changes of
  * a folio, i_size, and writeback errors (errseq, as lib/errseq.c).
  *
- * Folio state changes and the functions behind them (DESIGN.md):
+ * Folio state changes and the functions behind them (docs/design.md):
  *
  *	(absent) --filemap_add_folio--> locked, !uptodate
  *	uptodate --folio_mark_dirty--> dirty (mark DIRTY, counted, mapping on

@@ -13,8 +13,8 @@
  *
  * Under cache_mapping.lock a folio is only ever *try*-locked (reclaim,
  * drop-behind), and under cache.lru_lock a mapping lock is only ever
- * try-locked (reclaim), so the inverse paths cannot deadlock.  The brief's
- * "mapping lock -> folio lock" holds in that sense: a thread may try-lock a
+ * try-locked (reclaim), so the inverse paths cannot deadlock.  The order
+ * "mapping lock -> folio lock" that fuse/ once stated holds only in that sense: a thread may try-lock a
  * folio under the index lock, but never sleeps on one there.
  *
  * The reaper takes none of these locks: it flips atomic folio bits,

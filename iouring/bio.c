@@ -3,7 +3,7 @@
  * The bio itself (block/bio.c): allocation from a dedicated jemalloc arena,
  * adding buffers, and bio_endio(), the one place every completion goes
  * through.  The memory of a bio is allocated by task threads and freed by
- * the reaper or a worker, hence its own arena (DESIGN.md, jemalloc).
+ * the reaper or a worker, hence its own arena (docs: a jemalloc arena per hot type).
  */
 #include "blk.h"
 
@@ -118,7 +118,7 @@ void bio_endio(struct bio *bio)
 	struct blk_dev *dev = bio->bi_dev;
 	struct bio *outer = blk_tls_endio_bio;
 
-	/* A bio without ->bi_end_io is a bug (v6 review): catch it, do not call. */
+	/* A bio without ->bi_end_io is a bug (as bio_endio assumes): catch it, do not call. */
 	if (WARN_ON_ONCE(!bio->bi_end_io))
 		return;
 	if (!dev) {

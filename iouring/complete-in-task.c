@@ -2,16 +2,17 @@
 /*
  * bio_complete_in_task(): per-CPU batches of bios whose ->bi_end_io must run
  * in task context, and the per-CPU workers ("iomapfs-wq/N") that run them.
- * Mirrors the v6 series with its review fixes (seeds 000, 001, 002):
+ * Mirrors the bio_complete_in_task() series (linux-block, 2026) with
+ * the fixes its reviewers asked for:
  *
  *  - the batch is a lock-free list (llist): the reaper pushes with a
- *    compare-exchange and never takes a lock (the v6 review's IRQ-context
+ *    compare-exchange and never takes a lock (the review's IRQ-context
  *    locking bug);
  *  - a bio is deferred at most once (BIO_COMPLETE_IN_TASK), so an
  *    ->bi_end_io running in the worker cannot re-offload forever;
  *  - the first bio on an empty batch wakes the worker: at once
- *    (BLK_OFFLOAD_THREAD, patch 8, SCHED_FIFO where permitted) or after one
- *    "jiffy" so completions pile up (BLK_OFFLOAD_DELAYED, the v6 design);
+ *    (BLK_OFFLOAD_THREAD, the series' kthread variant, SCHED_FIFO where permitted) or after one
+ *    "jiffy" so completions pile up (BLK_OFFLOAD_DELAYED, the delayed-workqueue design);
  *  - hotplug: an offline worker's batch is drained by the caller, bios
  *    queued while offline wait, and bringing it online with a non-empty
  *    batch wakes it (the stranded-bios bug).

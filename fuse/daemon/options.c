@@ -253,7 +253,7 @@ static void append_fsname(struct daemon_opts *o, const char *dev)
 	kfree(buf);
 }
 
-/* The defaults the brief of the daemon fixes, unless the user chose. */
+/* The daemon's defaults, unless the user chose. */
 static void add_fuse_defaults(struct daemon_opts *o)
 {
 	const char *s = o->fuse_opts ? o->fuse_opts : "";

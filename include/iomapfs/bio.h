@@ -39,7 +39,7 @@ enum req_op {
  * bio->bi_flags bits (atomic).  BIO_COMPLETE_IN_TASK is set by
  * bio_complete_in_task() when it defers a bio, and makes the second call
  * (from ->bi_end_io running in the worker) return false: a bio is deferred
- * at most once (the re-offload loop from the v6 review).
+ * at most once (the re-offload loop the series' review found).
  */
 enum {
 	BIO_COMPLETE_IN_TASK	= 1u << 0,
@@ -163,8 +163,8 @@ void bio_task_batch_add_cb(struct task_batch_cb *cb);
 /* ---- the device ---- */
 
 enum blk_offload_mode {
-	BLK_OFFLOAD_DELAYED,	/* v6 design: worker runs one "jiffy" after the first bio */
-	BLK_OFFLOAD_THREAD,	/* patch 8: dedicated thread per CPU, woken at once */
+	BLK_OFFLOAD_DELAYED,	/* delayed work: worker runs one "jiffy" after the first bio */
+	BLK_OFFLOAD_THREAD,	/* kthread variant: dedicated thread per CPU, woken at once */
 };
 
 /*
@@ -244,7 +244,7 @@ int blkdev_issue_flush(struct blk_dev *dev);
  * Worker hotplug, the CPU-hotplug analogue (tests and unmount).  Taking a
  * worker offline drains its batch first; bios deferred on that CPU while it
  * is offline wait on its batch; bringing it online with a non-empty batch
- * schedules it (the stranded-bios bug from the v6 review).
+ * schedules it (the stranded-bios bug the series' review found).
  */
 /* Task context, not from a worker of @dev (it would wait for itself). */
 void blk_worker_offline(struct blk_dev *dev, unsigned cpu);

@@ -27,7 +27,7 @@ struct cache_mapping;
 
 /*
  * Folio flags (folio->flags, atomic).  The state machine is drawn in
- * DESIGN.md; PG_locked is a bit with a futex wait queue, not a mutex: the
+ * the design; PG_locked is a bit with a futex wait queue, not a mutex: the
  * reaper unlocks a folio that a request thread locked for a read.
  */
 enum {

@@ -320,7 +320,7 @@ END_TEST
 
 /*
  * The filesystem serialises reads against writes with the inode's rw lock
- * (DESIGN.md), so byte-level races between a copy-in and a copy-out never
+ * (docs/design.md), so byte-level races between a copy-in and a copy-out never
  * reach the cache; the stress test does the same.
  */
 struct reader_arg {

@@ -69,7 +69,7 @@ static bool tio_try_defer(struct tio *t, struct bio *bio)
 {
 	if (t->always_defer) {
 		/*
-		 * The v6 loop: a worker that still looks atomic (no preempt
+		 * The re-offload loop the series' review found: a worker that still looks atomic (no preempt
 		 * count) would offload the bio again, forever.  Pretend to be
 		 * such a worker.
 		 */

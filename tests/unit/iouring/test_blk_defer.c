@@ -2,8 +2,8 @@
 /*
  * Description: bio_complete_in_task() and its per-CPU workers: each
  * deferral reason runs in an "iomapfs-wq/N" thread out of atomic context,
- * both offload modes, the re-offload guard (v6 review: infinite loop), the
- * hotplug analogue (v6 review: stranded bios on re-online), draining at
+ * both offload modes, the re-offload guard (review of the series: infinite loop), the
+ * hotplug analogue (review of the series: stranded bios on re-online), draining at
  * close and on demand, batch callbacks, and the latency statistics.
  */
 #include "blk_test.h"
@@ -181,7 +181,7 @@ START_TEST(complete_in_task_defers_only_from_atomic_context)
 END_TEST
 
 /*
- * Regression test for the stranded-bios bug of the v6 review: a worker
+ * Regression test for the stranded-bios bug the series' review found: a worker
  * re-enabled with a non-empty batch must run it without any new deferral.
  */
 START_TEST(offline_worker_keeps_bios_until_online_then_runs_them)
