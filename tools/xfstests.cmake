@@ -13,3 +13,7 @@ target_link_libraries(fsstress-lite PRIVATE iomapfs_base)
 
 add_executable(godown ${CMAKE_CURRENT_SOURCE_DIR}/godown.c)
 target_link_libraries(godown PRIVATE iomapfs_base)
+
+# metabench: metadata rates on any mounted filesystem (tools/metabench.sh).
+add_executable(metabench ${CMAKE_CURRENT_SOURCE_DIR}/metabench.c)
+target_link_libraries(metabench PRIVATE iomapfs_base)
