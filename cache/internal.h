@@ -13,9 +13,10 @@
  *
  * Under cache_mapping.lock a folio is only ever *try*-locked (reclaim,
  * drop-behind), and under cache.lru_lock a mapping lock is only ever
- * try-locked (reclaim), so the inverse paths cannot deadlock.  The order
- * "mapping lock -> folio lock" that fuse/ once stated holds only in that sense: a thread may try-lock a
- * folio under the index lock, but never sleeps on one there.
+ * try-locked (reclaim), so the inverse paths cannot deadlock: a thread
+ * may try-lock a folio under the index lock, but never sleeps on one
+ * there.  No cache lock is held across a call into the filesystem's
+ * mapping ops; the whole order is in docs/design.md, "Lock order".
  *
  * The reaper takes none of these locks: it flips atomic folio bits,
  * decrements atomic counters and wakes futexes.

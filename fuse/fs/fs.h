@@ -16,9 +16,16 @@
  * no open files and nlink 0 is freed on disk (its blocks and items);
  * nlookup going below zero is a bug (warn, -EIO).
  *
- * Lock order (outermost first): fs_inode.rwsem (writes, truncate, fallocate
- * exclusive; reads shared) -> cache mapping locks -> folio lock -> the
- * metadata lock (meta_begin) -> fs.icache_lock (the inode hash).
+ * Lock order (outermost first; docs/design.md, "Lock order"):
+ *
+ *	fs_inode.rwsem (writes, truncate, fallocate exclusive; reads shared)
+ *	  -> folio lock -> cache_mapping.lock ... (cache/internal.h)
+ *	  -> the metadata lock (meta_begin; taken under a folio lock by
+ *	     ->writeback_range)
+ *	    -> fs_inode.lock
+ *	      -> fs.icache_lock (a leaf)
+ *
+ * meta_begin() is never called with fs_inode.lock held.
  */
 #ifndef IOMAPFS_FS_H
 #define IOMAPFS_FS_H
@@ -42,10 +49,13 @@ struct fs_inode {
 	uint64_t		ino;
 	struct fs		*fs;
 	pthread_rwlock_t	rwsem;		/* see lock order above */
-	pthread_mutex_t		lock;		/* protects the fields below and the extent map */
+	pthread_mutex_t		lock;		/* di, dirty, last_txn, the extent map and
+						 * the data-side fields below */
+	/* Under fs.icache_lock (not ->lock): */
 	uint64_t		nlookup;	/* FUSE lookup count */
 	unsigned		refcount;	/* in-memory users: lookups, opens, internal */
 	unsigned		nopen;
+	/* Under ->lock: */
 	struct iomapfs_dinode	di;		/* attributes; size lives in the mapping */
 	bool			dirty;		/* di differs from disk */
 	uint64_t		last_txn;	/* running seq when last changed: fsync needs commit? */

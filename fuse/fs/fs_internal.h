@@ -18,7 +18,9 @@ struct fs {
 	struct fs_mount_opts	opts;
 	atomic_bool		shutdown;
 
-	pthread_mutex_t		icache_lock;	/* innermost: protects ihash only */
+	/* icache_lock: a leaf.  Protects ihash and every cached inode's
+	 * refcount, nlookup, nopen, freeing and loading (inode.c). */
+	pthread_mutex_t		icache_lock;
 	struct fs_inode		**ihash;
 	size_t			ihash_size, nr_cached;
 	pthread_cond_t		icache_wait;	/* an inode marked freeing left the hash */

@@ -17,8 +17,10 @@
  * metadata I/O complete in the reaper without locks, so waiting for them
  * is fine.
  *
- * Lock order: inode rw lock -> mapping locks (cache/) -> folio lock ->
- * metadata lock.
+ * Lock order (docs/design.md, "Lock order"): inode rwsem -> folio lock
+ * -> metadata lock -> inode lock -> inode-hash lock; inside this engine
+ * the metadata lock -> alloc.space_lock.  The cache's mapping lock is
+ * never held when a section starts.
  */
 #ifndef IOMAPFS_META_H
 #define IOMAPFS_META_H

@@ -19,6 +19,8 @@
  * its own block number and the filesystem UUID, so fsck can tell a
  * misdirected or foreign write from a torn one.
  *
+ * docs/on-disk-format.md describes every structure with byte offsets.
+ *
  * CRC convention: crc32c (Castagnoli, seed ~0, final ~) over the whole
  * block with the crc field taken as zero.
  */
@@ -92,7 +94,7 @@ struct iomapfs_super {
 };
 #define IOMAPFS_STATE_CLEAN	1	/* unmounted cleanly */
 #define IOMAPFS_STATE_ERROR	2	/* an error was seen: run fsck */
-static_assert(sizeof(struct iomapfs_super) <= IOMAPFS_BLOCK_SIZE, "super size");
+static_assert(sizeof(struct iomapfs_super) == 512, "super size");
 
 /* ---- B+tree ---- */
 
@@ -177,7 +179,8 @@ struct iomapfs_dinode {
 	struct iomapfs_extent ext[IOMAPFS_INLINE_EXTENTS];
 };
 #define IOMAPFS_INODE_DONTCACHE	1u	/* user.iomapfs.dontcache=1 */
-static_assert(sizeof(struct iomapfs_dinode) <= IOMAPFS_ITEM_MAX, "dinode size");
+static_assert(sizeof(struct iomapfs_dinode) == 344, "dinode size");
+static_assert(sizeof(struct iomapfs_dinode) <= IOMAPFS_ITEM_MAX, "dinode fits an item");
 
 struct iomapfs_dirent {
 	uint64_t	ino;
@@ -224,6 +227,7 @@ struct iomapfs_jsb {
 	uint64_t	tail_seq;	/* oldest transaction not checkpointed */
 	uint64_t	tail_block;	/* its descriptor, relative to journal_start */
 };
+static_assert(sizeof(struct iomapfs_jsb) == 64, "jsb size");
 
 #define IOMAPFS_JDESC_MAX	((IOMAPFS_BLOCK_SIZE - 64) / 8)
 struct iomapfs_jdesc {
@@ -233,7 +237,7 @@ struct iomapfs_jdesc {
 	uint64_t	pad;
 	uint64_t	blocks[IOMAPFS_JDESC_MAX];	/* home block numbers */
 };
-static_assert(sizeof(struct iomapfs_jdesc) <= IOMAPFS_BLOCK_SIZE, "jdesc size");
+static_assert(sizeof(struct iomapfs_jdesc) == IOMAPFS_BLOCK_SIZE, "jdesc size");
 
 struct iomapfs_jcommit {
 	struct iomapfs_blkhdr	hdr;	/* magic IOMAPFS_JCOMMIT_MAGIC, seq = txn */
@@ -241,6 +245,7 @@ struct iomapfs_jcommit {
 	uint32_t	data_crc;	/* crc32c over descriptors and images, in order */
 	uint64_t	commit_time_ns;
 };
+static_assert(sizeof(struct iomapfs_jcommit) == 64, "jcommit size");
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian hosts only");
 
