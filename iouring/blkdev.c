@@ -79,16 +79,16 @@ static int blk_open_fd(struct blk_dev *dev, bool is_bdev)
 	} else if (errno == EINVAL) {
 		fd = blk_open_retry_busy(dev->path, flags);
 		if (fd >= 0 && !atomic_exchange(&warned, true))
-			fprintf(stderr, "iomapfs: %s: O_DIRECT not supported, using buffered I/O\n",
+			iomapfs_warn("%s: O_DIRECT not supported, using buffered I/O",
 				dev->path);
 	}
 	if (fd < 0) {
 		int err = -errno;
 
 		if (err == -EBUSY)	/* O_EXCL on a block device someone holds */
-			fprintf(stderr, "iomapfs: %s is in use (already mounted?)\n", dev->path);
+			iomapfs_err("%s is in use (already mounted?)", dev->path);
 		else
-			fprintf(stderr, "iomapfs: cannot open %s: %s\n", dev->path, strerror(-err));
+			iomapfs_err("cannot open %s: %s", dev->path, strerror(-err));
 		return err;
 	}
 	dev->fd = fd;
@@ -107,10 +107,10 @@ static int blk_lock_fd(struct blk_dev *dev)
 	if (!flock(dev->fd, LOCK_EX | LOCK_NB))
 		return 0;
 	if (errno == EWOULDBLOCK) {
-		fprintf(stderr, "iomapfs: %s is in use (already mounted?)\n", dev->path);
+		iomapfs_err("%s is in use (already mounted?)", dev->path);
 		return -EBUSY;
 	}
-	fprintf(stderr, "iomapfs: %s: flock: %s\n", dev->path, strerror(errno));
+	iomapfs_err("%s: flock: %s", dev->path, strerror(errno));
 	return -errno;
 }
 
@@ -128,7 +128,7 @@ static int blk_read_geometry(struct blk_dev *dev)
 		return 0;
 	}
 	if (ioctl(dev->fd, BLKGETSIZE64, &dev->size) || ioctl(dev->fd, BLKSSZGET, &lbs)) {
-		fprintf(stderr, "iomapfs: %s: cannot read device geometry: %s\n",
+		iomapfs_err("%s: cannot read device geometry: %s",
 			dev->path, strerror(errno));
 		return -errno;
 	}
@@ -142,7 +142,7 @@ static int blk_dev_setup(struct blk_dev *dev)
 	int ret;
 
 	if (stat(dev->path, &st)) {
-		fprintf(stderr, "iomapfs: cannot open %s: %s\n", dev->path, strerror(errno));
+		iomapfs_err("cannot open %s: %s", dev->path, strerror(errno));
 		return -errno;
 	}
 	ret = blk_open_fd(dev, S_ISBLK(st.st_mode));
@@ -237,9 +237,39 @@ void blk_dev_set_ops(struct blk_dev *dev, const struct blk_dev_ops *ops, void *p
 	dev->ops_priv = priv;
 }
 
+/*
+ * The private pointer of the layer whose ->submit runs in this thread, set
+ * by blk_dev_submit_lower() around the call (submission is synchronous, so
+ * a thread-local pair is enough); NULL outside: then the top layer's.
+ */
+static _Thread_local const struct blk_dev *lower_dev;
+static _Thread_local void *lower_priv;
+
 void *blk_dev_ops_private(struct blk_dev *dev)
 {
-	return dev->ops_priv;
+	return lower_dev == dev ? lower_priv : dev->ops_priv;
+}
+
+void blk_dev_push_ops(struct blk_dev *dev, const struct blk_dev_ops *ops, void *priv,
+		      struct blk_dev_lower *lower)
+{
+	lower->ops = dev->ops;
+	lower->priv = dev->ops_priv;
+	dev->ops = ops;
+	dev->ops_priv = priv;
+}
+
+void blk_dev_submit_lower(struct blk_dev *dev, const struct blk_dev_lower *lower,
+			  struct bio *bio)
+{
+	const struct blk_dev *saved_dev = lower_dev;
+	void *saved_priv = lower_priv;
+
+	lower_dev = dev;
+	lower_priv = lower->priv;
+	lower->ops->submit(dev, bio);
+	lower_dev = saved_dev;
+	lower_priv = saved_priv;
 }
 
 void blk_dev_shutdown(struct blk_dev *dev)
@@ -272,6 +302,9 @@ void submit_bio(struct bio *bio)
 	struct blk_dev *dev = bio->bi_dev;
 
 	might_sleep();
+	/* Nobody could learn how it ended: refuse it where the bug is. */
+	if (BUG_ON_RECOVER(!bio->bi_end_io))
+		return;
 	blk_count(&dev->stats.bios_submitted, 1);
 	if (bio->bi_op == REQ_OP_FLUSH)
 		blk_count(&dev->stats.flushes, 1);

@@ -66,7 +66,7 @@ static void reaper_log_error(struct blk_ring *r, const struct bio *bio)
 {
 	if (atomic_load(&bio->bi_flags) & BIO_QUIET)
 		return;
-	fprintf(stderr, "iomapfs: %s: I/O error %s, op %d, sector %llu, %u bytes\n",
+	iomapfs_err("%s: I/O error %s, op %d, sector %llu, %u bytes",
 		r->dev->path, strerror(-bio->bi_status), bio->bi_op,
 		(unsigned long long)bio->bi_sector, bio->bi_size);
 }

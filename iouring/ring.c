@@ -204,7 +204,7 @@ static int ring_start(struct blk_dev *dev, struct blk_ring *r, unsigned index)
 	pthread_mutex_init(&r->sq_lock, NULL);
 	ret = io_uring_queue_init_params(dev->cfg.queue_depth, &r->ring, &p);
 	if (ret < 0) {
-		fprintf(stderr, "iomapfs: %s: io_uring setup failed: %s\n",
+		iomapfs_err("%s: io_uring setup failed: %s",
 			dev->path, strerror(-ret));
 		return ret;
 	}

@@ -64,8 +64,8 @@ static struct bio *blk_sync_bio(struct blk_dev *dev, enum req_op op,
 }
 
 /* Submit @len bytes at @buf in bios of at most BIO_MAX_SIZE, then wait. */
-static int blk_rw_sync_aligned(struct blk_dev *dev, enum req_op op, char *buf,
-			       size_t len, uint64_t byte_off)
+static int blk_rw_sync_aligned(struct blk_dev *dev, enum req_op op, enum bio_class cls,
+			       char *buf, size_t len, uint64_t byte_off)
 {
 	struct blk_sync_wait w = { .remaining = 1 };
 
@@ -73,6 +73,7 @@ static int blk_rw_sync_aligned(struct blk_dev *dev, enum req_op op, char *buf,
 		uint32_t chunk = min_t(size_t, len, BIO_MAX_SIZE);
 		struct bio *bio = blk_sync_bio(dev, op, &w);
 
+		bio->bi_class = cls;
 		bio->bi_sector = byte_off >> SECTOR_SHIFT;
 		bio_add_buf(bio, buf, chunk);
 		submit_bio(bio);
@@ -92,6 +93,12 @@ static int blk_rw_sync_aligned(struct blk_dev *dev, enum req_op op, char *buf,
 int blk_rw_sync(struct blk_dev *dev, enum req_op op, void *buf, size_t len,
 		uint64_t byte_off)
 {
+	return blk_rw_sync_class(dev, op, BIO_CLASS_NONE, buf, len, byte_off);
+}
+
+int blk_rw_sync_class(struct blk_dev *dev, enum req_op op, enum bio_class cls,
+		      void *buf, size_t len, uint64_t byte_off)
+{
 	unsigned lbs = blk_dev_logical_block_size(dev);
 	void *bounce;
 	int ret;
@@ -104,12 +111,12 @@ int blk_rw_sync(struct blk_dev *dev, enum req_op op, void *buf, size_t len,
 	if (!len)
 		return 0;
 	if (!((uintptr_t)buf % BLK_ALIGN))
-		return blk_rw_sync_aligned(dev, op, buf, len, byte_off);
+		return blk_rw_sync_aligned(dev, op, cls, buf, len, byte_off);
 	if (posix_memalign(&bounce, BLK_ALIGN, len))
 		return -ENOMEM;
 	if (op == REQ_OP_WRITE)
 		memcpy(bounce, buf, len);
-	ret = blk_rw_sync_aligned(dev, op, bounce, len, byte_off);
+	ret = blk_rw_sync_aligned(dev, op, cls, bounce, len, byte_off);
 	if (op == REQ_OP_READ && !ret)
 		memcpy(buf, bounce, len);
 	free(bounce);

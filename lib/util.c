@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #ifdef IOMAPFS_JEMALLOC
 #include <jemalloc/jemalloc.h>
 #endif
@@ -20,16 +21,29 @@ atomic_ulong might_sleep_violations;
 void __might_sleep(const char *file, int line, const char *func)
 {
 	atomic_fetch_add(&might_sleep_violations, 1);
-	fprintf(stderr, "iomapfs: BUG: sleeping function %s (%s:%d) called from the reaper\n",
-		func, file, line);
+	iomapfs_err("BUG: sleeping function %s (%s:%d) called from the reaper",
+		    func, file, line);
 #ifdef IOMAPFS_DEBUG_ATOMIC
+	/* The message above waits in the log ring: say it before dying. */
+	dprintf(STDERR_FILENO, "iomapfs: BUG: sleeping function %s (%s:%d) called from the reaper\n",
+		func, file, line);
+	abort();
+#endif
+}
+
+void iomapfs_bug(const char *file, int line, const char *func, const char *cond)
+{
+	iomapfs_err("BUG at %s:%d %s: %s", file, line, func, cond);
+#ifdef IOMAPFS_DEBUG_ATOMIC
+	dprintf(STDERR_FILENO, "iomapfs: BUG at %s:%d %s: %s\n", file, line, func, cond);
 	abort();
 #endif
 }
 
 static void *oom(size_t size)
 {
-	fprintf(stderr, "iomapfs: out of memory allocating %zu bytes\n", size);
+	/* Printed directly: the process ends here, whatever the context. */
+	dprintf(STDERR_FILENO, "iomapfs: out of memory allocating %zu bytes\n", size);
 	abort();
 }
 

@@ -14,6 +14,7 @@
  */
 #include <stdio.h>
 #include <unistd.h>
+#include <iomapfs/log.h>
 #include "fsck.h"
 
 static int usage(void)
@@ -27,6 +28,7 @@ int main(int argc, char **argv)
 	struct fsck_opts opts = { 0 };
 	int c;
 
+	iomapfs_log_set_ident("fsck.iomapfs");
 	while ((c = getopt(argc, argv, "nypfvah")) != -1) {
 		switch (c) {
 		case 'n':

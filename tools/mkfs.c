@@ -69,6 +69,7 @@ int main(int argc, char **argv)
 	const char *path;
 	int c, err;
 
+	iomapfs_log_set_ident("mkfs.iomapfs");
 	while ((c = getopt(argc, argv, "fL:J:h")) != -1) {
 		switch (c) {
 		case 'f':

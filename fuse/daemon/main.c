@@ -14,6 +14,11 @@
  * waits on a pipe for the child's verdict and exits with it -- the same
  * handshake fuse_daemonize() does internally, moved before the mount.
  *
+ * Messages (iomapfs_log): on the terminal's stderr until the child has
+ * mounted, then to syslog (LOG_DAEMON) or to -o logfile=PATH; with -f they
+ * stay on stderr.  The logger thread, started in the child, writes them, so
+ * that no daemon thread ever blocks on a stalled stderr or syslog.
+ *
  * Threads: main thread only; the FUSE request threads are libfuse's.
  */
 #include <fcntl.h>
@@ -38,12 +43,12 @@ static int daemon_fork(void)
 	pid_t pid;
 
 	if (pipe(fds)) {
-		perror("iomapfs: pipe");
+		iomapfs_err("pipe: %s", strerror(errno));
 		return -1;
 	}
 	pid = fork();
 	if (pid < 0) {
-		perror("iomapfs: fork");
+		iomapfs_err("fork: %s", strerror(errno));
 		return -1;
 	}
 	if (pid > 0) {
@@ -54,7 +59,7 @@ static int daemon_fork(void)
 	}
 	close(fds[0]);
 	if (setsid() < 0)
-		perror("iomapfs: setsid");
+		iomapfs_err("setsid: %s", strerror(errno));
 	return fds[1];
 }
 
@@ -66,8 +71,9 @@ static void daemon_ready(int ready_fd, char status)
 	if (ready_fd < 0)
 		return;
 	if (!status) {
+		iomapfs_log_detach();
 		if (chdir("/"))
-			perror("iomapfs: chdir");
+			iomapfs_err("chdir: %s", strerror(errno));
 		nullfd = open("/dev/null", O_RDWR);
 		if (nullfd >= 0) {
 			dup2(nullfd, STDIN_FILENO);
@@ -78,7 +84,7 @@ static void daemon_ready(int ready_fd, char status)
 		}
 	}
 	if (write(ready_fd, &status, 1) != 1)
-		perror("iomapfs: notify parent");
+		iomapfs_err("notify parent: %s", strerror(errno));
 	close(ready_fd);
 }
 
@@ -128,21 +134,26 @@ static int run(const struct daemon_opts *o, int ready_fd)
 	struct fuse_session *se;
 	int err, ret = 1;
 
+	err = iomapfs_log_start();
+	if (err) {
+		iomapfs_err("cannot start the logger thread: %s", strerror(-err));
+		goto out_notify;
+	}
 	err = fs_mount(o->device, &o->fs, &d.fs);
 	if (err) {
-		fprintf(stderr, "iomapfs: cannot mount %s: %s\n", o->device, strerror(-err));
+		iomapfs_err("cannot mount %s: %s", o->device, strerror(-err));
 		goto out_notify;
 	}
 	se = session_create(o, &d);
 	if (!se) {
-		fprintf(stderr, "iomapfs: bad FUSE options: %s\n", o->fuse_opts);
+		iomapfs_err("bad FUSE options: %s", o->fuse_opts);
 		goto out_fs;
 	}
 	d.se = se;
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
 	if (fuse_session_mount(se, o->mountpoint)) {
-		fprintf(stderr, "iomapfs: cannot mount on %s\n", o->mountpoint);
+		iomapfs_err("cannot mount on %s", o->mountpoint);
 		goto out_signals;
 	}
 	daemon_ready(ready_fd, 0);
@@ -158,11 +169,12 @@ out_fs:
 	/* Writes everything back: unmount, SIGTERM and a failed start alike. */
 	err = fs_unmount(d.fs);
 	if (err) {
-		fprintf(stderr, "iomapfs: unmount of %s failed: %s\n", o->device,
+		iomapfs_err("unmount of %s failed: %s", o->device,
 			strerror(-err));
 		ret = 1;
 	}
 out_notify:
+	iomapfs_log_stop();	/* the parent's terminal sees every message */
 	daemon_ready(ready_fd, 1);
 	return ret;
 }
@@ -173,7 +185,7 @@ int main(int argc, char **argv)
 	int ready_fd = -1, ret;
 
 	if (daemon_parse_args(argc, argv, &o)) {
-		fprintf(stderr, "Try '%s --help'.\n", argv[0]);
+		iomapfs_err("Try '%s --help'.", argv[0]);
 		daemon_opts_free(&o);
 		return 1;
 	}
@@ -184,6 +196,16 @@ int main(int argc, char **argv)
 			printf("iomapfs %s\n", IOMAPFS_DAEMON_VERSION);
 		daemon_opts_free(&o);
 		return 0;
+	}
+	if (o.debug)
+		iomapfs_log_set_level(IOMAPFS_LOG_DEBUG);
+	if (o.logfile) {
+		ret = iomapfs_log_open_file(o.logfile);
+		if (ret) {
+			iomapfs_err("cannot open log file %s: %s", o.logfile, strerror(-ret));
+			daemon_opts_free(&o);
+			return 1;
+		}
 	}
 	if (!o.foreground) {
 		ready_fd = daemon_fork();

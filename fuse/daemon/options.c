@@ -87,7 +87,7 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
 
 static int bad_value(const char *name, const char *val, const char *want)
 {
-	fprintf(stderr, "iomapfs: bad value '%s' for option %s (expected %s)\n",
+	iomapfs_err("bad value '%s' for option %s (expected %s)",
 		val, name, want);
 	return -EINVAL;
 }
@@ -159,6 +159,10 @@ static int parse_own_opt(struct daemon_opts *o, const char *name, const char *va
 	} else if (!strcmp(name, "max_threads")) {
 		if (parse_uint(val, 100000, &o->max_threads) || !o->max_threads)
 			return bad_value(name, val, "a thread count >= 1");
+	} else if (!strcmp(name, "logfile")) {
+		if (!*val || o->logfile)
+			return bad_value(name, val, "one file name");
+		o->logfile = strdup(val);
 	} else if (!strcmp(name, "max_idle_threads")) {
 		if (parse_uint(val, 100000, &o->max_idle_threads))
 			return bad_value(name, val, "a thread count");
@@ -189,7 +193,7 @@ static int parse_one_opt(struct daemon_opts *o, char *opt)
 	if (eq)
 		*eq = '=';
 	if (ret > 0) {
-		fprintf(stderr, "iomapfs: unknown option '%s'\n", opt);
+		iomapfs_err("unknown option '%s'", opt);
 		return -EINVAL;
 	}
 	return ret;
@@ -275,7 +279,7 @@ static int check_consistency(const struct daemon_opts *o)
 	const struct cache_config *cc = &o->fs.cache;
 
 	if (cc->dirty_background_pct > cc->dirty_pct) {
-		fprintf(stderr, "iomapfs: dirty_background (%u%%) must not exceed dirty_limit (%u%%)\n",
+		iomapfs_err("dirty_background (%u%%) must not exceed dirty_limit (%u%%)",
 			cc->dirty_background_pct, cc->dirty_pct);
 		return -EINVAL;
 	}
@@ -305,23 +309,23 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *o)
 			const char *list = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
 
 			if (!list) {
-				fprintf(stderr, "iomapfs: -o needs an option list\n");
+				iomapfs_err("-o needs an option list");
 				return -EINVAL;
 			}
 			if (parse_opt_list(o, list))
 				return -EINVAL;
 		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "iomapfs: unknown argument '%s'\n", a);
+			iomapfs_err("unknown argument '%s'", a);
 			return -EINVAL;
 		} else if (npos < 2) {
 			pos[npos++] = a;
 		} else {
-			fprintf(stderr, "iomapfs: unexpected argument '%s'\n", a);
+			iomapfs_err("unexpected argument '%s'", a);
 			return -EINVAL;
 		}
 	}
 	if (npos != 2) {
-		fprintf(stderr, "iomapfs: need a DEVICE and a MOUNTPOINT\n");
+		iomapfs_err("need a DEVICE and a MOUNTPOINT");
 		return -EINVAL;
 	}
 	o->device = pos[0];
@@ -334,6 +338,8 @@ void daemon_opts_free(struct daemon_opts *o)
 {
 	kfree(o->fuse_opts);
 	o->fuse_opts = NULL;
+	free(o->logfile);
+	o->logfile = NULL;
 }
 
 void daemon_usage(FILE *out, const char *prog)
@@ -354,6 +360,8 @@ void daemon_usage(FILE *out, const char *prog)
 		"  max_ioend=SIZE          ioend size cap (1m)\n"
 		"  readahead=SIZE          readahead window (1m)\n"
 		"  ro                      read-only\n"
+		"  logfile=PATH            append every message to PATH too (instead of\n"
+		"                          syslog once in the background)\n"
 		"  allow_other, default_permissions (always), fsname=, subtype=,\n"
 		"  max_threads=N, max_idle_threads=N, and the kernel's mount flags\n",
 		prog);

@@ -57,13 +57,13 @@ static int fs_check_root(struct fs *fs)
 	int err = fs_iget(fs, IOMAPFS_ROOT_INO, &root);
 
 	if (err) {
-		fprintf(stderr, "iomapfs: cannot read the root inode: %s\n", strerror(-err));
+		iomapfs_err("cannot read the root inode: %s", strerror(-err));
 		return err;
 	}
 	dir = S_ISDIR(root->di.mode);
 	fs_iput(root);
 	if (!dir) {
-		fprintf(stderr, "iomapfs: the root inode is not a directory\n");
+		iomapfs_err("the root inode is not a directory");
 		return -EUCLEAN;
 	}
 	return 0;

@@ -118,7 +118,7 @@ struct mbuf *read_node(struct meta *m, uint64_t blkno, int level)
 	if (IS_ERR(b))
 		return b;
 	if (!node_sane(b, level)) {
-		fprintf(stderr, "iomapfs: B+tree node %llu: bad level, item count or value offsets\n",
+		iomapfs_err("B+tree node %llu: bad level, item count or value offsets",
 			(unsigned long long)blkno);
 		mbuf_put(m, b);
 		return ERR_PTR(-EUCLEAN);

@@ -32,14 +32,14 @@ static void tc_problem(struct tree_check *tc, const char *fmt, ...)
 
 static void tc_problem(struct tree_check *tc, const char *fmt, ...)
 {
+	char msg[200];
 	va_list ap;
 
 	tc->problems++;
-	fprintf(stderr, "iomapfs: B+tree: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	iomapfs_err("B+tree: %s", msg);
 }
 
 /* Leaf body: key order, packed values, bounds; report every item. */

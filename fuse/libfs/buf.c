@@ -23,7 +23,7 @@ void *meta_alloc_block(void)
 	void *p = aligned_alloc(IOMAPFS_BLOCK_SIZE, IOMAPFS_BLOCK_SIZE);
 
 	if (!p) {
-		fprintf(stderr, "iomapfs: out of memory for a metadata block\n");
+		iomapfs_err("out of memory for a metadata block");
 		abort();
 	}
 	memset(p, 0, IOMAPFS_BLOCK_SIZE);
@@ -148,7 +148,7 @@ struct mbuf *mbuf_read(struct meta *m, uint64_t blkno, uint32_t magic)
 		/* A cached block of another kind (a corrupt pointer to a bitmap
 		 * block, say) must not be used as this kind. */
 		if (magic && ((struct iomapfs_blkhdr *)b->data)->magic != magic) {
-			fprintf(stderr, "iomapfs: metadata block %llu: bad magic\n",
+			iomapfs_err("metadata block %llu: bad magic",
 				(unsigned long long)blkno);
 			return ERR_PTR(-EUCLEAN);
 		}
@@ -157,19 +157,19 @@ struct mbuf *mbuf_read(struct meta *m, uint64_t blkno, uint32_t magic)
 		return b;
 	}
 	if (blkno >= m->nr_blocks) {
-		fprintf(stderr, "iomapfs: metadata block %llu beyond the device (%llu blocks)\n",
+		iomapfs_err("metadata block %llu beyond the device (%llu blocks)",
 			(unsigned long long)blkno, (unsigned long long)m->nr_blocks);
 		return ERR_PTR(-EUCLEAN);
 	}
 	atomic_fetch_add_explicit(&m->st_buf_misses, 1, memory_order_relaxed);
 	b = mbuf_insert(m, blkno);
-	err = blk_rw_sync(m->dev, REQ_OP_READ, b->data, IOMAPFS_BLOCK_SIZE,
+	err = blk_rw_sync_class(m->dev, REQ_OP_READ, BIO_CLASS_META, b->data, IOMAPFS_BLOCK_SIZE,
 			  blkno << IOMAPFS_BLOCK_SHIFT);
 	if (err)
 		goto out_drop;
 	why = magic ? meta_block_problem(m, b->data, magic, blkno) : NULL;
 	if (why) {
-		fprintf(stderr, "iomapfs: metadata block %llu: %s\n",
+		iomapfs_err("metadata block %llu: %s",
 			(unsigned long long)blkno, why);
 		err = -EUCLEAN;
 		goto out_drop;
@@ -215,7 +215,7 @@ void mbuf_readahead(struct meta *m, const uint64_t *blknos, size_t n, uint32_t m
 	for (size_t i = 0; i < n; i++)
 		if (blknos[i] < m->nr_blocks && !mbuf_find(&m->bc, blknos[i]))
 			bufs[nr++] = mbuf_insert(m, blknos[i]);
-	mio_init(&io);
+	mio_init(&io, BIO_CLASS_META);
 	for (size_t i = 0, j; i < nr; i = j) {
 		for (j = i; j < nr && bufs[j]->blkno == bufs[i]->blkno + (j - i); j++)
 			data[j - i] = bufs[j]->data;
@@ -308,8 +308,9 @@ static void futex_wake(atomic_int *addr)
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-void mio_init(struct meta_io *io)
+void mio_init(struct meta_io *io, enum bio_class cls)
 {
+	io->cls = cls;
 	atomic_init(&io->pending, 1);	/* the submitter's bias, dropped in mio_wait */
 	atomic_init(&io->err, 0);
 }
@@ -335,6 +336,7 @@ static struct bio *mio_new_bio(struct meta_io *io, struct blk_dev *dev, enum req
 	bio->bi_sector = blkno << (IOMAPFS_BLOCK_SHIFT - SECTOR_SHIFT);
 	bio->bi_end_io = mio_end_io;
 	bio->bi_private = io;
+	bio->bi_class = io->cls;
 	return bio;
 }
 

@@ -175,7 +175,7 @@ static int write_blocks(struct meta *m, struct home_blk *h, size_t n)
 {
 	struct meta_io io;
 
-	mio_init(&io);
+	mio_init(&io, BIO_CLASS_META);
 	submit_blocks(m, &io, h, n);
 	return mio_wait(&io);
 }
@@ -267,8 +267,8 @@ int write_jsb(struct meta *m, uint64_t tail_seq, uint64_t tail_block)
 	int err;
 
 	fill_jsb(m, m->j_scratch, tail_seq, tail_block);
-	err = blk_rw_sync(m->dev, REQ_OP_WRITE, m->j_scratch, IOMAPFS_BLOCK_SIZE,
-			  m->sb.journal_start << IOMAPFS_BLOCK_SHIFT);
+	err = blk_rw_sync_class(m->dev, REQ_OP_WRITE, BIO_CLASS_JOURNAL, m->j_scratch,
+				IOMAPFS_BLOCK_SIZE, m->sb.journal_start << IOMAPFS_BLOCK_SHIFT);
 	if (!err)
 		err = blkdev_issue_flush(m->dev);
 	if (!err) {
@@ -544,7 +544,7 @@ static int journal_write(struct meta *m, uint64_t seq, const struct home_blk *h,
 	fill_commit(m, blocks[k], jpos_advance(m, m->j_head, k), seq, n, ~crc);
 	k += !torn;
 
-	mio_init(&io);
+	mio_init(&io, BIO_CLASS_JOURNAL);
 	for (size_t i = 0; i < k;) {
 		uint64_t pos = jpos_advance(m, m->j_head, i);
 		size_t run = min_t(size_t, k - i, m->j_cap + 1 - pos);
@@ -590,7 +590,7 @@ static void checkpoint(struct meta *m, uint64_t seq, struct home_blk *h, size_t 
 	h[n++] = (struct home_blk){ 1, m->sb_block };
 	c->copies = aligned_alloc(IOMAPFS_BLOCK_SIZE, n * IOMAPFS_BLOCK_SIZE);
 	if (!c->copies) {
-		fprintf(stderr, "iomapfs: out of memory for a checkpoint\n");
+		iomapfs_err("out of memory for a checkpoint");
 		abort();
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -608,7 +608,7 @@ static void checkpoint(struct meta *m, uint64_t seq, struct home_blk *h, size_t 
 	}
 	c->seq = seq;
 	c->busy = true;
-	mio_init(&c->io);
+	mio_init(&c->io, BIO_CLASS_META);
 	submit_blocks(m, &c->io, h, n);
 	m->sb_dirty = false;
 	m->sb_disk = m->sb;
@@ -618,12 +618,13 @@ static void checkpoint(struct meta *m, uint64_t seq, struct home_blk *h, size_t 
 /* A commit failed: no more metadata I/O; mark the superblock ERROR. */
 static void meta_fail(struct meta *m, int err)
 {
-	fprintf(stderr, "iomapfs: journal commit failed (%d): shutting down, run fsck\n", err);
+	iomapfs_err("journal commit failed (%d): shutting down, run fsck", err);
 	atomic_store(&m->shutdown, true);
 	checkpoint_wait(m);	/* an older superblock must not land after the mark */
 	m->sb_disk.state = IOMAPFS_STATE_ERROR;
 	meta_super_to_block(&m->sb_disk, m->sb_block);
-	if (!blk_rw_sync(m->dev, REQ_OP_WRITE, m->sb_block, IOMAPFS_BLOCK_SIZE, 0))
+	if (!blk_rw_sync_class(m->dev, REQ_OP_WRITE, BIO_CLASS_META, m->sb_block,
+			       IOMAPFS_BLOCK_SIZE, 0))
 		blkdev_issue_flush(m->dev);
 }
 
@@ -634,8 +635,8 @@ static void meta_fail(struct meta *m, int err)
  */
 static int commit_in_place(struct meta *m, uint64_t seq, struct home_blk *h, size_t n)
 {
-	fprintf(stderr, "iomapfs: transaction %llu of %zu blocks exceeds the journal "
-		"(%llu blocks): written in place without crash protection\n",
+	iomapfs_warn("transaction %llu of %zu blocks exceeds the journal "
+		"(%llu blocks): written in place without crash protection",
 		(unsigned long long)seq, n, (unsigned long long)m->j_cap);
 	checkpoint(m, seq, h, n);
 	atomic_store(&m->durable_seq, seq);

@@ -171,7 +171,7 @@ static int read_jsb(struct meta *m, uint64_t *tail_seq, uint64_t *tail_block)
 	if (!why && (jsb->tail_block < 1 || jsb->tail_block > m->j_cap))
 		why = "tail outside the journal";
 	if (why) {
-		fprintf(stderr, "iomapfs: journal superblock (block %llu): %s\n",
+		iomapfs_err("journal superblock (block %llu): %s",
 			(unsigned long long)m->sb.journal_start, why);
 		return -EUCLEAN;
 	}
@@ -239,8 +239,8 @@ static int journal_salvage(struct meta *m)
 {
 	uint64_t seq = max_t(uint64_t, m->sb.journal_seq, journal_max_seq(m) + 1);
 
-	fprintf(stderr, "iomapfs: journal ignored; its uncheckpointed "
-		"transactions (if any) are lost\n");
+	iomapfs_warn("journal ignored; its uncheckpointed "
+		"transactions (if any) are lost");
 	seq = max_t(uint64_t, seq, 1);
 	m->j_head = 1;
 	m->j_tail_seq = 0;	/* no valid tail on disk */
@@ -300,7 +300,7 @@ int meta_journal_replay(struct meta *m, bool write, bool salvage)
 	if (!err)
 		journal_set_seq(m, seq);
 	if (!err && nr && write) {
-		fprintf(stderr, "iomapfs: replaying %llu journal transaction(s) %llu..%llu\n",
+		iomapfs_info("replaying %llu journal transaction(s) %llu..%llu",
 			(unsigned long long)nr, (unsigned long long)first_seq,
 			(unsigned long long)(seq - 1));
 		err = replay_apply(m, &r, seq, pos);
@@ -308,8 +308,8 @@ int meta_journal_replay(struct meta *m, bool write, bool salvage)
 	} else if (!err && nr) {
 		size_t n;
 
-		fprintf(stderr, "iomapfs: journal holds %llu committed transaction(s): "
-			"applied in memory only\n", (unsigned long long)nr);
+		iomapfs_warn("journal holds %llu committed transaction(s): "
+			"applied in memory only", (unsigned long long)nr);
 		n = replay_in_memory(m, &r);
 		/* New commits go after the old log, so a torn first commit
 		 * cannot take the committed transactions with it: the old log

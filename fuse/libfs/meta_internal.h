@@ -95,6 +95,7 @@ struct jtxn {
 struct meta_io {
 	atomic_int	pending;
 	atomic_int	err;
+	enum bio_class	cls;		/* META or JOURNAL: tags every bio */
 };
 
 /* The home writes of the last commit, in flight (journal.c). */
@@ -200,7 +201,7 @@ void mbuf_readahead(struct meta *m, const uint64_t *blknos, size_t n, uint32_t m
  * blocks from @blkno; mio_wait() waits for every bio and returns the first
  * error.  Task context.
  */
-void mio_init(struct meta_io *io);
+void mio_init(struct meta_io *io, enum bio_class cls);
 void mio_submit(struct meta_io *io, struct blk_dev *dev, enum req_op op,
 		uint64_t blkno, void *const *bufs, size_t n);
 int mio_wait(struct meta_io *io);

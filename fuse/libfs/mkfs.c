@@ -52,12 +52,12 @@ static int mkfs_geometry(struct iomapfs_super *sb, uint64_t nr, uint64_t jblocks
 	sb->root_node = sb->bitmap_start + sb->bitmap_blocks;
 	sb->tree_height = 1;
 	if (sb->journal_blocks < MKFS_MIN_JOURNAL || sb->journal_blocks > META_JOURNAL_MAX) {
-		fprintf(stderr, "mkfs.iomapfs: journal size %llu out of range (%u..%u blocks)\n",
+		iomapfs_err("journal size %llu out of range (%u..%u blocks)",
 			(unsigned long long)sb->journal_blocks, MKFS_MIN_JOURNAL, META_JOURNAL_MAX);
 		return -EINVAL;
 	}
 	if (sb->root_node + 1 + MKFS_MIN_DATA > nr) {
-		fprintf(stderr, "mkfs.iomapfs: device too small (%llu blocks of %u bytes)\n",
+		iomapfs_err("device too small (%llu blocks of %u bytes)",
 			(unsigned long long)nr, IOMAPFS_BLOCK_SIZE);
 		return -ENOSPC;
 	}
@@ -184,8 +184,8 @@ int meta_mkfs(struct blk_dev *dev, const struct mkfs_opts *opts)
 	int err;
 
 	if (!(opts && opts->force) && meta_probe(dev)) {
-		fprintf(stderr, "mkfs.iomapfs: the device already holds an iomapfs filesystem "
-			"(use -f to overwrite it)\n");
+		iomapfs_err("the device already holds an iomapfs filesystem "
+			"(use -f to overwrite it)");
 		return -EEXIST;
 	}
 	m = kzalloc(sizeof(*m));
@@ -206,7 +206,7 @@ int meta_mkfs(struct blk_dev *dev, const struct mkfs_opts *opts)
 	}
 	free(blk);
 	if (err)
-		fprintf(stderr, "mkfs.iomapfs: write failed: %s\n", strerror(-err));
+		iomapfs_err("write failed: %s", strerror(-err));
 out_free:
 	kfree(m);
 	return err;

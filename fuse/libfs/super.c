@@ -70,22 +70,22 @@ static int read_super(struct blk_dev *dev, struct iomapfs_super *sb, bool *used_
 		return -ENOMEM;
 	err = blk_rw_sync(dev, REQ_OP_READ, blk, 2 * IOMAPFS_BLOCK_SIZE, 0);
 	if (err) {
-		fprintf(stderr, "iomapfs: cannot read the superblock: %s\n", strerror(-err));
+		iomapfs_err("cannot read the superblock: %s", strerror(-err));
 		goto out;
 	}
 	*used_copy = false;
 	if (sb_valid(blk)) {
 		memcpy(sb, blk, sizeof(*sb));
 	} else if (sb_valid(copy)) {
-		fprintf(stderr, "iomapfs: primary superblock %s; using the copy at block 1\n",
+		iomapfs_warn("primary superblock %s; using the copy at block 1",
 			sb_magic_ok(blk) ? "checksum mismatch" : "is not an iomapfs superblock");
 		memcpy(sb, copy, sizeof(*sb));
 		*used_copy = true;
 	} else if (!sb_magic_ok(blk) && !sb_magic_ok(copy)) {
-		fprintf(stderr, "iomapfs: not an iomapfs filesystem\n");
+		iomapfs_err("not an iomapfs filesystem");
 		err = -EINVAL;
 	} else {
-		fprintf(stderr, "iomapfs: superblock checksum mismatch (primary and copy)\n");
+		iomapfs_err("superblock checksum mismatch (primary and copy)");
 		err = -EUCLEAN;
 	}
 out:
@@ -99,22 +99,22 @@ static int check_super(struct iomapfs_super *sb, uint64_t dev_blocks, bool *read
 	int err;
 
 	if (sb->version != IOMAPFS_VERSION) {
-		fprintf(stderr, "iomapfs: unsupported format version %u\n", sb->version);
+		iomapfs_err("unsupported format version %u", sb->version);
 		return -EOPNOTSUPP;
 	}
 	if (sb->feat_incompat & ~IOMAPFS_FEAT_INCOMPAT_SUPPORTED) {
-		fprintf(stderr, "iomapfs: unknown incompatible features 0x%llx\n",
+		iomapfs_err("unknown incompatible features 0x%llx",
 			(unsigned long long)(sb->feat_incompat & ~IOMAPFS_FEAT_INCOMPAT_SUPPORTED));
 		return -EOPNOTSUPP;
 	}
 	if ((sb->feat_ro_compat & ~IOMAPFS_FEAT_RO_COMPAT_SUPPORTED) && !*readonly) {
-		fprintf(stderr, "iomapfs: unknown read-only-compatible features 0x%llx: "
-			"mounting read-only\n", (unsigned long long)sb->feat_ro_compat);
+		iomapfs_warn("unknown read-only-compatible features 0x%llx: "
+			"mounting read-only", (unsigned long long)sb->feat_ro_compat);
 		*readonly = true;
 	}
 	err = meta_super_check_geometry(sb, dev_blocks, &why);
 	if (err)
-		fprintf(stderr, "iomapfs: %s (superblock: %llu blocks, device: %llu blocks)\n",
+		iomapfs_err("%s (superblock: %llu blocks, device: %llu blocks)",
 			why, (unsigned long long)sb->nr_blocks, (unsigned long long)dev_blocks);
 	return err;
 }
@@ -178,7 +178,7 @@ static int mark_mounted(struct meta *m, bool rewrite_primary)
 		return err;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (m->sb.state == IOMAPFS_STATE_ERROR)
-		fprintf(stderr, "iomapfs: the filesystem has errors; run fsck.iomapfs\n");
+		iomapfs_err("the filesystem has errors; run fsck.iomapfs");
 	else
 		m->sb.state = 0;
 	m->sb.mount_count++;
@@ -200,7 +200,7 @@ int meta_mount(struct blk_dev *dev, const struct meta_mount_opts *opts,
 	int err, replayed;
 
 	if (dev_blocks < 2) {
-		fprintf(stderr, "iomapfs: not an iomapfs filesystem (device too small)\n");
+		iomapfs_err("not an iomapfs filesystem (device too small)");
 		return -EINVAL;
 	}
 	err = read_super(dev, &sb, &used_copy);

@@ -46,9 +46,23 @@ enum {
 	BIO_QUIET		= 1u << 1,	/* do not log an error */
 };
 
+/*
+ * What a bio carries, set by its submitter (the cache's read and writeback
+ * say DATA, the metadata buffer layer META, the journal JOURNAL), so that
+ * error injection (blk_inject_*) can fail one class of I/O.  The block
+ * layer does not otherwise look at it.
+ */
+enum bio_class {
+	BIO_CLASS_NONE		= 0,	/* mkfs, fsck, tests */
+	BIO_CLASS_DATA,
+	BIO_CLASS_META,
+	BIO_CLASS_JOURNAL,
+};
+
 struct bio {
 	struct blk_dev		*bi_dev;
 	enum req_op		bi_op;
+	enum bio_class		bi_class;
 	atomic_uint		bi_flags;
 	uint64_t		bi_sector;	/* device offset, 512-byte sectors */
 	uint32_t		bi_size;	/* bytes, sum of the vecs */
@@ -105,6 +119,8 @@ static inline uint64_t bio_end_sector(const struct bio *bio)
  * with bi_status set): there is no second cancel path.  Failed here: -EIO
  * after blk_dev_shutdown(), for an empty read/write or one past the end of
  * the device (bio_check_eod), -EROFS for a write to a read-only device.
+ * A bio without ->bi_end_io is a bug (BUG_ON_RECOVER): debug builds abort,
+ * release builds log an ERROR and do not queue it.
  */
 void submit_bio(struct bio *bio);
 
@@ -228,6 +244,52 @@ void *blk_dev_ops_private(struct blk_dev *dev);
 void blk_dev_default_submit(struct blk_dev *dev, struct bio *bio);
 
 /*
+ * Stacking backends (error injection over a write log over io_uring):
+ * blk_dev_push_ops() installs @ops/@priv on top and saves the backend that
+ * was there in *@lower; the wrapper's ->submit passes each bio on with
+ * blk_dev_submit_lower(dev, lower, bio).  Inside any ->submit,
+ * blk_dev_ops_private() answers that layer's own @priv, wherever it sits in
+ * the stack.  Before any I/O, like blk_dev_set_ops().
+ */
+struct blk_dev_lower {
+	const struct blk_dev_ops	*ops;
+	void				*priv;
+};
+void blk_dev_push_ops(struct blk_dev *dev, const struct blk_dev_ops *ops, void *priv,
+		      struct blk_dev_lower *lower);
+void blk_dev_submit_lower(struct blk_dev *dev, const struct blk_dev_lower *lower,
+			  struct bio *bio);
+
+/*
+ * Error injection on a live device, in the spirit of XFS's errortag knobs
+ * and the kernel's fail_make_request: a backend pushed over the device at
+ * open (blk_inject_attach) that fails chosen bios with -EIO as a device
+ * error would (through the reaper).  Rules are set at run time, one per
+ * class, with a spec string of space- or comma-separated words:
+ *
+ *	class=C nth=N		fail the Nth matching bio from now, once
+ *	class=C every		fail every matching bio
+ *	class=C prob=P [seed=S]	fail each with probability P (0..1),
+ *				from a reproducible sequence seeded by S
+ *	class=C sector=A-B	only bios overlapping sectors A..B (512 B)
+ *				count (with nth/prob/every; alone: every)
+ *	class=C off		clear C's rule;  off	clear every rule
+ *
+ * Classes: data_read, data_write, meta_read, meta_write, journal_write
+ * (by bio_class and op) and flush (REQ_OP_FLUSH of any class).
+ * Any thread; blk_inject_set() returns 0 or -EINVAL for a bad spec, which
+ * changes nothing.  blk_inject_show() prints each rule that is set as
+ * "class=C <mode> seen=N hits=N", one per line, and returns the length
+ * (as snprintf).
+ */
+struct blk_inject;
+struct blk_inject *blk_inject_attach(struct blk_dev *dev);
+int blk_inject_set(struct blk_inject *inj, const char *spec);
+int blk_inject_show(struct blk_inject *inj, char *buf, size_t len);
+/* After blk_dev_close(): no bio can reach it any more. */
+void blk_inject_free(struct blk_inject *inj);
+
+/*
  * Shutdown switch (FS_IOC_SHUTDOWN): from now on every submitted bio fails
  * with -EIO without reaching the device.  Bios already in flight complete
  * normally.
@@ -238,6 +300,9 @@ bool blk_dev_is_shutdown(const struct blk_dev *dev);
 /* Synchronous helpers for metadata, mkfs and fsck.  Task context. */
 int blk_rw_sync(struct blk_dev *dev, enum req_op op, void *buf, size_t len,
 		uint64_t byte_off);
+/* The same for I/O of one bio_class (error injection tells them apart). */
+int blk_rw_sync_class(struct blk_dev *dev, enum req_op op, enum bio_class cls,
+		      void *buf, size_t len, uint64_t byte_off);
 int blkdev_issue_flush(struct blk_dev *dev);
 
 /*

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <iomapfs/log.h>
+
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -43,8 +45,22 @@ static inline bool IS_ERR_OR_NULL(const void *p) { return !p || IS_ERR(p); }
 	static atomic_bool __warned;					\
 	bool __c = !!(cond);						\
 	if (unlikely(__c) && !atomic_exchange(&__warned, true))		\
-		fprintf(stderr, "iomapfs: WARNING at %s:%d %s: %s\n",	\
-			__FILE__, __LINE__, __func__, #cond);		\
+		iomapfs_warn("WARNING at %s:%d %s: %s",			\
+			     __FILE__, __LINE__, __func__, #cond);	\
+	unlikely(__c);							\
+})
+
+/*
+ * A bug the caller cannot recover from silently, as the kernel's BUG_ON:
+ * logged as an ERROR always; debug builds (IOMAPFS_DEBUG_ATOMIC) then abort
+ * so the test that hit it fails loudly with a core; release builds return
+ * true and the caller fails the operation with -EIO.
+ */
+void iomapfs_bug(const char *file, int line, const char *func, const char *cond);
+#define BUG_ON_RECOVER(cond) ({						\
+	bool __c = !!(cond);						\
+	if (unlikely(__c))						\
+		iomapfs_bug(__FILE__, __LINE__, __func__, #cond);	\
 	unlikely(__c);							\
 })
 

@@ -16,6 +16,12 @@
 #					exit 0 unless --any-status
 #	fsck_clean [IMG]		fsck.iomapfs -n must exit 0
 #	stat_value NAME [MNT]		one counter from iomapfs-stat --once
+#	allow_log REGEX			the daemon may log WARNING/ERROR lines
+#					matching REGEX (extended) in this test
+#
+# Every daemon logs to $WORK/messages (-o logfile=); umount_fs fails the
+# test if a WARNING or ERROR line was logged that no allow_log matches, as
+# fstests fails a test that left a warning in dmesg.
 #	fail MSG			say what differed, exit 1
 #	skip MSG			exit 77 (ctest: SKIP_RETURN_CODE)
 
@@ -137,7 +143,8 @@ mount_fs() {
 	img=${1:-$IMG}
 	mnt=${2:-$MNT}
 	mkdir -p "$mnt"
-	"$IOMAPFS" "$img" "$mnt" -f "${opts[@]}" >>"$WORK/daemon.log" 2>&1 &
+	"$IOMAPFS" "$img" "$mnt" -f "${opts[@]}" -o logfile="$WORK/messages" \
+		>>"$WORK/daemon.log" 2>&1 &
 	pid=$!
 	DAEMON_PIDS+=("$pid")
 	DAEMON_OF[$mnt]=$pid
@@ -176,6 +183,27 @@ umount_fs() {
 	# A broken invariant warns once (WARN_ON_ONCE) and goes on: still a bug.
 	$any || ! grep -q "WARNING at" "$WORK/daemon.log" ||
 		fail "the daemon warned: $(grep -m 3 "WARNING at" "$WORK/daemon.log")"
+	check_log
+}
+
+LOG_ALLOW=()
+allow_log() {
+	LOG_ALLOW+=("$1")
+}
+
+# The WARNING and ERROR lines of $WORK/messages that no allow_log matches.
+unexpected_log() {
+	local allow="^\$|"
+	[ -f "$WORK/messages" ] || return 0
+	[ ${#LOG_ALLOW[@]} = 0 ] || allow+=$(printf '(%s)|' "${LOG_ALLOW[@]}")
+	grep -E '^[^ ]+ [^ ]+: (ERROR|WARNING): ' "$WORK/messages" |
+		grep -Ev -- "${allow%|}" | head -n 5 || true
+}
+
+check_log() {
+	local bad
+	bad=$(unexpected_log)
+	[ -z "$bad" ] || fail "the daemon logged: $bad"
 }
 
 fsck_clean() {
