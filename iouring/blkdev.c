@@ -2,7 +2,7 @@
 /*
  * The device (block/bdev.c + blk-core.c's submit_bio): opening a block
  * device or image file O_DIRECT with an exclusive lock, its geometry, the
- * backend ops table, the shutdown switch, submit_bio(), and a close that
+ * stack of backend ops tables, the shutdown switch, submit_bio(), and a close that
  * leaves nothing unfinished.
  */
 #include "blk.h"
@@ -170,6 +170,8 @@ int blk_dev_open(const char *path, const struct blk_dev_config *cfg,
 	dev->nr_rings = dev->cfg.nr_rings;
 	dev->nr_workers = dev->cfg.nr_workers;
 	ret = blk_dev_setup(dev);
+	if (!ret && dev->cfg.log_writes)
+		ret = blk_log_start(dev, dev->cfg.log_writes);
 	if (ret) {
 		blk_workers_stop(dev);
 		if (dev->rings)
@@ -204,6 +206,7 @@ void blk_dev_close(struct blk_dev *dev)
 	if (!dev)
 		return;
 	blk_dev_wait_idle(dev);
+	blk_log_stop(dev);
 	blk_workers_stop(dev);
 	blk_rings_stop(dev);
 	close(dev->fd);
@@ -237,9 +240,53 @@ void blk_dev_set_ops(struct blk_dev *dev, const struct blk_dev_ops *ops, void *p
 	dev->ops_priv = priv;
 }
 
+/*
+ * The layer whose ->submit runs in this thread.  Saved and restored around
+ * every call, because a ->submit may end a bio whose ->bi_end_io submits
+ * another one (nested submit_bio) on the same or another device.
+ */
+static _Thread_local struct {
+	struct blk_dev	*dev;
+	void		*priv;
+} blk_tls_layer;
+
 void *blk_dev_ops_private(struct blk_dev *dev)
 {
+	if (blk_tls_layer.dev == dev)
+		return blk_tls_layer.priv;
 	return dev->ops_priv;
+}
+
+static void blk_call_layer(struct blk_dev *dev, const struct blk_dev_ops *ops,
+			   void *priv, struct bio *bio)
+{
+	typeof(blk_tls_layer) saved = blk_tls_layer;
+
+	blk_tls_layer.dev = dev;
+	blk_tls_layer.priv = priv;
+	ops->submit(dev, bio);
+	blk_tls_layer = saved;
+}
+
+void blk_dev_push_ops(struct blk_dev *dev, const struct blk_dev_ops *ops, void *priv,
+		      struct blk_dev_layer *lower)
+{
+	lower->ops = dev->ops;
+	lower->priv = dev->ops_priv;
+	dev->ops = ops;
+	dev->ops_priv = priv;
+}
+
+void blk_dev_pop_ops(struct blk_dev *dev, const struct blk_dev_layer *lower)
+{
+	dev->ops = lower->ops;
+	dev->ops_priv = lower->priv;
+}
+
+void blk_dev_submit_lower(struct blk_dev *dev, const struct blk_dev_layer *lower,
+			  struct bio *bio)
+{
+	blk_call_layer(dev, lower->ops, lower->priv, bio);
 }
 
 void blk_dev_shutdown(struct blk_dev *dev)
@@ -281,5 +328,5 @@ void submit_bio(struct bio *bio)
 		return bio_fail(bio, -EROFS);
 	if (bio_beyond_eod(dev, bio) || (bio->bi_op != REQ_OP_FLUSH && !bio->bi_size))
 		return bio_fail(bio, -EIO);
-	dev->ops->submit(dev, bio);
+	blk_call_layer(dev, dev->ops, dev->ops_priv, bio);
 }
