@@ -110,14 +110,27 @@ class Mount:
             time.sleep(0.005)
 
     def stop(self):
-        if os.path.ismount(self.mnt):
-            subprocess.run(["fusermount3", "-u", self.mnt], stderr=subprocess.DEVNULL)
+        """Unmount and wait for the daemon; its exit status, or a string
+        saying why it had to be killed."""
+        why = ""
+        for _ in range(50):	# EBUSY while the kernel still holds a file
+            if self.proc.poll() is not None:
+                break
+            r = subprocess.run(["fusermount3", "-u", self.mnt], capture_output=True,
+                               text=True)
+            if r.returncode == 0:
+                break
+            why = r.stderr.strip()
+            time.sleep(0.1)
         try:
-            rc = self.proc.wait(timeout=30)
+            rc = self.proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
             subprocess.run(["fusermount3", "-uz", self.mnt], stderr=subprocess.DEVNULL)
             self.proc.kill()
-            rc = self.proc.wait()
+            self.proc.wait()
+            self.err.seek(0)
+            rc = "killed: no exit 120 s after unmount (%s) %s" % (
+                why or "fusermount3 -u succeeded", self.err.read().strip()[-200:])
         self.err.close()
         return rc
 
@@ -378,7 +391,7 @@ def record(args):
         PatternFile.close_all()
         rc = m.stop()
     if rc:
-        die("the recording mount exited with status %d" % rc)
+        die("the recording mount: %s" % rc)
     os.unlink(img)
 
 
@@ -583,11 +596,11 @@ def check_state(st, work, durable, logpath, ents, pat, fids):
     finally:
         rc = m.stop()
     if rc:
-        problems.append("unmount after replay exited with status %d" % rc)
+        problems.append("daemon after the replay mount: %s" % rc)
     rc, out = fsck(img)
     if rc:
-        lines = [l for l in out.splitlines() if "problem" in l or "cannot" in l]
-        problems.append("fsck -n status %d: %s" % (rc, "; ".join(lines[:4])))
+        lines = [l.replace(img + ": ", "") for l in out.splitlines()][:-1]
+        problems.append("fsck -n status %d: %s" % (rc, "; ".join(lines[:6])))
     return problems, "cannot repair" in out
 
 
