@@ -99,6 +99,7 @@ struct blk_dev {
 	unsigned		nr_workers;
 	struct blk_worker	*workers;
 	struct blk_dev_counters	stats;
+	struct blk_log		*log;		/* the write log, or NULL */
 };
 
 /* ring.c */
@@ -128,6 +129,12 @@ bool blk_workers_idle(struct blk_dev *dev);
  */
 extern _Thread_local struct bio *blk_tls_endio_bio;
 void bio_uncount_reaper_completion(struct bio *bio);
+
+/* log-writes.c: start the write log on an open device / drain and stop it
+ * (after the last I/O, before the rings stop). */
+struct blk_log;
+int blk_log_start(struct blk_dev *dev, const char *path);
+void blk_log_stop(struct blk_dev *dev);
 
 /* stats.c */
 void blk_stats_record_defer_latency(struct blk_dev *dev, uint64_t ns);

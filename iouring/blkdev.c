@@ -2,7 +2,7 @@
 /*
  * The device (block/bdev.c + blk-core.c's submit_bio): opening a block
  * device or image file O_DIRECT with an exclusive lock, its geometry, the
- * backend ops table, the shutdown switch, submit_bio(), and a close that
+ * stack of backend ops tables, the shutdown switch, submit_bio(), and a close that
  * leaves nothing unfinished.
  */
 #include "blk.h"
@@ -170,6 +170,8 @@ int blk_dev_open(const char *path, const struct blk_dev_config *cfg,
 	dev->nr_rings = dev->cfg.nr_rings;
 	dev->nr_workers = dev->cfg.nr_workers;
 	ret = blk_dev_setup(dev);
+	if (!ret && dev->cfg.log_writes)
+		ret = blk_log_start(dev, dev->cfg.log_writes);
 	if (ret) {
 		blk_workers_stop(dev);
 		if (dev->rings)
@@ -204,6 +206,7 @@ void blk_dev_close(struct blk_dev *dev)
 	if (!dev)
 		return;
 	blk_dev_wait_idle(dev);
+	blk_log_stop(dev);
 	blk_workers_stop(dev);
 	blk_rings_stop(dev);
 	close(dev->fd);
@@ -238,20 +241,35 @@ void blk_dev_set_ops(struct blk_dev *dev, const struct blk_dev_ops *ops, void *p
 }
 
 /*
- * The private pointer of the layer whose ->submit runs in this thread, set
- * by blk_dev_submit_lower() around the call (submission is synchronous, so
- * a thread-local pair is enough); NULL outside: then the top layer's.
+ * The layer whose ->submit runs in this thread.  Saved and restored around
+ * every call, because a ->submit may end a bio whose ->bi_end_io submits
+ * another one (nested submit_bio) on the same or another device.
  */
-static _Thread_local const struct blk_dev *lower_dev;
-static _Thread_local void *lower_priv;
+static _Thread_local struct {
+	struct blk_dev	*dev;
+	void		*priv;
+} blk_tls_layer;
 
 void *blk_dev_ops_private(struct blk_dev *dev)
 {
-	return lower_dev == dev ? lower_priv : dev->ops_priv;
+	if (blk_tls_layer.dev == dev)
+		return blk_tls_layer.priv;
+	return dev->ops_priv;
+}
+
+static void blk_call_layer(struct blk_dev *dev, const struct blk_dev_ops *ops,
+			   void *priv, struct bio *bio)
+{
+	typeof(blk_tls_layer) saved = blk_tls_layer;
+
+	blk_tls_layer.dev = dev;
+	blk_tls_layer.priv = priv;
+	ops->submit(dev, bio);
+	blk_tls_layer = saved;
 }
 
 void blk_dev_push_ops(struct blk_dev *dev, const struct blk_dev_ops *ops, void *priv,
-		      struct blk_dev_lower *lower)
+		      struct blk_dev_layer *lower)
 {
 	lower->ops = dev->ops;
 	lower->priv = dev->ops_priv;
@@ -259,17 +277,16 @@ void blk_dev_push_ops(struct blk_dev *dev, const struct blk_dev_ops *ops, void *
 	dev->ops_priv = priv;
 }
 
-void blk_dev_submit_lower(struct blk_dev *dev, const struct blk_dev_lower *lower,
+void blk_dev_pop_ops(struct blk_dev *dev, const struct blk_dev_layer *lower)
+{
+	dev->ops = lower->ops;
+	dev->ops_priv = lower->priv;
+}
+
+void blk_dev_submit_lower(struct blk_dev *dev, const struct blk_dev_layer *lower,
 			  struct bio *bio)
 {
-	const struct blk_dev *saved_dev = lower_dev;
-	void *saved_priv = lower_priv;
-
-	lower_dev = dev;
-	lower_priv = lower->priv;
-	lower->ops->submit(dev, bio);
-	lower_dev = saved_dev;
-	lower_priv = saved_priv;
+	blk_call_layer(dev, lower->ops, lower->priv, bio);
 }
 
 void blk_dev_shutdown(struct blk_dev *dev)
@@ -314,5 +331,5 @@ void submit_bio(struct bio *bio)
 		return bio_fail(bio, -EROFS);
 	if (bio_beyond_eod(dev, bio) || (bio->bi_op != REQ_OP_FLUSH && !bio->bi_size))
 		return bio_fail(bio, -EIO);
-	dev->ops->submit(dev, bio);
+	blk_call_layer(dev, dev->ops, dev->ops_priv, bio);
 }

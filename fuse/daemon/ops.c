@@ -557,6 +557,23 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	fuse_reply_write(req, n);
 }
 
+/*
+ * With -o log_writes, a completed fsync leaves a mark "<op>:<ino>:<size>"
+ * in the write log, so a replay can stop exactly where it returned.
+ */
+static void log_fsync_mark(fuse_req_t req, const char *op, struct fs_inode *ip)
+{
+	struct blk_dev *dev = fs_dev(req_fs(req));
+	char mark[64];
+
+	if (!blk_dev_has_log(dev))
+		return;
+	snprintf(mark, sizeof(mark), "%s:%llu:%llu", op, (unsigned long long)ip->ino,
+		 (unsigned long long)(ip->mapping ? cache_mapping_size(ip->mapping)
+						  : ip->di.size));
+	blk_dev_log_mark(dev, mark);
+}
+
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
@@ -566,6 +583,8 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	pthread_mutex_lock(&of->lock);
 	err = fs_fsync(of->ip, datasync, &of->wb_err);
 	pthread_mutex_unlock(&of->lock);
+	if (!err)
+		log_fsync_mark(req, datasync ? "fdatasync" : "fsync", of->ip);
 	reply_err(req, err);
 }
 
@@ -727,8 +746,15 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
+	struct blk_dev *dev = fs_dev(fs);
+	int err = fs_is_shutdown(fs) ? -EIO : meta_commit(fs_meta(fs));
+	char mark[64];
 
-	reply_err(req, fs_is_shutdown(fs) ? -EIO : meta_commit(fs_meta(fs)));
+	if (!err && blk_dev_has_log(dev)) {
+		snprintf(mark, sizeof(mark), "fsyncdir:%llu", (unsigned long long)ino);
+		blk_dev_log_mark(dev, mark);
+	}
+	reply_err(req, err);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

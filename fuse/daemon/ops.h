@@ -65,6 +65,7 @@ struct daemon_opts {
 	struct fs_mount_opts	fs;
 	char			*fuse_opts;	/* comma list for fuse_session_new */
 	char			*logfile;	/* -o logfile=PATH, or NULL */
+	char			*log_writes;	/* owns fs.blk.log_writes */
 	unsigned		max_threads, max_idle_threads;	/* 0: libfuse default */
 };
 

@@ -9,6 +9,7 @@
  *                           otherwise; writable ("0" or "1"), removable
  *   user.iomapfs.cachestat  the file's page cache counters; read-only
  *   user.iomapfs.stats      every counter of the three layers, on the root
+ *   user.iomapfs.logmark    write-only, root: a named mark in the write log
  *                           only; read-only
  *
  * Every op runs in a FUSE request thread (task context); errors reach the
@@ -21,6 +22,7 @@
 #define XATTR_DONTCACHE		"user.iomapfs.dontcache"
 #define XATTR_CACHESTAT		"user.iomapfs.cachestat"
 #define XATTR_STATS		"user.iomapfs.stats"
+#define XATTR_LOGMARK		"user.iomapfs.logmark"
 #define XATTR_OWN_PREFIX	"user.iomapfs."
 
 /* ---- xattrs: the daemon's own names first, then ACLs, then stored ones ---- */
@@ -162,6 +164,25 @@ static bool is_own_xattr(const char *name)
 	return !strncmp(name, XATTR_OWN_PREFIX, strlen(XATTR_OWN_PREFIX));
 }
 
+/*
+ * user.iomapfs.logmark: setting it (root only, on any inode) appends the
+ * value as a named mark to the write log of -o log_writes, after every
+ * write and flush completed so far; crash tests name the points they check
+ * with it.  Never stored: -ENODEV without a write log.
+ */
+static int log_mark_set(fuse_req_t req, const char *value, size_t size)
+{
+	char name[BLK_LOG_MARK_MAX + 1];
+
+	if (!caller_is_root(req))
+		return -EPERM;
+	if (!size || size > BLK_LOG_MARK_MAX || memchr(value, '\0', size))
+		return -EINVAL;
+	memcpy(name, value, size);
+	name[size] = '\0';
+	return blk_dev_log_mark(fs_dev(req_fs(req)), name);
+}
+
 static int do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		       const char *value, size_t size, int flags)
 {
@@ -170,6 +191,8 @@ static int do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	gid_t gid;
 	int err;
 
+	if (!strcmp(name, XATTR_LOGMARK))
+		return log_mark_set(req, value, size);
 	if (!is_own_xattr(name) && !acl_is_xattr(name))
 		return fs_setxattr(fs, ino, name, value, size, flags);
 	if (acl_is_xattr(name) && !req_daemon(req)->posix_acl)

@@ -145,6 +145,15 @@ static int parse_own_opt(struct daemon_opts *o, const char *name, const char *va
 	} else if (!strcmp(name, "dirty_expire_ms")) {
 		if (parse_uint(val, UINT_MAX, &cc->dirty_expire_ms))
 			return bad_value(name, val, "milliseconds");
+	} else if (!strcmp(name, "commit")) {
+		if (strcmp(val, "each_section"))
+			return bad_value(name, val, "each_section");
+		o->fs.meta.commit_each_section = true;
+	} else if (!strcmp(name, "log_writes")) {
+		if (*val != '/')
+			return bad_value(name, val, "an absolute path on another filesystem");
+		free(o->log_writes);
+		o->fs.blk.log_writes = o->log_writes = strdup(val);
 	} else if (!strcmp(name, "commit_interval_ms")) {
 		if (parse_uint(val, UINT_MAX, &o->fs.meta.commit_interval_ms))
 			return bad_value(name, val, "milliseconds");
@@ -340,6 +349,9 @@ void daemon_opts_free(struct daemon_opts *o)
 	o->fuse_opts = NULL;
 	free(o->logfile);
 	o->logfile = NULL;
+	free(o->log_writes);
+	o->log_writes = NULL;
+	o->fs.blk.log_writes = NULL;
 }
 
 void daemon_usage(FILE *out, const char *prog)
@@ -357,6 +369,9 @@ void daemon_usage(FILE *out, const char *prog)
 		"  dirty_limit=PCT         writers are throttled at this dirty share (40)\n"
 		"  dirty_expire_ms=N       dirty data older than this is written back (3000)\n"
 		"  commit_interval_ms=N    journal commit interval (5000)\n"
+		"  commit=each_section     debug: commit the journal after every metadata section\n"
+		"  log_writes=/PATH        record every device write, flush and fsync in PATH\n"
+		"                          (a file on another filesystem; see tools/iomapfs-replay)\n"
 		"  max_ioend=SIZE          ioend size cap (1m)\n"
 		"  readahead=SIZE          readahead window (1m)\n"
 		"  ro                      read-only\n"

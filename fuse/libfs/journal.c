@@ -100,8 +100,10 @@ void meta_begin(struct meta *m)
 
 void meta_end(struct meta *m)
 {
-	/* A large transaction commits now, before it outgrows the journal. */
-	if (m->txn_nr + 2 > m->j_cap / 2 && !atomic_load(&m->shutdown))
+	/* A large transaction commits now, before it outgrows the journal;
+	 * the commit=each_section debug mode commits every section. */
+	if ((m->txn_nr + 2 > m->j_cap / 2 || (m->commit_each_section && m->txn_nr)) &&
+	    !atomic_load(&m->shutdown))
 		meta_commit_locked(m);
 	meta_unlock(m);
 }

@@ -62,6 +62,9 @@ struct meta_mount_opts {
 					 * uncheckpointed transactions are lost)
 					 * instead of failing the mount */
 	uint64_t	buf_cache_bytes;	/* clean metadata buffers kept; 0 = 64 MiB */
+	bool		commit_each_section;	/* debug (-o commit=each_section):
+					 * meta_end() commits every section, so a
+					 * write log shows every section boundary */
 };
 /*
  * Read and verify the superblock (magic, version, features, crc; a bad
@@ -90,7 +93,8 @@ bool meta_journal_was_salvaged(struct meta *m);
 
 /*
  * A section's blocks must fit in the journal: meta_end() commits once the
- * running transaction passes half the journal (at least 1024 blocks by
+ * running transaction passes half the journal (after every section with
+ * meta_mount_opts.commit_each_section) (at least 1024 blocks by
  * default), but one section that dirties more than the whole journal can
  * only be written in place, without crash protection (a message says so).
  * Sections do not nest.

@@ -154,6 +154,7 @@ struct meta {
 	bool			log_running;
 	bool			log_stop;	/* under log_lock */
 	unsigned		commit_interval_ms;
+	bool			commit_each_section;	/* debug: meta_end() commits */
 	pthread_mutex_t		log_lock;
 	pthread_cond_t		log_cond;
 

@@ -208,6 +208,7 @@ struct blk_dev_config {
 	unsigned		nr_workers;	/* default: number of online CPUs */
 	bool			readonly;
 	bool			no_excl_lock;	/* mkfs -f on a mounted image: never set by the daemon */
+	const char		*log_writes;	/* write log file (log-writes.c), or NULL */
 };
 
 /*
@@ -235,30 +236,82 @@ unsigned blk_dev_logical_block_size(const struct blk_dev *dev);
 int blk_dev_fd(const struct blk_dev *dev);
 
 /*
- * Replace the backend ops (tests), before any I/O.  @priv is returned by
- * blk_dev_ops_private().  blk_dev_default_submit is the io_uring backend, for
- * wrappers to call.
+ * Replace the whole backend stack (tests), before any I/O.  @priv is
+ * returned by blk_dev_ops_private().  blk_dev_default_submit is the
+ * io_uring backend, for wrappers to call.  NULL @ops: the default backend.
  */
 void blk_dev_set_ops(struct blk_dev *dev, const struct blk_dev_ops *ops, void *priv);
+/*
+ * The private pointer of the backend layer whose ->submit is running in
+ * this thread (see blk_dev_push_ops()), else that of the top layer.
+ */
 void *blk_dev_ops_private(struct blk_dev *dev);
 void blk_dev_default_submit(struct blk_dev *dev, struct bio *bio);
 
 /*
- * Stacking backends (error injection over a write log over io_uring):
- * blk_dev_push_ops() installs @ops/@priv on top and saves the backend that
- * was there in *@lower; the wrapper's ->submit passes each bio on with
- * blk_dev_submit_lower(dev, lower, bio).  Inside any ->submit,
- * blk_dev_ops_private() answers that layer's own @priv, wherever it sits in
- * the stack.  Before any I/O, like blk_dev_set_ops().
+ * Stacking backends, as device-mapper targets stack: a wrapper (the write
+ * log, fault injection) goes on top of whatever backend is there, so two
+ * wrappers compose.  blk_dev_push_ops() saves the current top in @lower
+ * (owned by the wrapper, typically inside its private struct) and makes
+ * @ops/@priv the top; the wrapper's ->submit passes a bio on with
+ * blk_dev_submit_lower(), which calls the saved layer with its own private
+ * pointer visible through blk_dev_ops_private().  blk_dev_pop_ops() puts
+ * @lower back on top; layers must be popped in reverse order of pushing.
+ * Push and pop before or after I/O, not during it (no locking).
  */
-struct blk_dev_lower {
-	const struct blk_dev_ops	*ops;
-	void				*priv;
+struct blk_dev_layer {
+	const struct blk_dev_ops *ops;
+	void			*priv;
 };
 void blk_dev_push_ops(struct blk_dev *dev, const struct blk_dev_ops *ops, void *priv,
-		      struct blk_dev_lower *lower);
-void blk_dev_submit_lower(struct blk_dev *dev, const struct blk_dev_lower *lower,
+		      struct blk_dev_layer *lower);
+void blk_dev_pop_ops(struct blk_dev *dev, const struct blk_dev_layer *lower);
+/* Task context: hand @bio to the layer below (its ->submit). */
+void blk_dev_submit_lower(struct blk_dev *dev, const struct blk_dev_layer *lower,
 			  struct bio *bio);
+
+/*
+ * The write log (log-writes.c), modelled on dm-log-writes: with
+ * blk_dev_config.log_writes set, blk_dev_open() stacks a backend that
+ * records into that file every completed write (sector, length, data) in
+ * completion order, every completed flush as a barrier placed where it was
+ * submitted (it covers exactly the writes completed before it), and named
+ * marks.  The file has dm-log-writes' layout (tools/iomapfs-replay reads
+ * it): a super sector, then per entry one sector holding
+ * struct blk_log_entry (and a mark's name) followed by the data sectors.
+ * It does not contain the device's initial contents: replay onto a copy of
+ * the image as it was when the device was opened.
+ */
+#define BLK_LOG_MAGIC		0x6a736677736872ull
+#define BLK_LOG_VERSION		1
+#define BLK_LOG_FLUSH		(1u << 0)
+#define BLK_LOG_FUA		(1u << 1)
+#define BLK_LOG_DISCARD		(1u << 2)
+#define BLK_LOG_MARK		(1u << 3)
+#define BLK_LOG_SECTOR		512u
+#define BLK_LOG_MARK_MAX	(BLK_LOG_SECTOR - 32 - 1)	/* bytes of a mark name */
+
+struct blk_log_super {		/* sector 0, little endian */
+	uint64_t	magic;
+	uint64_t	version;
+	uint64_t	nr_entries;
+	uint32_t	sectorsize;
+} __attribute__((packed));
+
+struct blk_log_entry {		/* first bytes of an entry's sector */
+	uint64_t	sector;		/* device sector of a write (512 bytes) */
+	uint64_t	nr_sectors;	/* data sectors that follow */
+	uint64_t	flags;		/* BLK_LOG_* */
+	uint64_t	data_len;	/* a mark: length of its name, after the entry */
+} __attribute__((packed));
+
+/*
+ * Append the mark @name (at most BLK_LOG_MARK_MAX bytes, no NUL) after
+ * every write and flush completed so far.  Task context.  0, -ENODEV when
+ * the device has no write log, -EINVAL for a bad name.
+ */
+int blk_dev_log_mark(struct blk_dev *dev, const char *name);
+bool blk_dev_has_log(const struct blk_dev *dev);
 
 /*
  * Error injection on a live device, in the spirit of XFS's errortag knobs

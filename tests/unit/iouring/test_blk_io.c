@@ -10,6 +10,7 @@
 #include "blk_test.h"
 
 #include <dirent.h>
+#include <endian.h>
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <pthread.h>
@@ -499,6 +500,95 @@ START_TEST(log_ring_full_in_atomic_context_drops_and_counts)
 }
 END_TEST
 
+/* A fault layer stacked on top of the write log: it calls through. */
+struct stacked_fault {
+	struct blk_dev_layer	lower;
+	atomic_int		writes;
+	int			fail_nth;
+	atomic_int		wrong_private;	/* blk_dev_ops_private() was not us */
+};
+
+static void stacked_fault_submit(struct blk_dev *dev, struct bio *bio)
+{
+	struct stacked_fault *f = blk_dev_ops_private(dev);
+
+	if (f->fail_nth < 0 || f->fail_nth > 100)	/* not ours: would be the log's */
+		atomic_fetch_add(&f->wrong_private, 1);
+	if (bio->bi_op == REQ_OP_WRITE && atomic_fetch_add(&f->writes, 1) + 1 == f->fail_nth)
+		bio->bi_inject_status = -EIO;
+	blk_dev_submit_lower(dev, &f->lower, bio);
+}
+
+static const struct blk_dev_ops stacked_fault_ops = { .submit = stacked_fault_submit };
+
+/* The entry whose header is at log sector @sector. */
+static const struct blk_log_entry *log_entry_at(const char *log, uint64_t sector)
+{
+	return (const struct blk_log_entry *)(log + sector * BLK_LOG_SECTOR);
+}
+
+START_TEST(write_log_records_completed_writes_flushes_and_marks_below_a_stacked_layer)
+{
+	char path[256], logpath[300], *buf = abuf(3 * 4096), *log = abuf(64 * 1024);
+	struct blk_dev_config cfg = { 0 };
+	struct stacked_fault f = { .fail_nth = 2 };
+	const struct blk_log_entry *e;
+	const struct blk_log_super *sb = (const void *)log;
+	struct blk_dev *dev;
+
+	blk_test_image(path, sizeof(path), "logged", MiB);
+	snprintf(logpath, sizeof(logpath), "%s.log", path);
+	cfg.log_writes = logpath;
+	dev = open_dev(path, &cfg);
+	ck_assert(blk_dev_has_log(dev));
+	blk_dev_push_ops(dev, &stacked_fault_ops, &f, &f.lower);
+	fill_pattern(buf, 3 * 4096, 11);
+	ck_assert_int_eq(blk_rw_sync(dev, REQ_OP_WRITE, buf, 4096, 0), 0);
+	ck_assert_int_eq(blk_rw_sync(dev, REQ_OP_WRITE, buf + 4096, 4096, 4096), -EIO);
+	ck_assert_int_eq(blkdev_issue_flush(dev), 0);
+	ck_assert_int_eq(blk_dev_log_mark(dev, "after-flush"), 0);
+	ck_assert_int_eq(blk_rw_sync(dev, REQ_OP_WRITE, buf + 8192, 4096, 8192), 0);
+	blk_dev_pop_ops(dev, &f.lower);
+	blk_dev_close(dev);
+	ck_assert_int_eq(atomic_load(&f.wrong_private), 0);
+
+	/* super, write + 8 data sectors, flush, mark, write + 8: 21 sectors */
+	pread_image(logpath, log, 21 * BLK_LOG_SECTOR, 0);
+	ck_assert_uint_eq(le64toh(sb->magic), BLK_LOG_MAGIC);
+	/* The failed write is not in the log: write, flush, mark, write. */
+	ck_assert_uint_eq(le64toh(sb->nr_entries), 4);
+	e = log_entry_at(log, 1);
+	ck_assert_uint_eq(e->sector, 0);
+	ck_assert_uint_eq(e->nr_sectors, 8);
+	ck_assert_uint_eq(e->flags, 0);
+	ck_assert_mem_eq(log + 2 * BLK_LOG_SECTOR, buf, 4096);
+	e = log_entry_at(log, 10);
+	ck_assert_uint_eq(e->flags, BLK_LOG_FLUSH);
+	e = log_entry_at(log, 11);
+	ck_assert_uint_eq(e->flags, BLK_LOG_MARK);
+	ck_assert_uint_eq(e->data_len, strlen("after-flush"));
+	ck_assert_mem_eq((const char *)(e + 1), "after-flush", strlen("after-flush"));
+	e = log_entry_at(log, 12);
+	ck_assert_uint_eq(e->sector, 16);
+	ck_assert_mem_eq(log + 13 * BLK_LOG_SECTOR, buf + 8192, 4096);
+	free(buf);
+	free(log);
+}
+END_TEST
+
+START_TEST(write_log_mark_without_a_log_is_enodev)
+{
+	char path[256];
+	struct blk_dev *dev;
+
+	blk_test_image(path, sizeof(path), "nolog", MiB);
+	dev = open_dev(path, NULL);
+	ck_assert(!blk_dev_has_log(dev));
+	ck_assert_int_eq(blk_dev_log_mark(dev, "x"), -ENODEV);
+	blk_dev_close(dev);
+}
+END_TEST
+
 START_TEST(large_unaligned_sync_io_is_split_and_bounced)
 {
 	size_t len = 10 * MiB;	/* more than BIO_MAX_SIZE: two bios each way */
@@ -757,6 +847,8 @@ static Suite *blk_io_suite(void)
 	tcase_add_test(tc, fault_backend_fails_nth_write_in_worker_via_error_deferral);
 	tcase_add_test(tc, reaper_io_error_is_logged_by_a_task_not_the_reaper);
 	tcase_add_test(tc, log_ring_full_in_atomic_context_drops_and_counts);
+	tcase_add_test(tc, write_log_records_completed_writes_flushes_and_marks_below_a_stacked_layer);
+	tcase_add_test(tc, write_log_mark_without_a_log_is_enodev);
 	tcase_add_test(tc, large_unaligned_sync_io_is_split_and_bounced);
 	tcase_add_test(tc, io_past_device_end_fails_eio);
 	tcase_add_test(tc, short_read_is_resubmitted_for_the_rest);

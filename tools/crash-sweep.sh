@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The full crash sweep (root; hours on two cores, not part of
+# tools/run-tests.sh): every workload of tools/crashcheck.py, each with the
+# normal commit policy and with commit=each_section, every crash state
+# (every write boundary of every flush epoch) and 20 seeded random subsets
+# of each epoch's writes:
+#   fsx        10,000 operations on three pattern files
+#   fsstress   fsstress-lite, 4 processes x 2,000 operations
+#   fsx-lite   10,000 operations
+#   ace-OP-file and ace-OP-dir for create, link, rename, truncate, punch,
+#              falloc, setxattr and acl
+#
+#   tools/crash-sweep.sh [WORKDIR] [WORKLOAD...]
+#
+# Prints one summary line per run ("WORKLOAD MODE: N crash states, N
+# consistent, N inconsistent") and exits 1 if any run found an
+# inconsistent state; each run's report stays in WORKDIR/WORKLOAD.MODE.out.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=${1:-/var/tmp/iomapfs-crash-sweep}
+shift || true
+: "${IOMAPFS_BIN:=$top/build/bin}"
+export IOMAPFS_BIN
+
+workloads=("$@")
+if [ ${#workloads[@]} -eq 0 ]; then
+	workloads=(fsx fsstress fsx-lite)
+	for op in create link rename truncate punch falloc setxattr acl; do
+		workloads+=("ace-$op-file" "ace-$op-dir")
+	done
+fi
+ops_for() {
+	case $1 in
+	fsx|fsx-lite) echo 10000 ;;
+	fsstress) echo 2000 ;;
+	*) echo 1 ;;
+	esac
+}
+
+mkdir -p "$work"
+fail=0
+for wl in "${workloads[@]}"; do
+	for mode in normal each_section; do
+		extra=()
+		[ $mode = each_section ] && extra=(--each-section)
+		out=$work/$wl.$mode.out
+		timeout -k 30 43200 python3 "$top/tools/crashcheck.py" run "$wl" \
+			-d "$work/$wl.$mode" --ops "$(ops_for "$wl")" --subsets 20 \
+			--seed 7 "${extra[@]}" > "$out" 2>&1
+		rc=$?
+		echo "$wl $mode: $(tail -n 1 "$out")"
+		[ $rc -eq 0 ] || fail=1
+		[ $rc -eq 0 ] && rm -rf "$work/$wl.$mode"
+	done
+done
+exit $fail

@@ -1,0 +1,697 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""crashcheck: prove crash consistency by replaying a write log.
+
+  crashcheck.py record WORKLOAD -d DIR [--seed S] [--ops N] [--each-section]
+  crashcheck.py check -d DIR [--subsets N] [--seed S] [--max-states N] [-v]
+  crashcheck.py run WORKLOAD -d DIR [options of both]
+  crashcheck.py ace-do ace-OP-TARGET -d MNT --expect FILE
+  crashcheck.py ace-verify ace-OP-TARGET -d MNT --expect FILE
+
+record makes a small image (DIR/base.img, mkfs'd), mounts it with
+-o log_writes=DIR/log (and commit=each_section with --each-section), runs
+the workload and unmounts.  The workload writes DIR/oracle.jsonl: what a
+crash at any later point must still show, keyed to named marks it puts in
+the log (the user.iomapfs.logmark xattr):
+
+  {"mark": "s3", "add": {KEY: REQ, ...}}   made durable just before s3
+  {"mark": "d4", "drop": [KEY, ...]}       about to be changed after d4
+
+KEY is "file:PATH" (REQ: id, size, sha256 of the contents),
+"exists:PATH", "absent:PATH", "xattr:PATH:NAME" (REQ: hex value) or
+"acl:PATH" (REQ: hex of system.posix_acl_access and the mode).
+
+check walks the log (tools/iomapfs-replay --list) and builds crash states:
+every write boundary of every flush epoch (which includes every flush
+point and every mark), and per epoch up to --subsets seeded random subsets
+of the epoch's writes (a power cut may lose any of the writes since the
+last flush; FUA writes never).  For each state it copies the image as of
+the epoch's flush, applies the state's writes, mounts it (the journal
+replay a mount does), checks the oracle, unmounts and runs
+fsck.iomapfs -n.  The oracle: every requirement active at that point holds
+(a file fsynced and not touched since has exactly its fsynced size and
+contents), and with pattern workloads every 16-byte record of every file
+is zeros or "<id>:<offset>" for that file and that offset, so stale or
+foreign bytes show.  The last line is
+"N crash states, N consistent, N inconsistent"; the exit status is 1 if
+any state is inconsistent or fsck said "cannot repair".
+
+Workloads: fsx (random writes, truncates, punches, zeroing, fallocate
+and fsync/fdatasync of three pattern files), ace-OP-file / ace-OP-dir
+(one operation then fsync of the file or of its directory; OP is create,
+link, rename, truncate, punch, falloc, setxattr, acl), fsstress
+(fsstress-lite -p 4; structure only: fsck and a full read), fsx-lite
+(fsx-lite's own data; fsck and a full read).
+
+ace-do runs a single-op workload on a mounted filesystem without a log and
+writes what it fsynced to FILE; after a shutdown (godown) and a remount,
+ace-verify checks it.  This runs on any filesystem (tests/generic/106).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import time
+
+LOG_FLUSH, LOG_FUA, LOG_MARK = 1, 2, 8
+SECTOR = 512
+REC = 16
+XMARK = "user.iomapfs.logmark"
+ACE_OPS = ["create", "link", "rename", "truncate", "punch", "falloc",
+           "setxattr", "acl"]
+
+
+def die(msg):
+    print("crashcheck: " + msg, file=sys.stderr)
+    sys.exit(2)
+
+
+def bindir():
+    d = os.environ.get("IOMAPFS_BIN")
+    if not d:
+        d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                         "build", "bin")
+    return os.path.abspath(d)
+
+
+def pattern(fid, off, length):
+    """The bytes a pattern file holds at [off, off+length): 16-byte records
+    naming the file and the offset.  off and length are multiples of 16."""
+    return b"".join(b"%4s:%010x\n" % (fid.encode(), o)
+                    for o in range(off, off + length, REC))
+
+
+# ---------------------------------------------------------------- mounting
+
+class Mount:
+    """The daemon in the foreground, mounted until stop(); never left behind."""
+
+    def __init__(self, img, mnt, opts=""):
+        self.mnt = mnt
+        args = [os.path.join(bindir(), "iomapfs"), img, mnt, "-f"]
+        if opts:
+            args += ["-o", opts]
+        self.err = open(mnt + ".err", "w+")
+        self.proc = subprocess.Popen(args, stdout=self.err, stderr=self.err)
+        deadline = time.time() + 20
+        while not os.path.ismount(mnt):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                self.err.seek(0)
+                raise OSError("mount failed: " + self.err.read().strip()[-300:])
+            time.sleep(0.005)
+
+    def stop(self):
+        """Unmount and wait for the daemon; its exit status, or a string
+        saying why it had to be killed."""
+        why = ""
+        for _ in range(50):	# EBUSY while the kernel still holds a file
+            if self.proc.poll() is not None:
+                break
+            r = subprocess.run(["fusermount3", "-u", self.mnt], capture_output=True,
+                               text=True)
+            if r.returncode == 0:
+                break
+            why = r.stderr.strip()
+            time.sleep(0.1)
+        try:
+            rc = self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            subprocess.run(["fusermount3", "-uz", self.mnt], stderr=subprocess.DEVNULL)
+            self.proc.kill()
+            self.proc.wait()
+            self.err.seek(0)
+            rc = "killed: no exit 120 s after unmount (%s) %s" % (
+                why or "fusermount3 -u succeeded", self.err.read().strip()[-200:])
+        self.err.close()
+        return rc
+
+
+# ---------------------------------------------------------------- workloads
+
+class Oracle:
+    """Requirements the workload establishes, and the marks that bound them."""
+
+    def __init__(self, mnt, path, pattern_files, log=True):
+        self.mnt, self.n, self.active, self.log = mnt, 0, {}, log
+        self.fp = open(path, "w")
+        self.fp.write(json.dumps({"pattern": pattern_files}) + "\n")
+
+    def _mark(self, kind):
+        self.n += 1
+        name = "%s%d" % (kind, self.n)
+        if self.log:
+            os.setxattr(self.mnt, XMARK, name.encode())
+        return name
+
+    def touch(self, keys):
+        """Call before changing what @keys describe."""
+        drop = [k for k in keys if k in self.active]
+        if drop:
+            self.fp.write(json.dumps({"mark": self._mark("d"), "drop": drop}) + "\n")
+            for k in drop:
+                del self.active[k]
+
+    def synced(self, reqs):
+        """Call after an fsync made @reqs durable."""
+        self.fp.write(json.dumps({"mark": self._mark("s"), "add": reqs}) + "\n")
+        self.active.update(reqs)
+
+    def close(self):
+        self.fp.close()
+
+
+def file_req(fid, data):
+    return {"id": fid, "size": len(data), "sha": hashlib.sha256(bytes(data)).hexdigest()}
+
+
+def sync_dir(path):
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    os.fsync(fd)
+    os.close(fd)
+
+
+class PatternFile:
+    """A file whose model (bytearray) follows every change."""
+    opened = []	# closed by record() before it unmounts
+
+    def __init__(self, mnt, rel, fid):
+        self.rel, self.fid, self.data = rel, fid, bytearray()
+        self.path = os.path.join(mnt, rel.lstrip("/"))
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        PatternFile.opened.append(self.fd)
+
+    @classmethod
+    def close_all(cls):
+        for fd in cls.opened:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        cls.opened = []
+
+    def write(self, off, length):
+        buf = pattern(self.fid, off, length)
+        os.pwrite(self.fd, buf, off)
+        if len(self.data) < off:
+            self.data.extend(bytes(off - len(self.data)))
+        self.data[off:off + length] = buf
+
+    def truncate(self, size):
+        os.ftruncate(self.fd, size)
+        del self.data[size:]
+        self.data.extend(bytes(size - len(self.data)))
+
+    def zero(self, off, length, mode, keep):
+        fallocate(self.fd, mode, off, length)
+        end = off + length
+        if not keep and end > len(self.data):
+            self.data.extend(bytes(end - len(self.data)))
+        end = min(end, len(self.data))
+        if mode & (FALLOC_PUNCH | FALLOC_ZERO) and end > off:
+            self.data[off:end] = bytes(end - off)
+
+    def req(self):
+        return {"file:" + self.rel: file_req(self.fid, self.data)}
+
+
+FALLOC_KEEP, FALLOC_PUNCH, FALLOC_ZERO = 0x01, 0x02, 0x10
+
+
+def fallocate(fd, mode, off, length):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+    if libc.fallocate(fd, mode, off, length) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+def wl_fsx(mnt, orc, args):
+    """Random ops on three pattern files, fsync or fdatasync now and then."""
+    rnd = random.Random(args.seed)
+    files = [PatternFile(mnt, "/f%d" % i, "f%03d" % i) for i in range(3)]
+    sync_dir(mnt)
+    maxsz = 256 * 1024
+    ops = ["write"] * 8 + ["truncate"] * 2 + ["punch"] * 2 + ["zero"] + \
+          ["falloc", "falloc_keep"] + ["fsync"] * 2 + ["fdatasync"]
+    for _ in range(args.ops):
+        f, op = rnd.choice(files), rnd.choice(ops)
+        off = rnd.randrange(0, maxsz, REC)
+        length = rnd.randrange(REC, 64 * 1024, REC)
+        length = min(length, maxsz - off) or REC
+        if op in ("fsync", "fdatasync"):
+            (os.fsync if op == "fsync" else os.fdatasync)(f.fd)
+            orc.synced(f.req())
+            continue
+        orc.touch(["file:" + f.rel])
+        if op == "write":
+            f.write(off, length)
+        elif op == "truncate":
+            f.truncate(off)
+        else:
+            mode = {"punch": FALLOC_PUNCH | FALLOC_KEEP, "zero": FALLOC_ZERO,
+                    "falloc": 0, "falloc_keep": FALLOC_KEEP}[op]
+            try:
+                f.zero(off, length, mode, bool(mode & FALLOC_KEEP))
+            except OSError as e:
+                if e.errno not in (95, 28):	# EOPNOTSUPP, ENOSPC
+                    raise
+
+
+def ace_setup(mnt):
+    """Files the single-op workloads start from, all durable."""
+    os.mkdir(os.path.join(mnt, "A"))
+    os.mkdir(os.path.join(mnt, "B"))
+    foo = PatternFile(mnt, "/A/foo", "foo0")
+    foo.write(0, 64 * 1024)
+    bar = PatternFile(mnt, "/A/bar", "bar0")
+    bar.write(0, 16 * 1024)
+    for f in (foo, bar):
+        os.fsync(f.fd)
+    for d in ("A", "B", ""):
+        sync_dir(os.path.join(mnt, d))
+    return foo, bar
+
+
+def ace_op(mnt, orc, op, target, foo):
+    """Do @op; returns (path to fsync, requirements it makes durable)."""
+    j = lambda p: os.path.join(mnt, p.lstrip("/"))
+    if op == "create":
+        new = PatternFile(mnt, "/A/new", "new0")
+        new.write(0, 8192)
+        if target == "file":
+            return new.path, new.req()
+        return j("/A"), {"exists:/A/new": {}}
+    if op == "link":
+        orc.touch(["absent:/B/link"])
+        os.link(foo.path, j("/B/link"))
+        reqs = dict(foo.req())
+        reqs["file:/B/link"] = file_req(foo.fid, foo.data)
+        return (foo.path if target == "file" else j("/B")), reqs
+    if op == "rename":
+        orc.touch(["file:/A/foo"])
+        os.rename(foo.path, j("/B/baz"))
+        reqs = {"file:/B/baz": file_req(foo.fid, foo.data), "absent:/A/foo": {}}
+        if target == "file":
+            return j("/B/baz"), reqs
+        sync_dir(j("/A"))
+        return j("/B"), reqs
+    orc.touch(["file:/A/foo"])
+    if op == "truncate":
+        foo.truncate(10000)
+    elif op == "punch":
+        foo.zero(16384, 16384, FALLOC_PUNCH | FALLOC_KEEP, True)
+    elif op == "falloc":
+        foo.zero(64 * 1024, 64 * 1024, 0, False)
+    elif op == "setxattr":
+        os.setxattr(foo.path, "user.ace", b"value-1")
+        return foo.path, dict(foo.req(), **{"xattr:/A/foo:user.ace": {"hex": b"value-1".hex()}})
+    elif op == "acl":
+        subprocess.run(["setfacl", "-m", "u:1234:rw,g::r,o::-", foo.path], check=True)
+        val = os.getxattr(foo.path, "system.posix_acl_access")
+        mode = os.stat(foo.path).st_mode & 0o7777
+        return foo.path, dict(foo.req(), **{"acl:/A/foo": {"hex": val.hex(), "mode": mode}})
+    return foo.path, foo.req()
+
+
+def wl_ace(mnt, orc, args):
+    _, op, target = args.workload.split("-")
+    if op == "acl":
+        os.chmod(mnt, 0o755)	# setfacl runs as root: nothing else needed
+    foo, bar = ace_setup(mnt)
+    reqs = dict(foo.req(), **bar.req())
+    reqs.update({"exists:/A": {}, "exists:/B": {}})
+    orc.synced(reqs)
+    path, reqs = ace_op(mnt, orc, op, target, foo)
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+    orc.synced(reqs)
+
+
+def wl_fsstress(mnt, orc, args):
+    d = os.path.join(mnt, "stress")
+    os.mkdir(d)
+    subprocess.run([os.path.join(bindir(), "fsstress-lite"), "-d", d, "-p", "4",
+                    "-n", str(args.ops), "-s", str(args.seed)],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def wl_fsxlite(mnt, orc, args):
+    subprocess.run([os.path.join(bindir(), "fsx-lite"), "-q", "-S", str(args.seed),
+                    "-N", str(args.ops), "-l", str(256 * 1024), "-L",
+                    os.path.join(args.dir, "fsx.log"), os.path.join(mnt, "fsxfile")],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def workload_fn(name):
+    if name == "fsx":
+        return wl_fsx, True
+    if name == "fsstress":
+        return wl_fsstress, False
+    if name == "fsx-lite":
+        return wl_fsxlite, False
+    parts = name.split("-")
+    if len(parts) == 3 and parts[0] == "ace" and parts[1] in ACE_OPS and \
+            parts[2] in ("file", "dir"):
+        return wl_ace, True
+    die("unknown workload '%s'" % name)
+
+
+def record(args):
+    fn, pat = workload_fn(args.workload)
+    os.makedirs(args.dir, exist_ok=True)
+    base = os.path.join(args.dir, "base.img")
+    with open(base, "w") as f:
+        f.truncate(args.size << 20)
+    subprocess.run([os.path.join(bindir(), "mkfs.iomapfs"), "-f", base], check=True,
+                   stdout=subprocess.DEVNULL)
+    img = os.path.join(args.dir, "rec.img")
+    shutil.copyfile(base, img)
+    mnt = os.path.join(args.dir, "mnt")
+    os.makedirs(mnt, exist_ok=True)
+    opts = "log_writes=" + os.path.join(args.dir, "log")
+    if args.each_section:
+        opts += ",commit=each_section"
+    m = Mount(img, mnt, opts)
+    orc = Oracle(mnt, os.path.join(args.dir, "oracle.jsonl"), pat)
+    try:
+        fn(mnt, orc, args)
+    finally:
+        orc.close()
+        PatternFile.close_all()
+        rc = m.stop()
+    if rc:
+        die("the recording mount: %s" % rc)
+    os.unlink(img)
+
+
+# ---------------------------------------------------------------- checking
+
+def read_log(logpath):
+    """[(kind, flags, sector, nr_sectors, data offset in the log, mark)]"""
+    out = subprocess.run([os.path.join(bindir(), "iomapfs-replay"), "--log", logpath,
+                          "--list"], check=True, capture_output=True, text=True).stdout
+    ents, pos = [], SECTOR
+    for line in out.splitlines():
+        f = line.split()
+        if f[1] == "write":
+            nr = int(f[3])
+            ents.append(("write", LOG_FUA if "fua" in f[4:] else 0, int(f[2]), nr, pos + SECTOR, None))
+            pos += (1 + nr) * SECTOR
+        elif f[1] == "flush":
+            ents.append(("flush", 0, 0, 0, 0, None))
+            pos += SECTOR
+        else:
+            ents.append(("mark", 0, 0, 0, 0, f[2]))
+            pos += SECTOR
+    return ents
+
+
+def load_oracle(path):
+    marks, pat = {}, False
+    if not os.path.exists(path):
+        return marks, pat
+    with open(path) as f:
+        for i, line in enumerate(f):
+            rec = json.loads(line)
+            if i == 0:
+                pat = rec.get("pattern", False)
+            else:
+                marks[rec["mark"]] = rec
+    return marks, pat
+
+
+class State:
+    def __init__(self, desc, epoch_start, writes, reqs):
+        self.desc, self.epoch_start, self.writes, self.reqs = desc, epoch_start, writes, reqs
+
+
+def enumerate_states(ents, marks, nsubsets, seed):
+    """Every write boundary (with the requirements of every point in that
+    gap) and random subsets of each flush epoch's writes."""
+    states, active, epoch, epoch_start = [], {}, [], 0
+    gap = dict(active)
+
+    def boundary(desc):
+        states.append(State(desc, epoch_start, list(epoch), dict(gap)))
+
+    for n, e in enumerate(ents):
+        kind = e[0]
+        if kind == "mark":
+            rec = marks.get(e[5])
+            if rec:
+                for k in rec.get("drop", []):
+                    active.pop(k, None)
+                active.update(rec.get("add", {}))
+                gap.update(rec.get("add", {}))
+            continue
+        if kind == "write":
+            boundary("before entry %d" % n)
+            epoch.append(n)
+            gap = dict(active)
+            continue
+        # a flush: the epoch's subsets, then its writes are durable
+        subsets_for(states, epoch, epoch_start, gap, nsubsets, seed, ents)
+        epoch_start, epoch = n + 1, []
+    boundary("end of log")
+    subsets_for(states, epoch, epoch_start, gap, nsubsets, seed, ents)
+    return states
+
+
+def subsets_for(states, epoch, epoch_start, reqs, nsubsets, seed, ents):
+    if len(epoch) < 2:
+        return
+    rnd = random.Random("%s:%d" % (seed, epoch_start))
+    prefixes = {tuple(epoch[:j]) for j in range(len(epoch) + 1)}
+    seen, tries = set(), 0
+    limit = min(nsubsets, 2 ** len(epoch) - len(prefixes)) if len(epoch) < 20 else nsubsets
+    while len(seen) < limit and tries < nsubsets * 20:
+        tries += 1
+        sub = tuple(w for w in epoch if ents[w][1] & LOG_FUA or rnd.random() < 0.5)
+        if sub in prefixes or sub in seen:
+            continue
+        seen.add(sub)
+        missing = [w for w in epoch if w not in sub]
+        states.append(State("epoch from entry %d without entries %s" % (
+            epoch_start, ",".join(map(str, missing))), epoch_start, list(sub), dict(reqs)))
+
+
+def apply_entries(img, logpath, ents, idxs):
+    with open(logpath, "rb") as lf, open(img, "r+b") as df:
+        for i in idxs:
+            _, _, sector, nr, off, _ = ents[i]
+            lf.seek(off)
+            df.seek(sector * SECTOR)
+            df.write(lf.read(nr * SECTOR))
+
+
+def check_record_data(rel, data, fids):
+    """Pattern workloads: every record is zeros or names this file's id
+    and its own offset."""
+    zero = bytes(REC)
+    fid = None
+    for off in range(0, len(data), REC):
+        r = data[off:off + REC]
+        if r == zero[:len(r)]:
+            continue
+        if len(r) == REC and r[4:5] == b":" and r[15:] == b"\n":
+            rid = r[:4].decode(errors="replace")
+            try:
+                roff = int(r[5:15], 16)
+            except ValueError:
+                roff = -1
+            if rid in fids and roff == off and (fid is None or rid == fid):
+                fid = rid
+                continue
+        return "%s: bytes at %d it was never given: %r" % (rel, off, bytes(r))
+    return None
+
+
+def check_reqs(mnt, reqs):
+    problems = []
+    j = lambda p: os.path.join(mnt, p.lstrip("/"))
+    for key, req in sorted(reqs.items()):
+        kind, _, rest = key.partition(":")
+        try:
+            if kind == "file":
+                with open(j(rest), "rb") as f:
+                    data = f.read()
+                if len(data) != req["size"] or hashlib.sha256(data).hexdigest() != req["sha"]:
+                    problems.append("%s: fsynced %d bytes, found %d bytes%s" % (
+                        rest, req["size"], len(data),
+                        "" if len(data) != req["size"] else " with other contents"))
+            elif kind == "exists":
+                os.lstat(j(rest))
+            elif kind == "absent":
+                if os.path.lexists(j(rest)):
+                    problems.append("%s: still exists after its removal was fsynced" % rest)
+            elif kind == "xattr":
+                path, _, name = rest.partition(":")
+                if os.getxattr(j(path), name).hex() != req["hex"]:
+                    problems.append("%s: xattr %s differs from the fsynced value" % (path, name))
+            elif kind == "acl":
+                val = os.getxattr(j(rest), "system.posix_acl_access").hex()
+                mode = os.stat(j(rest)).st_mode & 0o7777
+                if val != req["hex"] or mode != req["mode"]:
+                    problems.append("%s: ACL/mode %o differ from the fsynced %o" % (
+                        rest, mode, req["mode"]))
+        except OSError as e:
+            problems.append("%s: %s" % (key, e.strerror))
+    return problems
+
+
+def walk_files(mnt, pat, fids):
+    """Read everything (a crash state must be readable); pattern checks."""
+    problems = []
+    for root, dirs, files in os.walk(mnt):
+        for name in files:
+            p = os.path.join(root, name)
+            rel = "/" + os.path.relpath(p, mnt)
+            try:
+                if not stat.S_ISREG(os.lstat(p).st_mode):
+                    continue
+                with open(p, "rb") as f:
+                    data = f.read()
+            except OSError as e:
+                problems.append("%s: %s" % (rel, e.strerror))
+                continue
+            if pat:
+                msg = check_record_data(rel, data, fids)
+                if msg:
+                    problems.append(msg)
+    return problems
+
+
+def fsck(img):
+    r = subprocess.run([os.path.join(bindir(), "fsck.iomapfs"), "-n", img],
+                       capture_output=True, text=True)
+    out = (r.stdout + r.stderr).strip()
+    return r.returncode, out
+
+
+def check_state(st, work, durable, logpath, ents, pat, fids):
+    """Returns (problems, fsck said cannot repair)."""
+    img = os.path.join(work, "state.img")
+    mnt = os.path.join(work, "smnt")
+    shutil.copyfile(durable, img)
+    apply_entries(img, logpath, ents, st.writes)
+    problems = []
+    try:
+        m = Mount(img, mnt)
+    except OSError as e:
+        return [str(e)], False
+    try:
+        problems += check_reqs(mnt, st.reqs)
+        problems += walk_files(mnt, pat, fids)
+    finally:
+        rc = m.stop()
+    if rc:
+        problems.append("daemon after the replay mount: %s" % rc)
+    rc, out = fsck(img)
+    if rc:
+        lines = [l.replace(img + ": ", "") for l in out.splitlines()][:-1]
+        problems.append("fsck -n status %d: %s" % (rc, "; ".join(lines[:6])))
+    return problems, "cannot repair" in out
+
+
+def check(args):
+    logpath = os.path.join(args.dir, "log")
+    ents = read_log(logpath)
+    marks, pat = load_oracle(os.path.join(args.dir, "oracle.jsonl"))
+    fids = {r["id"] for m in marks.values() for r in m.get("add", {}).values() if "id" in r}
+    states = enumerate_states(ents, marks, args.subsets, args.seed)
+    if args.max_states and len(states) > args.max_states:
+        rnd = random.Random(args.seed)
+        states = sorted(rnd.sample(states, args.max_states), key=lambda s: s.epoch_start)
+    work = os.path.join(args.dir, "check")
+    os.makedirs(os.path.join(work, "smnt"), exist_ok=True)
+    durable = os.path.join(work, "durable.img")
+    shutil.copyfile(os.path.join(args.dir, "base.img"), durable)
+    applied, bad, cannot = 0, 0, 0
+    for st in states:
+        if st.epoch_start > applied:	# advance the durable image
+            apply_entries(durable, logpath, ents,
+                          [i for i in range(applied, st.epoch_start) if ents[i][0] == "write"])
+            applied = st.epoch_start
+        problems, cr = check_state(st, work, durable, logpath, ents, pat, fids)
+        cannot += cr
+        if problems:
+            bad += 1
+            if bad <= args.show:
+                print("INCONSISTENT: crash %s (%d writes of the epoch applied):" % (
+                    st.desc, len(st.writes)))
+                for p in problems[:6]:
+                    print("    " + p)
+        elif args.verbose:
+            print("ok: crash %s" % st.desc)
+    shutil.rmtree(work, ignore_errors=True)
+    if cannot:
+        print("fsck said \"cannot repair\" for %d crash states" % cannot)
+    print("%d crash states, %d consistent, %d inconsistent" % (
+        len(states), len(states) - bad, bad))
+    return 1 if bad or cannot else 0
+
+
+def shutdown_mode(args):
+    """ace-do / ace-verify: the single-op workloads without a write log,
+    for a crash made with FS_IOC_SHUTDOWN on any filesystem (godown)."""
+    if args.cmd == "ace-do":
+        orc = Oracle(args.dir, os.devnull, True, log=False)
+        try:
+            wl_ace(args.dir, orc, args)
+        finally:
+            PatternFile.close_all()
+        with open(args.expect, "w") as f:
+            json.dump(orc.active, f)
+        return 0
+    with open(args.expect) as f:
+        reqs = json.load(f)
+    problems = check_reqs(args.dir, reqs) + walk_files(args.dir, True, {
+        r["id"] for r in reqs.values() if "id" in r})
+    for p in problems:
+        print(p)
+    return 1 if problems else 0
+
+
+def main():
+    # A timeout's SIGTERM unwinds like an exception: every finally unmounts.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("cmd", choices=["record", "check", "run", "ace-do", "ace-verify"])
+    ap.add_argument("workload", nargs="?")
+    ap.add_argument("-d", "--dir", required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--ops", type=int, default=200)
+    ap.add_argument("--size", type=int, default=32, help="image MiB")
+    ap.add_argument("--each-section", action="store_true")
+    ap.add_argument("--subsets", type=int, default=20)
+    ap.add_argument("--max-states", type=int, default=0,
+                    help="check a seeded sample of this many states (0: all)")
+    ap.add_argument("--show", type=int, default=5, help="inconsistent states to describe")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--expect", help="ace-do/ace-verify: the requirements file")
+    args = ap.parse_args()
+    args.dir = os.path.abspath(args.dir)
+    if args.cmd in ("ace-do", "ace-verify"):
+        workload_fn(args.workload or "")
+        sys.exit(shutdown_mode(args))
+    if args.cmd in ("record", "run"):
+        if not args.workload:
+            die("record needs a workload")
+        record(args)
+    if args.cmd in ("check", "run"):
+        sys.exit(check(args))
+
+
+if __name__ == "__main__":
+    main()
