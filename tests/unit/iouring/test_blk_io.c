@@ -328,7 +328,7 @@ START_TEST(block_device_geometry_and_exclusive_open)
 	blk_test_image(path, sizeof(path), "loop", 4 * MiB);
 	loopfd = loop_attach(path, loopdev, sizeof(loopdev));
 	if (loopfd < 0) {
-		fprintf(stderr, "block_device_geometry_and_exclusive_open: no loop device, skipped\n");
+		unit_skip("block_device_geometry_and_exclusive_open: no loop device");
 		return;
 	}
 	dev = open_dev(loopdev, NULL);
