@@ -62,7 +62,7 @@ void cache_mapping_destroy(struct cache_mapping *m)
 	cache_truncate_range(m, 0, UINT64_MAX);
 	/* Ioends still completing (the reaper or a worker) hold io_refs. */
 	while ((refs = atomic_load(&m->io_refs)))
-		cache_futex_wait(&m->io_refs, refs, 0);
+		futex_wait(&m->io_refs, refs, 0);
 	WARN_ON_ONCE(m->index.count);
 	radix_destroy(&m->index);
 	pthread_mutex_destroy(&m->lock);
@@ -79,7 +79,7 @@ void mapping_io_get(struct cache_mapping *m)
 void mapping_io_put(struct cache_mapping *m)
 {
 	if (atomic_fetch_sub(&m->io_refs, 1) == 1)
-		cache_futex_wake(&m->io_refs);
+		futex_wake(&m->io_refs, FUTEX_WAKE_ALL);
 }
 
 void *cache_mapping_host(const struct cache_mapping *m) { return m->host; }

@@ -17,30 +17,9 @@
  */
 #include "internal.h"
 
-#include <limits.h>
-#include <linux/futex.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-void cache_futex_wait(atomic_uint *addr, unsigned val, unsigned timeout_ms)
-{
-	struct timespec ts = {
-		.tv_sec = timeout_ms / 1000,
-		.tv_nsec = (long)(timeout_ms % 1000) * 1000000,
-	};
-
-	might_sleep();
-	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAIT_PRIVATE, val,
-		timeout_ms ? &ts : NULL, NULL, 0);
-}
-
-void cache_futex_wake(atomic_uint *addr)
-{
-	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAKE_PRIVATE, INT_MAX,
-		NULL, NULL, 0);
-}
 
 int folio_arena_init(struct cache *cache)
 {
@@ -138,7 +117,7 @@ void folio_clear_flag_wake(struct folio *folio, unsigned bit)
 
 	if (old & PG_waiters) {
 		atomic_fetch_and(&folio->flags, ~PG_waiters);
-		cache_futex_wake(&folio->flags);
+		futex_wake(&folio->flags, FUTEX_WAKE_ALL);
 	}
 }
 
@@ -158,7 +137,7 @@ void folio_wait_bit(struct folio *folio, unsigned bit)
 			if (!(f & bit))
 				continue;	/* cleared meanwhile: re-check */
 		}
-		cache_futex_wait(&folio->flags, f, 0);
+		futex_wait(&folio->flags, f, 0);
 	}
 }
 
@@ -210,7 +189,7 @@ void cache_progress(struct cache *cache)
 {
 	atomic_fetch_add(&cache->progress, 1);
 	if (atomic_load(&cache->progress_waiters))
-		cache_futex_wake(&cache->progress);
+		futex_wake(&cache->progress, FUTEX_WAKE_ALL);
 }
 
 /*
@@ -221,6 +200,6 @@ void cache_wait_progress(struct cache *cache, unsigned seq, unsigned timeout_ms)
 {
 	atomic_fetch_add(&cache->progress_waiters, 1);
 	if (atomic_load(&cache->progress) == seq)
-		cache_futex_wait(&cache->progress, seq, timeout_ms);
+		futex_wait(&cache->progress, seq, timeout_ms * 1000000ull);
 	atomic_fetch_sub(&cache->progress_waiters, 1);
 }

@@ -25,6 +25,7 @@
 #define IOMAPFS_CACHE_INTERNAL_H
 
 #include <iomapfs/cache.h>
+#include <iomapfs/futex.h>
 #include <pthread.h>
 
 #include "radix.h"
@@ -139,9 +140,6 @@ struct cache_mapping {
 	struct task_batch_cb	batch_cb;
 };
 
-/* ---- futex helpers (folio.c) ---- */
-void cache_futex_wait(atomic_uint *addr, unsigned val, unsigned timeout_ms);
-void cache_futex_wake(atomic_uint *addr);
 
 /* ---- folio.c: the arena, folio bits, locks and refs ---- */
 int folio_arena_init(struct cache *cache);

@@ -245,14 +245,8 @@ static void *flusher_fn(void *arg)
 	pthread_mutex_lock(&cache->wb_lock);
 	for (;;) {
 		if (!atomic_load(&cache->flush_kick)) {
-			struct timespec ts;
-			uint64_t ns;
+			struct timespec ts = deadline_after_ms(cache->cfg.flush_interval_ms);
 
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ns = (uint64_t)ts.tv_nsec +
-			     (uint64_t)cache->cfg.flush_interval_ms * 1000000ull;
-			ts.tv_sec += (time_t)(ns / 1000000000ull);
-			ts.tv_nsec = (long)(ns % 1000000000ull);
 			pthread_cond_timedwait(&cache->flush_cond, &cache->wb_lock, &ts);
 		}
 		why = atomic_exchange(&cache->flush_kick, 0);

@@ -15,13 +15,12 @@
 #define IOMAPFS_IOURING_BLK_H
 
 #include <iomapfs/bio.h>
+#include <iomapfs/futex.h>
 
 #include <liburing.h>
 #include <pthread.h>
 
 /* ---- futex helpers (futex.c-free: tiny wrappers in ring.c) ---- */
-void blk_futex_wait(atomic_uint *word, unsigned val, uint64_t timeout_ns);
-void blk_futex_wake(atomic_uint *word, int nr);
 
 /*
  * A one-shot completion that the reaper may signal without a lock (the

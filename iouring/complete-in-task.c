@@ -33,7 +33,7 @@ static _Thread_local struct task_batch *current_batch;
 static void blk_worker_wake(struct blk_worker *w)
 {
 	atomic_fetch_add(&w->wake_seq, 1);
-	blk_futex_wake(&w->wake_seq, 1);
+	futex_wake(&w->wake_seq, 1);
 }
 
 static struct blk_worker *blk_current_worker(struct blk_dev *dev)
@@ -162,7 +162,7 @@ static unsigned blk_worker_run_one_batch(struct blk_worker *w)
 	current_batch = outer;
 	atomic_fetch_add(&w->done, n);
 	if (atomic_load(&w->done_waiters))
-		blk_futex_wake(&w->done, INT32_MAX);
+		futex_wake(&w->done, FUTEX_WAKE_ALL);
 	return n;
 }
 
@@ -190,7 +190,7 @@ static void blk_worker_delay(struct blk_worker *w)
 		/* A kick between the test above and reading seq: seen here. */
 		if (atomic_load(&w->kick))
 			break;
-		blk_futex_wait(&w->wake_seq, seq, end - now);
+		futex_wait(&w->wake_seq, seq, end - now);
 	}
 	atomic_store(&w->kick, false);
 }
@@ -223,7 +223,7 @@ static void *blk_worker_fn(void *arg)
 		}
 		if (stop)
 			break;
-		blk_futex_wait(&w->wake_seq, seq, 0);
+		futex_wait(&w->wake_seq, seq, 0);
 	}
 	return NULL;
 }
@@ -327,7 +327,7 @@ static void blk_worker_wait_done(struct blk_worker *w, unsigned target)
 		atomic_fetch_add(&w->done_waiters, 1);
 		done = atomic_load(&w->done);
 		if ((int)(done - target) < 0)	/* timeout: it may go offline meanwhile */
-			blk_futex_wait(&w->done, done, 10 * 1000 * 1000);
+			futex_wait(&w->done, done, 10 * 1000 * 1000);
 		atomic_fetch_sub(&w->done_waiters, 1);
 	}
 }

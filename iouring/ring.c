@@ -13,28 +13,10 @@
  */
 #include "blk.h"
 
-#include <linux/futex.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-void blk_futex_wait(atomic_uint *word, unsigned val, uint64_t timeout_ns)
-{
-	struct timespec ts = {
-		.tv_sec = timeout_ns / 1000000000ull,
-		.tv_nsec = timeout_ns % 1000000000ull,
-	};
-
-	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, timeout_ns ? &ts : NULL,
-		NULL, 0);
-}
-
-void blk_futex_wake(atomic_uint *word, int nr)
-{
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, nr, NULL, NULL, 0);
-}
 
 /* Task context: take an in-flight slot, sleeping while the ring is full. */
 static void ring_get_inflight(struct blk_ring *r)
@@ -50,7 +32,7 @@ static void ring_get_inflight(struct blk_ring *r)
 		atomic_fetch_add(&r->inflight_waiters, 1);
 		cur = atomic_load(&r->inflight);
 		if (cur >= r->inflight_max)
-			blk_futex_wait(&r->inflight, cur, 0);
+			futex_wait(&r->inflight, cur, 0);
 		atomic_fetch_sub(&r->inflight_waiters, 1);
 	}
 }
@@ -60,7 +42,7 @@ void ring_put_inflight(struct blk_ring *r)
 {
 	atomic_fetch_sub(&r->inflight, 1);
 	if (atomic_load(&r->inflight_waiters))
-		blk_futex_wake(&r->inflight, INT32_MAX);
+		futex_wake(&r->inflight, FUTEX_WAKE_ALL);
 }
 
 /* Called with sq_lock held: one SQE for @bio covering @vec at @off. */
@@ -297,7 +279,7 @@ void blk_rings_wait_idle(struct blk_dev *dev)
 
 		atomic_fetch_add(&r->inflight_waiters, 1);
 		while ((cur = atomic_load(&r->inflight)))
-			blk_futex_wait(&r->inflight, cur, 0);
+			futex_wait(&r->inflight, cur, 0);
 		atomic_fetch_sub(&r->inflight_waiters, 1);
 	}
 }

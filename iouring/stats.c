@@ -7,9 +7,13 @@
  * read for display, never to synchronise.
  *
  * The histogram is log-linear: exact below 16 us, then 8 buckets per power
- * of two, so a reported percentile is within 1/16 of the true value.
+ * of two, so a reported percentile is within 1/16 of the true value.  It is
+ * exported folded into log2 buckets (defer_hist_<lower bound>us), which is
+ * what iomapfs-stat --hist and tools/plot-deferral.sh draw.
  */
 #include "blk.h"
+
+#include <string.h>
 
 static unsigned lat_bucket(uint64_t us)
 {
@@ -48,6 +52,18 @@ void blk_stats_record_defer_latency(struct blk_dev *dev, uint64_t ns)
 		;
 }
 
+/* The log2 bucket of log-linear bucket @idx: floor(log2(us)), 0 for us < 2. */
+static unsigned lat_bucket_log2(unsigned idx)
+{
+	unsigned k;
+
+	if (idx < 16)
+		k = idx < 2 ? 0 : 31 - __builtin_clz(idx);
+	else
+		k = (idx - 16) / 8 + 4;
+	return min_t(unsigned, k, BLK_LAT_LOG2_BUCKETS - 1);
+}
+
 static uint64_t lat_percentile(const uint64_t *hist, uint64_t total, unsigned pct,
 			       uint64_t max)
 {
@@ -71,9 +87,11 @@ static void blk_stats_latency(struct blk_dev *dev, struct blk_stats *st)
 	uint64_t hist[BLK_LAT_BUCKETS], total = 0;
 	unsigned i;
 
+	memset(st->defer_lat_log2, 0, sizeof(st->defer_lat_log2));
 	for (i = 0; i < BLK_LAT_BUCKETS; i++) {
 		hist[i] = LOAD(dev->stats.lat[i]);
 		total += hist[i];
+		st->defer_lat_log2[lat_bucket_log2(i)] += hist[i];
 	}
 	st->defer_lat_max_us = LOAD(dev->stats.lat_max_us);
 	st->defer_lat_p50_us = lat_percentile(hist, total, 50, st->defer_lat_max_us);
@@ -100,6 +118,16 @@ void blk_dev_get_stats(struct blk_dev *dev, struct blk_stats *st)
 	st->worker_batch_bios = LOAD(c->worker_batch_bios);
 	blk_stats_latency(dev, st);
 }
+
+static const char *const defer_hist_names[BLK_LAT_LOG2_BUCKETS] = {
+	"defer_hist_0us", "defer_hist_2us", "defer_hist_4us", "defer_hist_8us",
+	"defer_hist_16us", "defer_hist_32us", "defer_hist_64us", "defer_hist_128us",
+	"defer_hist_256us", "defer_hist_512us", "defer_hist_1024us", "defer_hist_2048us",
+	"defer_hist_4096us", "defer_hist_8192us", "defer_hist_16384us", "defer_hist_32768us",
+	"defer_hist_65536us", "defer_hist_131072us", "defer_hist_262144us",
+	"defer_hist_524288us", "defer_hist_1048576us", "defer_hist_2097152us",
+	"defer_hist_4194304us", "defer_hist_8388608us",
+};
 
 /*
  * Stable names, in a stable order: tools and scripts parse them.
@@ -130,4 +158,6 @@ void blk_stats_for_each(const struct blk_stats *st,
 	fn(ctx, "defer_lat_p50_us", st->defer_lat_p50_us);
 	fn(ctx, "defer_lat_p99_us", st->defer_lat_p99_us);
 	fn(ctx, "defer_lat_max_us", st->defer_lat_max_us);
+	for (unsigned k = 0; k < BLK_LAT_LOG2_BUCKETS; k++)
+		fn(ctx, defer_hist_names[k], st->defer_lat_log2[k]);
 }

@@ -15,13 +15,13 @@
 void blk_complete(struct blk_completion *c)
 {
 	atomic_store(&c->done, 1);
-	blk_futex_wake(&c->done, INT32_MAX);
+	futex_wake(&c->done, FUTEX_WAKE_ALL);
 }
 
 void blk_wait_for_completion(struct blk_completion *c)
 {
 	while (!atomic_load(&c->done))
-		blk_futex_wait(&c->done, 0, 0);
+		futex_wait(&c->done, 0, 0);
 }
 
 /*

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * fsck.iomapfs [-n|-y|-p|-f|-v] DEVICE: a thin main over fs_fsck().
+ * fsck.iomapfs [-n|-y|-p|-f|-v|-q] DEVICE: a thin main over fs_fsck().
  *
  *   -n  check only, open the device read-only, change nothing
  *   -y  repair what can be repaired safely (also the default)
@@ -8,6 +8,7 @@
  *   -f  force a check even when the filesystem looks clean (we always
  *       check; accepted for compatibility with fsck(8))
  *   -v  verbose
+ *   -q  no progress (which is shown only on a terminal anyway)
  *
  * Exit status as fsck(8): 0 clean, 1 errors corrected, 4 errors left
  * uncorrected, 8 operational error, 16 usage error.
@@ -16,20 +17,23 @@
 #include <unistd.h>
 #include <iomapfs/log.h>
 #include "fsck.h"
+#include "progress.h"
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: fsck.iomapfs [-n|-y|-p|-f|-v] DEVICE\n");
+	fprintf(stderr, "usage: fsck.iomapfs [-n|-y|-p|-f|-v|-q] DEVICE\n");
 	return FSCK_USAGE;
 }
 
 int main(int argc, char **argv)
 {
 	struct fsck_opts opts = { 0 };
-	int c;
+	struct term_progress tp;
+	bool quiet = false;
+	int c, ret;
 
 	iomapfs_log_set_ident("fsck.iomapfs");
-	while ((c = getopt(argc, argv, "nypfvah")) != -1) {
+	while ((c = getopt(argc, argv, "nypfvqah")) != -1) {
 		switch (c) {
 		case 'n':
 			opts.no_change = true;
@@ -42,6 +46,9 @@ int main(int argc, char **argv)
 		case 'v':
 			opts.verbose = true;
 			break;
+		case 'q':
+			quiet = true;
+			break;
 		default:
 			return usage();
 		}
@@ -52,5 +59,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fsck.iomapfs: -n cannot be combined with -y or -p\n");
 		return FSCK_USAGE;
 	}
-	return fs_fsck(argv[optind], &opts, stdout);
+	term_progress_init(&tp, &opts.progress, "fsck.iomapfs", quiet);
+	ret = fs_fsck(argv[optind], &opts, stdout);
+	term_progress_done(&tp);
+	return ret;
 }

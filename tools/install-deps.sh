@@ -8,7 +8,7 @@ PKGS=(
 	build-essential cmake pkg-config
 	libfuse3-dev fuse3 liburing-dev libjemalloc-dev check
 	python3 attr acl e2fsprogs xfsprogs fio util-linux bc
-	fuse2fs groff-base dpkg-dev
+	fuse2fs groff-base dpkg-dev gnuplot-nox
 )
 
 missing=()

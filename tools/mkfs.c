@@ -1,21 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * mkfs.iomapfs [-f] [-L label] [-J journal_blocks] DEVICE
+ * mkfs.iomapfs [-f] [-q] [-L label] [-J journal_blocks] DEVICE
  *
  * A thin main over meta_mkfs(): parses the options, opens the device or
  * image file through the block layer, refuses to overwrite an existing
  * iomapfs filesystem without -f, and prints a summary read back from the
- * new superblock.  Exit status 0 on success, 1 on any error.
+ * new superblock.  On a terminal it shows the progress of the bitmap write
+ * (tools/progress.c); -q silences progress and summary.  Exit status 0 on
+ * success, 1 on any error.
  */
 #include "meta.h"
+#include "progress.h"
 
 #include <getopt.h>
 #include <string.h>
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mkfs.iomapfs [-f] [-L label] [-J journal_blocks] DEVICE\n"
+	fprintf(f, "usage: mkfs.iomapfs [-f] [-q] [-L label] [-J journal_blocks] DEVICE\n"
 		   "  -f    overwrite an existing iomapfs filesystem\n"
+		   "  -q    quiet: no progress, no summary\n"
 		   "  -L    volume label (up to 63 bytes)\n"
 		   "  -J    journal size in 4 KiB blocks (default: 1%% of the device,\n"
 		   "        1024..8192)\n");
@@ -65,15 +69,20 @@ int main(int argc, char **argv)
 {
 	struct mkfs_opts opts = { 0 };
 	struct blk_dev_config cfg = { 0 };
+	struct term_progress tp;
 	struct blk_dev *dev;
 	const char *path;
+	bool quiet = false;
 	int c, err;
 
 	iomapfs_log_set_ident("mkfs.iomapfs");
-	while ((c = getopt(argc, argv, "fL:J:h")) != -1) {
+	while ((c = getopt(argc, argv, "fqL:J:h")) != -1) {
 		switch (c) {
 		case 'f':
 			opts.force = true;
+			break;
+		case 'q':
+			quiet = true;
 			break;
 		case 'L':
 			if (strlen(optarg) >= sizeof(((struct iomapfs_super *)0)->label)) {
@@ -106,8 +115,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mkfs.iomapfs: cannot open %s: %s\n", path, strerror(-err));
 		return 1;
 	}
+	term_progress_init(&tp, &opts.progress, "mkfs.iomapfs", quiet);
 	err = meta_mkfs(dev, &opts);
-	if (!err)
+	term_progress_done(&tp);
+	if (!err && !quiet)
 		err = summarize(dev, path);
 	blk_dev_close(dev);
 	if (err == -EEXIST)

@@ -73,6 +73,7 @@ static void report(struct fsck *fc, bool fixable, const char *msg)
 		fc->unfixable++;
 	if (fc->quiet)
 		return;
+	progress_clear(&fc->opts->progress);
 	fprintf(fc->log, "%s: %s%s\n", fc->dev_path, msg,
 		!fixable ? " (cannot repair)" : fixing ? " (repairing)" :
 		fc->repair ? " (not repaired: the B+tree is damaged)" :
@@ -140,6 +141,18 @@ bool fsck_mode_is_valid(uint32_t mode)
 }
 
 /* ---- pass 1: scan ---- */
+
+#define SCAN_PHASE	"scanning inodes"
+
+/* Inodes seen against the superblock's count (a damaged count is only an
+ * estimate: never report more than 100%). */
+static void scan_progress(struct fsck *fc)
+{
+	uint64_t total = meta_super(fc->m)->nr_inodes;
+
+	progress_report(&fc->opts->progress, SCAN_PHASE, fc->nr_inodes,
+			max_t(uint64_t, total, fc->nr_inodes + 1));
+}
 
 static void add_extent(struct fsck *fc, uint64_t ino, const struct iomapfs_extent *e)
 {
@@ -251,6 +264,8 @@ static void scan_item(void *ctx, const struct iomapfs_key *key,
 	memcpy(val, raw, len);
 	if (key->type == IOMAPFS_ITEM_INODE) {
 		scan_inode(fc, key, val, len);
+		if (!(fc->nr_inodes & 1023))
+			scan_progress(fc);
 		return;
 	}
 	if (key->type == IOMAPFS_ITEM_ORPHAN && !key->objectid) {
@@ -314,10 +329,12 @@ static int fsck_scan(struct fsck *fc)
 	fsck_reset(fc);
 	meta_mark_static(fc->m, fc->used);
 	fc->scanning = true;
+	scan_progress(fc);
 	meta_begin(fc->m);
 	fc->tree_problems = meta_check_tree(fc->m, fc->used, scan_item, fc);
 	meta_end(fc->m);
 	fc->scanning = false;
+	progress_report(&fc->opts->progress, SCAN_PHASE, fc->nr_inodes, fc->nr_inodes);
 	if (fc->alloc_failed)
 		return -ENOMEM;
 	if (fc->tree_problems) {
@@ -412,8 +429,10 @@ static int fsck_run(struct fsck *fc, long *found, long *fixed, long *left)
 	struct fsck_plan plan = { 0 };
 	int err = fsck_scan(fc);
 
-	if (!err)
+	if (!err) {
+		progress_report(&fc->opts->progress, "checking links and references", 0, 0);
 		fsck_analyze(fc, &plan);
+	}
 	if (!err && fc->alloc_failed)
 		err = -ENOMEM;
 	*found = fc->found;
@@ -449,7 +468,10 @@ out:
 static int fsck_bitmap(struct fsck *fc, long *fixed, long *left)
 {
 	bool fix = fc->repair && !fc->tree_problems;
-	long n = meta_check_bitmap(fc->m, fc->used, fix, fc->log);
+	long n;
+
+	progress_report(&fc->opts->progress, "checking the free-space bitmap", 0, 0);
+	n = meta_check_bitmap(fc->m, fc->used, fix, fc->log);
 
 	if (n < 0)
 		return n;
@@ -536,6 +558,7 @@ int fs_fsck(const char *dev_path, const struct fsck_opts *opts, FILE *log)
 	err = fsck_run(&fc, &found, &fixed, &left);
 	if (!err)
 		err = fsck_bitmap(&fc, &fixed, &left);
+	progress_clear(&opts->progress);
 	if (!err)
 		fsck_summary(&fc, fixed, left);
 	ret = meta_unmount(fc.m);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <iomapfs/progress.h>
 
 enum { FSCK_OK = 0, FSCK_CORRECTED = 1, FSCK_REBOOT = 2, FSCK_UNCORRECTED = 4,
        FSCK_ERROR = 8, FSCK_USAGE = 16 };
@@ -16,6 +17,7 @@ struct fsck_opts {
 	bool	no_change;	/* -n */
 	bool	yes;		/* -y: repair what can be repaired */
 	bool	verbose;
+	struct progress progress;	/* optional: phases; the scan in inodes */
 };
 /* Check every structure on @dev_path; returns fsck(8) exit bits. */
 int fs_fsck(const char *dev_path, const struct fsck_opts *opts, FILE *log);

@@ -14,8 +14,7 @@
  */
 #include "meta_internal.h"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
+#include <iomapfs/futex.h>
 #include <unistd.h>
 
 void *meta_alloc_block(void)
@@ -298,16 +297,6 @@ void mbuf_drop_dirty(struct meta *m)
 
 /* ---- bio batches ---- */
 
-static void futex_wait(atomic_int *addr, int val)
-{
-	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
-}
-
-static void futex_wake(atomic_int *addr)
-{
-	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
 void mio_init(struct meta_io *io, enum bio_class cls)
 {
 	io->cls = cls;
@@ -325,7 +314,7 @@ static void mio_end_io(struct bio *bio)
 		atomic_compare_exchange_strong(&io->err, &zero, bio->bi_status);
 	bio_put(bio);
 	if (atomic_fetch_sub(&io->pending, 1) == 1)
-		futex_wake(&io->pending);
+		futex_wake(&io->pending, 1);
 }
 
 static struct bio *mio_new_bio(struct meta_io *io, struct blk_dev *dev, enum req_op op,
@@ -370,11 +359,11 @@ void mio_submit(struct meta_io *io, struct blk_dev *dev, enum req_op op,
 
 int mio_wait(struct meta_io *io)
 {
-	int v;
+	unsigned v;
 
 	might_sleep();
 	atomic_fetch_sub(&io->pending, 1);
 	while ((v = atomic_load(&io->pending)) > 0)
-		futex_wait(&io->pending, v);
+		futex_wait(&io->pending, v, 0);
 	return atomic_load(&io->err);
 }

@@ -58,6 +58,8 @@
  */
 #include "journal_internal.h"
 
+#include <iomapfs/futex.h>
+
 #include <time.h>
 
 static uint64_t realtime_ns(void)
@@ -754,13 +756,7 @@ static void *log_thread(void *arg)
 	thread_set_name("iomapfs-log");
 	pthread_mutex_lock(&m->log_lock);
 	while (!m->log_stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += m->commit_interval_ms / 1000;
-		ts.tv_nsec += (long)(m->commit_interval_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ts = deadline_after_ms(m->commit_interval_ms);
 		pthread_cond_timedwait(&m->log_cond, &m->log_lock, &ts);
 		if (m->log_stop)
 			break;

@@ -27,6 +27,7 @@
 
 #include <iomapfs/bio.h>
 #include <iomapfs/format.h>
+#include <iomapfs/progress.h>
 #include <pthread.h>
 
 struct meta;
@@ -44,6 +45,7 @@ struct mkfs_opts {
 	const char	*label;
 	uint64_t	journal_blocks;	/* 0: default (1% of the device, 1024..8192) */
 	bool		force;		/* overwrite an existing filesystem */
+	struct progress	progress;	/* optional: the bitmap write, in blocks */
 };
 /* Write a new filesystem on @dev: superblocks, journal, bitmap, the B+tree
  * root and the root directory inode (mode 0755 root:root). */

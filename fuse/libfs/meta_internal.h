@@ -93,7 +93,7 @@ struct jtxn {
 
 /* A batch of bios in flight (buf.c, mio_*). */
 struct meta_io {
-	atomic_int	pending;
+	atomic_uint	pending;	/* futex word */
 	atomic_int	err;
 	enum bio_class	cls;		/* META or JOURNAL: tags every bio */
 };

@@ -152,15 +152,22 @@ static int write_blk(struct blk_dev *dev, void *blk, uint64_t blkno)
 			   blkno << IOMAPFS_BLOCK_SHIFT);
 }
 
-/* Bitmap, root leaf, journal superblock and the journal's first block. */
-static int mkfs_write_body(struct meta *m, void *blk)
+/* Bitmap, root leaf, journal superblock and the journal's first block.
+ * The bitmap is what takes time on a large device: it reports progress. */
+static int mkfs_write_body(struct meta *m, void *blk, const struct progress *pg)
 {
+	static const char phase[] = "writing the free-space bitmap";
+	uint64_t n = m->sb.bitmap_blocks;
 	int err = 0;
 
-	for (uint64_t g = 0; !err && g < m->sb.bitmap_blocks; g++) {
+	for (uint64_t g = 0; !err && g < n; g++) {
+		if (!(g & 63))
+			progress_report(pg, phase, g, n);
 		mkfs_bitmap(m, blk, g);
 		err = write_blk(m->dev, blk, m->sb.bitmap_start + g);
 	}
+	if (!err)
+		progress_report(pg, phase, n, n);
 	if (!err) {
 		mkfs_root_leaf(m, blk);
 		err = write_blk(m->dev, blk, m->sb.root_node);
@@ -195,7 +202,7 @@ int meta_mkfs(struct blk_dev *dev, const struct mkfs_opts *opts)
 		goto out_free;
 	mkfs_super(&m->sb, opts);
 	blk = meta_alloc_block();
-	err = mkfs_write_body(m, blk);
+	err = mkfs_write_body(m, blk, opts ? &opts->progress : NULL);
 	if (!err) {
 		meta_super_to_block(&m->sb, blk);
 		err = write_blk(dev, blk, 1);

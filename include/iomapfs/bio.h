@@ -382,6 +382,7 @@ int blk_dev_set_irq_affinity(struct blk_dev *dev, unsigned ring, unsigned cpu);
 void blk_drain_deferred(struct blk_dev *dev);
 
 /* ---- counters for iomapfs-stat ---- */
+#define BLK_LAT_LOG2_BUCKETS	24	/* the last starts at 2^23 us, ~8.4 s */
 struct blk_stats {
 	uint64_t bios_submitted, bios_completed;
 	uint64_t bytes_read, bytes_written, flushes;
@@ -392,6 +393,12 @@ struct blk_stats {
 	uint64_t worker_batches, worker_batch_bios;	/* mean batch = bios / batches */
 	uint64_t defer_lat_p50_us, defer_lat_p99_us;	/* deferral -> ->bi_end_io in worker */
 	uint64_t defer_lat_max_us;
+	/*
+	 * Deferral latency histogram, log2 buckets: [0] counts latencies below
+	 * 2 us, [k] those in [2^k, 2^(k+1)) us, the last also everything
+	 * slower.  Exported as defer_hist_<lower bound>us.
+	 */
+	uint64_t defer_lat_log2[BLK_LAT_LOG2_BUCKETS];
 	uint64_t io_resubmits;		/* short reads/writes resubmitted for the rest */
 };
 void blk_dev_get_stats(struct blk_dev *dev, struct blk_stats *st);

@@ -423,29 +423,60 @@ START_TEST(batch_callback_runs_once_after_its_batch)
 }
 END_TEST
 
-START_TEST(defer_latency_percentiles_cover_the_delay)
+/* A 20 ms "jiffy": long enough that the batch's first bio is measurably slow. */
+#define LAT_DELAY_US	20000
+enum { LAT_NR = 4 };
+
+/* Defer LAT_NR drop-behind writes to one DELAYED worker; their stats. */
+static void deferred_batch_stats(const char *name, struct blk_stats *st)
 {
 	struct blk_dev_config cfg = {
-		.offload = BLK_OFFLOAD_DELAYED, .delay_us = 20000, .nr_workers = 1,
+		.offload = BLK_OFFLOAD_DELAYED, .delay_us = LAT_DELAY_US, .nr_workers = 1,
 	};
-	enum { NR = 4 };
-	char path[256], *buf = abuf(NR * 4096);
-	struct blk_stats st;
+	char path[256], *buf = abuf(LAT_NR * 4096);
 	struct blk_dev *dev;
-	struct tio t[NR];
+	struct tio t[LAT_NR];
 
-	blk_test_image(path, sizeof(path), "latency", MiB);
+	blk_test_image(path, sizeof(path), name, MiB);
 	dev = open_dev(path, &cfg);
-	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_DROPBEHIND);
-	ck_assert(wait_atomic_ge(&tio_final_calls, NR));
-	get_stats(dev, &st);
+	submit_deferring_writes(dev, buf, t, LAT_NR, BIO_DEFER_DROPBEHIND);
+	ck_assert(wait_atomic_ge(&tio_final_calls, LAT_NR));
+	get_stats(dev, st);
+	blk_dev_close(dev);
+	free(buf);
+}
+
+START_TEST(defer_latency_percentiles_cover_the_delay)
+{
+	struct blk_stats st;
+
+	deferred_batch_stats("latency", &st);
 	/* The first bio of a batch waits at least the whole "jiffy". */
-	ck_assert_uint_ge(st.defer_lat_max_us, cfg.delay_us);
+	ck_assert_uint_ge(st.defer_lat_max_us, LAT_DELAY_US);
 	ck_assert_uint_gt(st.defer_lat_p50_us, 0);
 	ck_assert_uint_le(st.defer_lat_p50_us, st.defer_lat_p99_us);
 	ck_assert_uint_le(st.defer_lat_p99_us, st.defer_lat_max_us);
-	blk_dev_close(dev);
-	free(buf);
+}
+END_TEST
+
+/*
+ * The log2 histogram behind iomapfs-stat --hist counts every deferral once,
+ * and the first bio of the batch, which waited the whole 20 ms "jiffy",
+ * lands in a bucket at or above 2^14 us (16384 us <= 20 ms < 32768 us).
+ */
+START_TEST(defer_latency_histogram_counts_each_deferral)
+{
+	uint64_t total = 0, slow = 0;
+	struct blk_stats st;
+
+	deferred_batch_stats("histogram", &st);
+	for (unsigned k = 0; k < BLK_LAT_LOG2_BUCKETS; k++) {
+		total += st.defer_lat_log2[k];
+		if (k >= 14)
+			slow += st.defer_lat_log2[k];
+	}
+	ck_assert_uint_eq(total, LAT_NR);
+	ck_assert_uint_ge(slow, 1);
 }
 END_TEST
 
@@ -468,6 +499,7 @@ static Suite *blk_defer_suite(void)
 	tcase_add_test(tc, batch_callback_runs_once_after_its_batch);
 	tcase_add_test(tc, counters_are_visible_before_end_io_runs);
 	tcase_add_test(tc, defer_latency_percentiles_cover_the_delay);
+	tcase_add_test(tc, defer_latency_histogram_counts_each_deferral);
 	suite_add_tcase(s, tc);
 	return s;
 }

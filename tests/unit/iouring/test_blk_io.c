@@ -329,7 +329,7 @@ START_TEST(block_device_geometry_and_exclusive_open)
 	blk_test_image(path, sizeof(path), "loop", 4 * MiB);
 	loopfd = loop_attach(path, loopdev, sizeof(loopdev));
 	if (loopfd < 0) {
-		fprintf(stderr, "block_device_geometry_and_exclusive_open: no loop device, skipped\n");
+		unit_skip("block_device_geometry_and_exclusive_open: no loop device");
 		return;
 	}
 	dev = open_dev(loopdev, NULL);
@@ -803,8 +803,16 @@ START_TEST(stats_for_each_names_every_counter)
 		"deferred_read_error", "completed_in_worker", "worker_batches",
 		"worker_batch_bios", "worker_batch_mean", "defer_lat_p50_us",
 		"defer_lat_p99_us", "defer_lat_max_us",
+		"defer_hist_0us", "defer_hist_2us", "defer_hist_4us", "defer_hist_8us",
+		"defer_hist_16us", "defer_hist_32us", "defer_hist_64us", "defer_hist_128us",
+		"defer_hist_256us", "defer_hist_512us", "defer_hist_1024us",
+		"defer_hist_2048us", "defer_hist_4096us", "defer_hist_8192us",
+		"defer_hist_16384us", "defer_hist_32768us", "defer_hist_65536us",
+		"defer_hist_131072us", "defer_hist_262144us", "defer_hist_524288us",
+		"defer_hist_1048576us", "defer_hist_2097152us", "defer_hist_4194304us",
+		"defer_hist_8388608us",
 	};
-	struct stat_row rows[32] = { { 0 } };
+	struct stat_row rows[64] = { { 0 } };
 	char path[256], *buf = abuf(3 * 4096);
 	struct blk_stats st;
 	struct blk_dev *dev;
