@@ -604,6 +604,21 @@ def check_state(st, work, durable, logpath, ents, pat, fids):
     return problems, "cannot repair" in out
 
 
+def problem_kind(msg):
+    """What kind of inconsistency a problem message reports (the summary)."""
+    for key, kind in (("fsck", "fsck -n found problems"),
+                      ("never given", "a file shows bytes it was never given"),
+                      ("fsynced", "fsynced data or size lost"),
+                      ("still exists", "an fsynced removal undone"),
+                      ("xattr", "an fsynced xattr lost"),
+                      ("ACL", "ACL and mode disagree with the fsynced ones"),
+                      ("mount failed", "the crash state does not mount"),
+                      ("daemon", "the daemon did not unmount cleanly")):
+        if key in msg:
+            return kind
+    return "other: " + msg.split(":")[-1].strip()
+
+
 def check(args):
     logpath = os.path.join(args.dir, "log")
     ents = read_log(logpath)
@@ -617,7 +632,7 @@ def check(args):
     os.makedirs(os.path.join(work, "smnt"), exist_ok=True)
     durable = os.path.join(work, "durable.img")
     shutil.copyfile(os.path.join(args.dir, "base.img"), durable)
-    applied, bad, cannot = 0, 0, 0
+    applied, bad, cannot, kinds = 0, 0, 0, {}
     for st in states:
         if st.epoch_start > applied:	# advance the durable image
             apply_entries(durable, logpath, ents,
@@ -625,6 +640,8 @@ def check(args):
             applied = st.epoch_start
         problems, cr = check_state(st, work, durable, logpath, ents, pat, fids)
         cannot += cr
+        for k in {problem_kind(p) for p in problems}:
+            kinds[k] = kinds.get(k, 0) + 1
         if problems:
             bad += 1
             if bad <= args.show:
@@ -635,6 +652,8 @@ def check(args):
         elif args.verbose:
             print("ok: crash %s" % st.desc)
     shutil.rmtree(work, ignore_errors=True)
+    for k in sorted(kinds):
+        print("%d crash states: %s" % (kinds[k], k))
     if cannot:
         print("fsck said \"cannot repair\" for %d crash states" % cannot)
     print("%d crash states, %d consistent, %d inconsistent" % (
