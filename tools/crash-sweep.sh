@@ -9,7 +9,7 @@
 #   fsstress   fsstress-lite, 4 processes x 2,000 operations
 #   fsx-lite   10,000 operations
 #   ace-OP-file and ace-OP-dir for create, link, rename, truncate, punch,
-#              falloc, setxattr and acl
+#              falloc, setxattr, acl and chmodacl
 #
 #   tools/crash-sweep.sh [WORKDIR] [WORKLOAD...]
 #
@@ -26,7 +26,7 @@ export IOMAPFS_BIN
 workloads=("$@")
 if [ ${#workloads[@]} -eq 0 ]; then
 	workloads=(fsx fsstress fsx-lite)
-	for op in create link rename truncate punch falloc setxattr acl; do
+	for op in create link rename truncate punch falloc setxattr acl chmodacl; do
 		workloads+=("ace-$op-file" "ace-$op-dir")
 	done
 fi

@@ -30,7 +30,8 @@ the epoch's flush, applies the state's writes, mounts it (the journal
 replay a mount does), checks the oracle, unmounts and runs
 fsck.iomapfs -n.  The oracle: every requirement active at that point holds
 (a file fsynced and not touched since has exactly its fsynced size and
-contents), and with pattern workloads every 16-byte record of every file
+contents), in every state a file's access ACL agrees with its mode, and
+with pattern workloads every 16-byte record of every file
 is zeros or "<id>:<offset>" for that file and that offset, so stale or
 foreign bytes show.  The last line is
 "N crash states, N consistent, N inconsistent"; the exit status is 1 if
@@ -39,7 +40,8 @@ any state is inconsistent or fsck said "cannot repair".
 Workloads: fsx (random writes, truncates, punches, zeroing, fallocate
 and fsync/fdatasync of three pattern files), ace-OP-file / ace-OP-dir
 (one operation then fsync of the file or of its directory; OP is create,
-link, rename, truncate, punch, falloc, setxattr, acl), fsstress
+link, rename, truncate, punch, falloc, setxattr, acl, chmodacl: chmod of
+a file with an ACL), fsstress
 (fsstress-lite -p 4; structure only: fsck and a full read), fsx-lite
 (fsx-lite's own data; fsck and a full read).
 
@@ -66,7 +68,7 @@ SECTOR = 512
 REC = 16
 XMARK = "user.iomapfs.logmark"
 ACE_OPS = ["create", "link", "rename", "truncate", "punch", "falloc",
-           "setxattr", "acl"]
+           "setxattr", "acl", "chmodacl"]
 
 
 def die(msg):
@@ -282,6 +284,11 @@ def ace_setup(mnt):
     return foo, bar
 
 
+def acl_req(f):
+    val = os.getxattr(f.path, "system.posix_acl_access")
+    return {"acl:" + f.rel: {"hex": val.hex(), "mode": os.stat(f.path).st_mode & 0o7777}}
+
+
 def ace_op(mnt, orc, op, target, foo):
     """Do @op; returns (path to fsync, requirements it makes durable)."""
     j = lambda p: os.path.join(mnt, p.lstrip("/"))
@@ -315,11 +322,16 @@ def ace_op(mnt, orc, op, target, foo):
     elif op == "setxattr":
         os.setxattr(foo.path, "user.ace", b"value-1")
         return foo.path, dict(foo.req(), **{"xattr:/A/foo:user.ace": {"hex": b"value-1".hex()}})
-    elif op == "acl":
-        subprocess.run(["setfacl", "-m", "u:1234:rw,g::r,o::-", foo.path], check=True)
-        val = os.getxattr(foo.path, "system.posix_acl_access")
-        mode = os.stat(foo.path).st_mode & 0o7777
-        return foo.path, dict(foo.req(), **{"acl:/A/foo": {"hex": val.hex(), "mode": mode}})
+    elif op in ("acl", "chmodacl"):
+        if op == "chmodacl":	# an ACL made durable first, then chmod
+            subprocess.run(["setfacl", "-m", "u:1234:rw,g::r,o::-", foo.path], check=True)
+            os.fsync(foo.fd)
+            orc.synced(acl_req(foo))
+            orc.touch(["acl:/A/foo"])
+            os.chmod(foo.path, 0o604)
+        else:
+            subprocess.run(["setfacl", "-m", "u:1234:rw,g::r,o::-", foo.path], check=True)
+        return foo.path, dict(foo.req(), **acl_req(foo))
     return foo.path, foo.req()
 
 
@@ -550,6 +562,32 @@ def check_reqs(mnt, reqs):
     return problems
 
 
+ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER = 0x01, 0x04, 0x10, 0x20
+
+
+def acl_mode_problem(path, rel):
+    """In every state, not only fsynced ones: an access ACL and the mode
+    agree (owner = user_obj, group = mask or group_obj, other = other), as
+    POSIX requires; a crash between the two updates breaks that."""
+    try:
+        val = os.getxattr(path, "system.posix_acl_access", follow_symlinks=False)
+    except OSError:
+        return None	# no ACL (ENODATA) or none supported
+    perms = {}
+    for off in range(4, len(val) - 7, 8):
+        tag, perm, _ = struct.unpack_from("<HHI", val, off)
+        if tag in (ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER):
+            perms[tag] = perm
+    mode = os.lstat(path).st_mode
+    group = perms.get(ACL_MASK, perms.get(ACL_GROUP_OBJ))
+    want = (perms.get(ACL_USER_OBJ), group, perms.get(ACL_OTHER))
+    have = ((mode >> 6) & 7, (mode >> 3) & 7, mode & 7)
+    if want != have:
+        return "%s: ACL and mode disagree (ACL says %s, mode %o)" % (
+            rel, "".join(str(p) for p in want), mode & 0o777)
+    return None
+
+
 def walk_files(mnt, pat, fids):
     """Read everything (a crash state must be readable); pattern checks."""
     problems = []
@@ -557,6 +595,9 @@ def walk_files(mnt, pat, fids):
         for name in files:
             p = os.path.join(root, name)
             rel = "/" + os.path.relpath(p, mnt)
+            msg = acl_mode_problem(p, rel)
+            if msg:
+                problems.append(msg)
             try:
                 if not stat.S_ISREG(os.lstat(p).st_mode):
                     continue
@@ -604,6 +645,22 @@ def check_state(st, work, durable, logpath, ents, pat, fids):
     return problems, "cannot repair" in out
 
 
+def problem_kind(msg):
+    """What kind of inconsistency a problem message reports (the summary)."""
+    for key, kind in (("fsck", "fsck -n found problems"),
+                      ("never given", "a file shows bytes it was never given"),
+                      ("ACL and mode disagree", "a file's ACL and mode disagree"),
+                      ("ACL/mode", "ACL or mode differ from the fsynced ones"),
+                      ("xattr", "an fsynced xattr lost"),
+                      ("still exists", "an fsynced removal undone"),
+                      ("fsynced", "fsynced data or size lost"),
+                      ("mount failed", "the crash state does not mount"),
+                      ("daemon", "the daemon did not unmount cleanly")):
+        if key in msg:
+            return kind
+    return "other: " + msg.split(":")[-1].strip()
+
+
 def check(args):
     logpath = os.path.join(args.dir, "log")
     ents = read_log(logpath)
@@ -617,7 +674,7 @@ def check(args):
     os.makedirs(os.path.join(work, "smnt"), exist_ok=True)
     durable = os.path.join(work, "durable.img")
     shutil.copyfile(os.path.join(args.dir, "base.img"), durable)
-    applied, bad, cannot = 0, 0, 0
+    applied, bad, cannot, kinds = 0, 0, 0, {}
     for st in states:
         if st.epoch_start > applied:	# advance the durable image
             apply_entries(durable, logpath, ents,
@@ -625,6 +682,8 @@ def check(args):
             applied = st.epoch_start
         problems, cr = check_state(st, work, durable, logpath, ents, pat, fids)
         cannot += cr
+        for k in {problem_kind(p) for p in problems}:
+            kinds[k] = kinds.get(k, 0) + 1
         if problems:
             bad += 1
             if bad <= args.show:
@@ -635,6 +694,8 @@ def check(args):
         elif args.verbose:
             print("ok: crash %s" % st.desc)
     shutil.rmtree(work, ignore_errors=True)
+    for k in sorted(kinds):
+        print("%d crash states: %s" % (kinds[k], k))
     if cannot:
         print("fsck said \"cannot repair\" for %d crash states" % cannot)
     print("%d crash states, %d consistent, %d inconsistent" % (
