@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Description: crafted images that fsck and mount must refuse cleanly.
+ * Each case builds a real image, crashes with transactions still in the
+ * journal, then forges what the journal carries -- with valid checksums,
+ * as an attacker would -- and asserts a clear error (mount -EUCLEAN, fsck
+ * exit 8 with a message), never a crash, and that nothing was written.
+ * These are the regression tests for crashes the fuzz targets
+ * (tests/fuzz/) found or that review found in the readers.
+ */
+#include "test_fs_dir_util.h"
+
+#define ROOT	IOMAPFS_ROOT_INO
+#define BLK	IOMAPFS_BLOCK_SIZE
+
+/* Leave committed, uncheckpointed transactions in the journal: a crash. */
+static void crash_with_dirty_journal(void)
+{
+	tfs_create(t.fs, ROOT, "f", S_IFREG | 0644, NULL);	/* dirties the superblock */
+	ck_assert_int_eq(meta_commit(fs_meta(t.fs)), 0);
+	fs_shutdown(t.fs);
+	tfs_unmount(&t);
+}
+
+static void pio(bool write, void *buf, size_t len, uint64_t off)
+{
+	int fd = open(t.image, O_RDWR);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off),
+			 (ssize_t)len);
+	close(fd);
+}
+
+static uint64_t jnext(const struct iomapfs_super *sb, uint64_t pos)
+{
+	return pos + 1 == sb->journal_blocks ? 1 : pos + 1;
+}
+
+/*
+ * Walk the committed transactions from the journal tail; call @forge on
+ * every image of home block @blkno, then fix the checksums a replay
+ * verifies (the commit block's data crc and its own).  Returns how many
+ * images were forged.
+ */
+static int journal_forge(uint64_t blkno, void (*forge)(void *image))
+{
+	struct iomapfs_super sb;
+	uint8_t *area;
+	struct iomapfs_jsb *jsb;
+	uint64_t pos, seq;
+	int forged = 0;
+
+	pio(false, &sb, sizeof(sb), 0);
+	area = malloc(sb.journal_blocks * BLK);
+	pio(false, area, sb.journal_blocks * BLK, sb.journal_start * BLK);
+	jsb = (void *)area;
+	for (pos = jsb->tail_block, seq = jsb->tail_seq;; seq++) {
+		struct iomapfs_jdesc *d = (void *)(area + pos * BLK);
+		struct iomapfs_jcommit *c;
+		uint32_t crc = ~0u;
+
+		if (d->hdr.magic != IOMAPFS_JDESC_MAGIC || d->hdr.seq != seq)
+			break;
+		do {
+			d = (void *)(area + pos * BLK);
+			crc = crc32c(crc, d, BLK);
+			pos = jnext(&sb, pos);
+			for (uint32_t i = 0; i < d->nr_blocks; i++, pos = jnext(&sb, pos)) {
+				if (d->blocks[i] == blkno) {
+					forge(area + pos * BLK);
+					forged++;
+				}
+				crc = crc32c(crc, area + pos * BLK, BLK);
+			}
+		} while (d->more);
+		c = (void *)(area + pos * BLK);
+		ck_assert_uint_eq(c->hdr.magic, IOMAPFS_JCOMMIT_MAGIC);
+		c->data_crc = ~crc;
+		meta_block_set_crc(c);
+		pos = jnext(&sb, pos);
+	}
+	pio(true, area, sb.journal_blocks * BLK, sb.journal_start * BLK);
+	free(area);
+	return forged;
+}
+
+/* crc32c of the whole image: proves a refused repair wrote nothing. */
+static uint32_t image_crc(void)
+{
+	size_t chunk = 1 << 20;
+	uint8_t *buf = malloc(chunk);
+	uint32_t crc = ~0u;
+	int fd = open(t.image, O_RDONLY);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	while ((n = read(fd, buf, chunk)) > 0)
+		crc = crc32c(crc, buf, n);
+	close(fd);
+	free(buf);
+	return ~crc;
+}
+
+static void super_resign(struct iomapfs_super *sb)
+{
+	sb->crc = 0;
+	sb->crc = ~crc32c(~0u, sb, BLK);
+}
+
+static void shrink_nr_blocks(void *image)
+{
+	struct iomapfs_super *sb = image;
+
+	sb->nr_blocks = 64;
+	super_resign(sb);
+}
+
+static void move_bitmap_onto_journal(void *image)
+{
+	struct iomapfs_super *sb = image;
+
+	sb->bitmap_start = sb->journal_start + 1;
+	super_resign(sb);
+}
+
+/* fsck -n and -y both refuse (8) with the reason; the image is untouched;
+ * a mount is -EUCLEAN. */
+static void expect_refused(void)
+{
+	struct fs_mount_opts opts = { 0 };
+	uint32_t before = image_crc();
+	struct fs *fs = NULL;
+	char *out;
+
+	ck_assert_int_eq(tfs_fsck(&t, false, &out), FSCK_ERROR);
+	ck_assert_msg(strstr(out, "cannot mount"), "%s", out);
+	free(out);
+	ck_assert_int_eq(tfs_fsck(&t, true, NULL), FSCK_ERROR);
+	ck_assert_uint_eq(image_crc(), before);
+	opts.cache.size_bytes = 16ull << 20;
+	opts.blk.nr_workers = 1;
+	ck_assert_int_eq(fs_mount(t.image, &opts, &fs), -EUCLEAN);
+	ck_assert_uint_eq(image_crc(), before);
+}
+
+/*
+ * Regression test: a superblock replayed from the journal was never
+ * re-validated.  A checksummed superblock image with a smaller block
+ * count made fsck size its block map from it and then mark blocks far
+ * beyond it (a heap overflow under ASan; silent heap corruption
+ * otherwise), and fsck -y wrote the forged superblock home.
+ */
+START_TEST(replayed_superblock_with_another_block_count_is_refused)
+{
+	crash_with_dirty_journal();
+	ck_assert_int_gt(journal_forge(0, shrink_nr_blocks), 0);
+	expect_refused();
+}
+END_TEST
+
+/*
+ * Regression test, same bug: a replayed superblock that moves the bitmap
+ * (and so the start of the data area) onto the journal steered the
+ * allocator's blocks into the journal.
+ */
+START_TEST(replayed_superblock_moving_the_bitmap_is_refused)
+{
+	crash_with_dirty_journal();
+	ck_assert_int_gt(journal_forge(0, move_bitmap_onto_journal), 0);
+	expect_refused();
+}
+END_TEST
+
+static Suite *hostile_suite(void)
+{
+	Suite *s = suite_create("fsck_hostile");
+	TCase *tc = tcase_create("journal");
+
+	tcase_add_unchecked_fixture(tc, tfs_dir_create, tfs_dir_remove);
+	tcase_add_checked_fixture(tc, tfs_setup, tfs_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, replayed_superblock_with_another_block_count_is_refused);
+	tcase_add_test(tc, replayed_superblock_moving_the_bitmap_is_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tfs_run(hostile_suite());
+}
