@@ -8,6 +8,7 @@ PKGS=(
 	build-essential cmake pkg-config
 	libfuse3-dev fuse3 liburing-dev libjemalloc-dev check
 	python3 attr acl e2fsprogs xfsprogs fio util-linux bc
+	clang libclang-rt-14-dev
 )
 
 missing=()

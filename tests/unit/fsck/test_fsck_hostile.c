@@ -9,6 +9,7 @@
  * (tests/fuzz/) found or that review found in the readers.
  */
 #include "test_fs_dir_util.h"
+#include "fuzz_image.h"
 
 #define ROOT	IOMAPFS_ROOT_INO
 #define BLK	IOMAPFS_BLOCK_SIZE
@@ -32,57 +33,48 @@ static void pio(bool write, void *buf, size_t len, uint64_t off)
 	close(fd);
 }
 
-static uint64_t jnext(const struct iomapfs_super *sb, uint64_t pos)
+static struct {
+	uint64_t	blkno;
+	void		(*fn)(void *image);
+	int		nr;
+	uint8_t		*area;
+	uint64_t	blocks;
+} forge;
+
+static void *forge_jblock(void *ctx, uint64_t pos)
 {
-	return pos + 1 == sb->journal_blocks ? 1 : pos + 1;
+	return pos < forge.blocks ? forge.area + pos * BLK : NULL;
+}
+
+static void forge_image(uint64_t home, void *data)
+{
+	if (home == forge.blkno) {
+		forge.fn(data);
+		forge.nr++;
+	}
 }
 
 /*
- * Walk the committed transactions from the journal tail; call @forge on
- * every image of home block @blkno, then fix the checksums a replay
- * verifies (the commit block's data crc and its own).  Returns how many
- * images were forged.
+ * Call @fn on every image of home block @blkno in the committed
+ * transactions, and fix the checksums a replay verifies (the commit
+ * blocks' data crc and their own): the journal walker the fuzz targets
+ * use to re-sign mutated journals.  Returns how many images were forged.
  */
-static int journal_forge(uint64_t blkno, void (*forge)(void *image))
+static int journal_forge(uint64_t blkno, void (*fn)(void *image))
 {
 	struct iomapfs_super sb;
-	uint8_t *area;
-	struct iomapfs_jsb *jsb;
-	uint64_t pos, seq;
-	int forged = 0;
 
 	pio(false, &sb, sizeof(sb), 0);
-	area = malloc(sb.journal_blocks * BLK);
-	pio(false, area, sb.journal_blocks * BLK, sb.journal_start * BLK);
-	jsb = (void *)area;
-	for (pos = jsb->tail_block, seq = jsb->tail_seq;; seq++) {
-		struct iomapfs_jdesc *d = (void *)(area + pos * BLK);
-		struct iomapfs_jcommit *c;
-		uint32_t crc = ~0u;
-
-		if (d->hdr.magic != IOMAPFS_JDESC_MAGIC || d->hdr.seq != seq)
-			break;
-		do {
-			d = (void *)(area + pos * BLK);
-			crc = crc32c(crc, d, BLK);
-			pos = jnext(&sb, pos);
-			for (uint32_t i = 0; i < d->nr_blocks; i++, pos = jnext(&sb, pos)) {
-				if (d->blocks[i] == blkno) {
-					forge(area + pos * BLK);
-					forged++;
-				}
-				crc = crc32c(crc, area + pos * BLK, BLK);
-			}
-		} while (d->more);
-		c = (void *)(area + pos * BLK);
-		ck_assert_uint_eq(c->hdr.magic, IOMAPFS_JCOMMIT_MAGIC);
-		c->data_crc = ~crc;
-		meta_block_set_crc(c);
-		pos = jnext(&sb, pos);
-	}
-	pio(true, area, sb.journal_blocks * BLK, sb.journal_start * BLK);
-	free(area);
-	return forged;
+	forge.blkno = blkno;
+	forge.fn = fn;
+	forge.nr = 0;
+	forge.blocks = sb.journal_blocks;
+	forge.area = malloc(sb.journal_blocks * BLK);
+	pio(false, forge.area, sb.journal_blocks * BLK, sb.journal_start * BLK);
+	ck_assert_uint_gt(fuzz_journal_resign(&sb, forge_jblock, NULL, forge_image), 0);
+	pio(true, forge.area, sb.journal_blocks * BLK, sb.journal_start * BLK);
+	free(forge.area);
+	return forge.nr;
 }
 
 /* crc32c of the whole image: proves a refused repair wrote nothing. */
@@ -102,18 +94,12 @@ static uint32_t image_crc(void)
 	return ~crc;
 }
 
-static void super_resign(struct iomapfs_super *sb)
-{
-	sb->crc = 0;
-	sb->crc = ~crc32c(~0u, sb, BLK);
-}
-
 static void shrink_nr_blocks(void *image)
 {
 	struct iomapfs_super *sb = image;
 
 	sb->nr_blocks = 64;
-	super_resign(sb);
+	fuzz_block_resign(sb);
 }
 
 static void move_bitmap_onto_journal(void *image)
@@ -121,7 +107,7 @@ static void move_bitmap_onto_journal(void *image)
 	struct iomapfs_super *sb = image;
 
 	sb->bitmap_start = sb->journal_start + 1;
-	super_resign(sb);
+	fuzz_block_resign(sb);
 }
 
 /* fsck -n and -y both refuse (8) with the reason; the image is untouched;
