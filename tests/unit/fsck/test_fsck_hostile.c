@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Description: crafted images that fsck and mount must refuse cleanly.
- * Each case builds a real image, crashes with transactions still in the
- * journal, then forges what the journal carries -- with valid checksums,
- * as an attacker would -- and asserts a clear error (mount -EUCLEAN, fsck
- * exit 8 with a message), never a crash, and that nothing was written.
- * These are the regression tests for crashes the fuzz targets
- * (tests/fuzz/) found or that review found in the readers.
+ * Description: crafted images that fsck and mount must refuse cleanly,
+ * the regression tests for what the fuzz targets (tests/fuzz/) or review
+ * of the readers found.  Journal cases crash with transactions still in
+ * the journal and forge what it carries -- with valid checksums, as an
+ * attacker would -- and assert a clear error (mount -EUCLEAN, fsck exit 8
+ * with a message), never a crash, and that nothing was written.  Extent
+ * cases point a file's stored extent outside the data area and assert
+ * that the inode is refused (-EUCLEAN) and fsck reports it (4).
  */
 #include "test_fs_dir_util.h"
 #include "fuzz_image.h"
@@ -158,17 +159,102 @@ START_TEST(replayed_superblock_moving_the_bitmap_is_refused)
 }
 END_TEST
 
-static Suite *hostile_suite(void)
+/* Change an inode item of the unmounted image through the metadata engine. */
+static void raw_inode_update(uint64_t ino, void (*fn)(struct iomapfs_dinode *di))
 {
-	Suite *s = suite_create("fsck_hostile");
-	TCase *tc = tcase_create("journal");
+	struct blk_dev_config cfg = { .nr_workers = 1 };
+	struct meta_mount_opts mo = { .commit_interval_ms = 0 };
+	struct iomapfs_key key = meta_key(ino, IOMAPFS_ITEM_INODE, 0);
+	struct iomapfs_dinode di;
+	uint32_t len = sizeof(di);
+	struct blk_dev *dev;
+	struct meta *m;
+
+	ck_assert_int_eq(blk_dev_open(t.image, &cfg, &dev), 0);
+	ck_assert_int_eq(meta_mount(dev, &mo, &m), 0);
+	meta_begin(m);
+	ck_assert_int_eq(btree_lookup(m, &key, &di, &len), 0);
+	fn(&di);
+	ck_assert_int_eq(btree_insert(m, &key, &di, sizeof(di)), 0);
+	meta_end(m);
+	ck_assert_int_eq(meta_unmount(m), 0);
+	blk_dev_close(dev);
+}
+
+static void extent_onto_journal(struct iomapfs_dinode *di)
+{
+	ck_assert_uint_eq(di->nr_extents, 1);
+	di->ext[0].pblk = 3;		/* the first block after the journal superblock */
+}
+
+static void extent_past_the_device_end(struct iomapfs_dinode *di)
+{
+	di->ext[0].pblk = TFS_IMAGE_BYTES / BLK - 1;	/* 2 blocks from the last one */
+}
+
+/* The file's extent map is refused: lookup fails with -EUCLEAN, so no
+ * read or write can reach the blocks it names; fsck reports it (4). */
+static void expect_extent_refused(void (*fn)(struct iomapfs_dinode *di))
+{
+	uint64_t ino = tfs_create(t.fs, ROOT, "f", S_IFREG | 0644, NULL);
+	struct fs_inode *ip;
+	char buf[8192];
+
+	ck_assert_int_eq(fs_iget(t.fs, ino, &ip), 0);
+	memset(buf, 'a', sizeof(buf));
+	ck_assert_int_eq(fs_write(ip, 0, buf, sizeof(buf), false), sizeof(buf));
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	fs_iput(ip);
+	tfs_unmount(&t);
+	raw_inode_update(ino, fn);
+	tfs_mount(&t);
+	ck_assert_int_eq(fs_lookup(t.fs, ROOT, "f", &ip), -EUCLEAN);
+	tfs_unmount(&t);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_UNCORRECTED);
+}
+
+/*
+ * Regression test: an extent read from disk was only checked for a zero
+ * length and overlaps, so an extent over the journal was loaded and a
+ * write to the file went to the journal area.
+ */
+START_TEST(extent_over_the_journal_is_refused)
+{
+	expect_extent_refused(extent_onto_journal);
+}
+END_TEST
+
+/* Regression test, same bug: an extent running past the end of the
+ * device was loaded too; only the block layer's end-of-device check stood
+ * between it and the device. */
+START_TEST(extent_past_the_device_end_is_refused)
+{
+	expect_extent_refused(extent_past_the_device_end);
+}
+END_TEST
+
+/* A case group on a fresh, mounted image each. */
+static TCase *hostile_tcase(Suite *s, const char *name)
+{
+	TCase *tc = tcase_create(name);
 
 	tcase_add_unchecked_fixture(tc, tfs_dir_create, tfs_dir_remove);
 	tcase_add_checked_fixture(tc, tfs_setup, tfs_teardown);
 	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+static Suite *hostile_suite(void)
+{
+	Suite *s = suite_create("fsck_hostile");
+	TCase *tc = hostile_tcase(s, "journal");
+
 	tcase_add_test(tc, replayed_superblock_with_another_block_count_is_refused);
 	tcase_add_test(tc, replayed_superblock_moving_the_bitmap_is_refused);
-	suite_add_tcase(s, tc);
+	tc = hostile_tcase(s, "extents");
+	tcase_add_test(tc, extent_over_the_journal_is_refused);
+	tcase_add_test(tc, extent_past_the_device_end_is_refused);
 	return s;
 }
 
