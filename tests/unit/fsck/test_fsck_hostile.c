@@ -7,7 +7,8 @@
  * attacker would -- and assert a clear error (mount -EUCLEAN, fsck exit 8
  * with a message), never a crash, and that nothing was written.  Extent
  * cases point a file's stored extent outside the data area and assert
- * that the inode is refused (-EUCLEAN) and fsck reports it (4).
+ * that the inode is refused (-EUCLEAN) and fsck reports it (4); a tree
+ * case points a B+tree child into the journal area.
  */
 #include "test_fs_dir_util.h"
 #include "fuzz_image.h"
@@ -233,6 +234,48 @@ START_TEST(extent_past_the_device_end_is_refused)
 }
 END_TEST
 
+/*
+ * Regression test: a B+tree child pointer was trusted as long as the
+ * block it named carried a valid node, so a copy of a node placed in the
+ * journal area (checksummed, as an attacker makes it) was used, and a
+ * change to it would have been written home into the journal.  A child
+ * outside the data area now fails the read: the root inode lives in the
+ * first child, so the mount is refused.
+ */
+START_TEST(tree_node_in_the_journal_area_is_refused)
+{
+	struct fs_mount_opts opts = { .cache.size_bytes = 16ull << 20,
+				      .blk.nr_workers = 1 };
+	_Alignas(8) uint8_t root[BLK], child[BLK];
+	struct iomapfs_node_ptr *ptr = (void *)(root + sizeof(struct iomapfs_node_hdr));
+	struct iomapfs_node_hdr *rh = (void *)root;
+	struct iomapfs_super sb;
+	struct fs *fs = NULL;
+	uint64_t forged;
+	char name[32];
+
+	for (int i = 0; i < 150; i++) {		/* enough items for a two-level tree */
+		snprintf(name, sizeof(name), "file-with-a-long-name-%03d", i);
+		tfs_create(t.fs, ROOT, name, S_IFREG | 0644, NULL);
+	}
+	tfs_unmount(&t);
+	pio(false, &sb, sizeof(sb), 0);
+	ck_assert_uint_ge(sb.tree_height, 2);
+	pio(false, root, BLK, sb.root_node * BLK);
+	ck_assert_uint_ge(rh->nritems, 2);
+	pio(false, child, BLK, ptr[0].blkno * BLK);
+	forged = sb.journal_start + sb.journal_blocks - 1;	/* the journal's last block */
+	((struct iomapfs_blkhdr *)child)->blkno = forged;
+	fuzz_block_resign(child);
+	pio(true, child, BLK, forged * BLK);
+	ptr[0].blkno = forged;
+	fuzz_block_resign(root);
+	pio(true, root, BLK, sb.root_node * BLK);
+	ck_assert_int_eq(fs_mount(t.image, &opts, &fs), -EUCLEAN);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_UNCORRECTED);
+}
+END_TEST
+
 /* A case group on a fresh, mounted image each. */
 static TCase *hostile_tcase(Suite *s, const char *name)
 {
@@ -255,6 +298,8 @@ static Suite *hostile_suite(void)
 	tc = hostile_tcase(s, "extents");
 	tcase_add_test(tc, extent_over_the_journal_is_refused);
 	tcase_add_test(tc, extent_past_the_device_end_is_refused);
+	tc = hostile_tcase(s, "tree");
+	tcase_add_test(tc, tree_node_in_the_journal_area_is_refused);
 	return s;
 }
 
