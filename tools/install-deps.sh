@@ -9,6 +9,7 @@ PKGS=(
 	libfuse3-dev fuse3 liburing-dev libjemalloc-dev check
 	python3 attr acl e2fsprogs xfsprogs fio util-linux bc
 	fuse2fs groff-base dpkg-dev gnuplot-nox
+	clang libclang-rt-14-dev
 )
 
 missing=()

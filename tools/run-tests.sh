@@ -4,14 +4,16 @@
 #   1. build (tools/build.sh), unit tests of every layer (ctest -L unit)
 #   2. mount-level tests (ctest -L mount)
 #   3. the unit tests again under ASan+UBSan (build-asan/, jemalloc off)
-#   4. xfstests-lite, quick group, against iomapfs (tests/check -g quick)
-# Options: --no-asan, --no-xfstests, --only unit|mount|asan|xfstests
+#   4. the fuzz targets, 20 s each from their seed corpus (tools/fuzz.sh)
+#   5. xfstests-lite, quick group, against iomapfs (tests/check -g quick)
+# Options: --no-asan, --no-fuzz, --no-xfstests, --only unit|mount|asan|fuzz|xfstests
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-want="unit mount asan xfstests"
+want="unit mount asan fuzz xfstests"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-asan) want=${want/asan/}; shift ;;
+	--no-fuzz) want=${want/fuzz/}; shift ;;
 	--no-xfstests) want=${want/xfstests/}; shift ;;
 	--only) want=$2; shift 2 ;;
 	*) echo "run-tests: unknown argument $1" >&2; exit 2 ;;
@@ -37,6 +39,10 @@ if has asan; then
 	"$top/tools/build.sh" build-asan -DIOMAPFS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug || exit 1
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir "$top/build-asan" -L unit --output-on-failure -j2 || fail=1
+fi
+if has fuzz; then
+	stage "fuzz targets, 20 s each (clang, ASan+UBSan)"
+	"$top/tools/fuzz.sh" all 20 || fail=1
 fi
 if has xfstests; then
 	stage "xfstests-lite, quick group, on iomapfs"

@@ -291,6 +291,31 @@ static void ext_to_disk(const struct fs_extent *e, struct iomapfs_extent *d)
 	d->flags = e->state == FS_EXT_UNWRITTEN ? IOMAPFS_EXT_UNWRITTEN : 0;
 }
 
+/*
+ * What is wrong with a stored extent, or NULL.  Read from disk, so checked
+ * like input: its blocks must lie in the data area (an extent over the
+ * journal or the bitmap would turn a file write into a metadata write),
+ * its file range must not wrap or pass the largest file, and the map must
+ * stay sorted without overlaps.
+ */
+static const char *ext_disk_problem(const struct fs_inode *ip,
+				    const struct iomapfs_extent *d)
+{
+	const struct iomapfs_super *sb = meta_super(ip->fs->meta);
+	uint64_t data_start = sb->bitmap_start + sb->bitmap_blocks;
+
+	if (!d->len || d->len > FS_EXT_MAX_LEN || (d->flags & ~IOMAPFS_EXT_UNWRITTEN))
+		return "bad length or flags";
+	if (d->fblk > (IOMAPFS_MAX_FILE_SIZE >> IOMAPFS_BLOCK_SHIFT) - d->len)
+		return "file range past the largest file";
+	if (d->pblk < data_start || d->len > sb->nr_blocks ||
+	    d->pblk > sb->nr_blocks - d->len)
+		return "blocks outside the data area";
+	if (ip->nr_ext && ext_end(&ip->ext[ip->nr_ext - 1]) > d->fblk)
+		return "overlaps the previous extent";
+	return NULL;
+}
+
 /* Append a stored extent while loading; stored maps are sorted already. */
 static int ext_load_one(struct fs_inode *ip, const struct iomapfs_extent *d)
 {
@@ -299,10 +324,14 @@ static int ext_load_one(struct fs_inode *ip, const struct iomapfs_extent *d)
 		.state = (d->flags & IOMAPFS_EXT_UNWRITTEN) ? FS_EXT_UNWRITTEN
 							     : FS_EXT_WRITTEN,
 	};
+	const char *why = ext_disk_problem(ip, d);
 
-	if (WARN_ON_ONCE(!d->len || d->len > FS_EXT_MAX_LEN ||
-			 (ip->nr_ext && ext_end(&ip->ext[ip->nr_ext - 1]) > d->fblk)))
+	if (why) {
+		fprintf(stderr, "iomapfs: inode %llu: extent %llu+%u at block %llu: %s\n",
+			(unsigned long long)ip->ino, (unsigned long long)d->fblk, d->len,
+			(unsigned long long)d->pblk, why);
 		return -EUCLEAN;
+	}
 	int err = ext_reserve(ip, 1);
 
 	if (err)

@@ -101,8 +101,8 @@ static bool node_sane(struct mbuf *b, int level)
 
 	if (h->level != level)
 		return false;
-	if (level)
-		return h->nritems <= PTRS_MAX;
+	if (level)	/* only a root leaf may be empty (invariant 3) */
+		return h->nritems >= 1 && h->nritems <= PTRS_MAX;
 	if (h->free_end > IOMAPFS_BLOCK_SIZE || NODE_HDR + h->nritems * ITEM_SZ > h->free_end)
 		return false;
 	if (!b->checked && !leaf_values_sane(b))
@@ -113,7 +113,16 @@ static bool node_sane(struct mbuf *b, int level)
 
 struct mbuf *read_node(struct meta *m, uint64_t blkno, int level)
 {
-	struct mbuf *b = mbuf_read(m, blkno, IOMAPFS_BTREE_MAGIC);
+	struct mbuf *b;
+
+	/* A child pointer is disk data: a "node" in the superblocks, the
+	 * journal or the bitmap would be written home there when changed. */
+	if (blkno < m->sb.bitmap_start + m->sb.bitmap_blocks) {
+		fprintf(stderr, "iomapfs: B+tree node %llu: outside the data area\n",
+			(unsigned long long)blkno);
+		return ERR_PTR(-EUCLEAN);
+	}
+	b = mbuf_read(m, blkno, IOMAPFS_BTREE_MAGIC);
 
 	if (IS_ERR(b))
 		return b;

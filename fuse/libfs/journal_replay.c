@@ -157,6 +157,28 @@ static size_t replay_in_memory(struct meta *m, struct replay *r)
 	return n;	/* r->h[0..n) are the blocks, once each */
 }
 
+/*
+ * Superblock images are validated before anything is applied: a bad one
+ * fails the mount (fsck: an operational error) with nothing written.
+ */
+static int replay_check_supers(struct replay *r)
+{
+	const char *why;
+
+	for (size_t i = 0; i < r->nr_h; i++) {
+		if (r->h[i].blkno >= 2)
+			continue;
+		why = meta_super_replay_problem(r->m, r->h[i].data);
+		if (why) {
+			fprintf(stderr, "iomapfs: superblock image in the journal "
+				"(for block %llu): %s; not replaying\n",
+				(unsigned long long)r->h[i].blkno, why);
+			return -EUCLEAN;
+		}
+	}
+	return 0;
+}
+
 static int read_jsb(struct meta *m, uint64_t *tail_seq, uint64_t *tail_block)
 {
 	struct iomapfs_jsb *jsb = m->j_scratch;
@@ -297,6 +319,8 @@ int meta_journal_replay(struct meta *m, bool write, bool salvage)
 		seq++;
 		nr++;
 	}
+	if (!err && nr)
+		err = replay_check_supers(&r);
 	if (!err)
 		journal_set_seq(m, seq);
 	if (!err && nr && write) {

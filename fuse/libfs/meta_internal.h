@@ -239,6 +239,8 @@ uint64_t meta_reserve_for(uint64_t nr_blocks);
 void meta_super_to_block(const struct iomapfs_super *sb, void *block);
 int meta_super_check_geometry(const struct iomapfs_super *sb, uint64_t dev_blocks,
 			      const char **why);
+/* NULL when a superblock image from the journal may be replayed. */
+const char *meta_super_replay_problem(struct meta *m, const void *block);
 
 static inline uint64_t meta_bitmap_groups(uint64_t nr_blocks)
 {

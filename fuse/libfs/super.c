@@ -49,6 +49,38 @@ int meta_super_check_geometry(const struct iomapfs_super *sb, uint64_t dev_block
 	return -EUCLEAN;
 }
 
+/*
+ * A superblock image in the journal is about to replace the one the mount
+ * checked.  Nothing after mkfs changes an image's layout, so the image
+ * must describe the same filesystem (UUID, version, features, geometry)
+ * and what a transaction does change (the B+tree root and height) must
+ * pass the mount's checks.  Without this, a crafted journal could shrink
+ * nr_blocks under fsck's block map or move the data area onto the
+ * journal.  NULL when the image is acceptable, else what is wrong.
+ */
+const char *meta_super_replay_problem(struct meta *m, const void *block)
+{
+	const struct iomapfs_super *img = block, *cur = &m->sb;
+	uint64_t dev_blocks = blk_dev_size(m->dev) >> IOMAPFS_BLOCK_SHIFT;
+	const char *why = NULL;
+
+	if (img->magic != IOMAPFS_SB_MAGIC || !meta_super_crc_ok(block))
+		return "bad magic or checksum";
+	if (memcmp(img->uuid, cur->uuid, sizeof(img->uuid)) ||
+	    img->version != cur->version || img->feat_incompat != cur->feat_incompat ||
+	    img->feat_ro_compat != cur->feat_ro_compat)
+		return "another filesystem's superblock";
+	if (img->nr_blocks != cur->nr_blocks || img->block_size != cur->block_size ||
+	    img->journal_start != cur->journal_start ||
+	    img->journal_blocks != cur->journal_blocks ||
+	    img->bitmap_start != cur->bitmap_start ||
+	    img->bitmap_blocks != cur->bitmap_blocks)
+		return "geometry differs from the mounted superblock";
+	if (meta_super_check_geometry(img, dev_blocks, &why))
+		return why;
+	return NULL;
+}
+
 static bool sb_magic_ok(const void *blk)
 {
 	return ((const struct iomapfs_super *)blk)->magic == IOMAPFS_SB_MAGIC;
