@@ -6,7 +6,7 @@
 #
 # TARGET is fuzz_fsck, fuzz_mount or fuzz_replay; "all" runs them one
 # after the other, SECONDS each.  Builds build-fuzz/ with clang
-# (-DIOMAPFS_FUZZ=ON) and, once, the seed corpus in build-fuzz/seeds from
+# (-DIOMAPFS_FUZZ=ON) and, once, the seed corpus in build-fuzz/seed-corpus from
 # real images (tests/fuzz/make-corpus.sh, which needs build/bin and root
 # for FUSE).  Each target's corpus grows in build-fuzz/corpus/TARGET; a
 # crash leaves its input in build-fuzz/artifacts/ and fails with exit 1:
@@ -24,12 +24,12 @@ targets=(fuzz_fsck fuzz_mount fuzz_replay)
 cmake -S "$top" -B "$fb" -DIOMAPFS_FUZZ=ON -DCMAKE_C_COMPILER=clang \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$fb" -j2 --target "${targets[@]}" >/dev/null
-if [ ! -s "$fb/seeds/tree" ]; then
+if [ ! -s "$fb/seed-corpus/tree" ]; then
 	[ -x "$top/build/bin/iomapfs" ] || "$top/tools/build.sh" build
-	rm -rf "$fb/seeds"
-	"$top/tests/fuzz/make-corpus.sh" "$top/build/bin" "$fb/seeds.new" \
+	rm -rf "$fb/seed-corpus"
+	"$top/tests/fuzz/make-corpus.sh" "$top/build/bin" "$fb/seed-corpus.new" \
 		>"$fb/make-corpus.log" 2>&1 || { cat "$fb/make-corpus.log" >&2; exit 1; }
-	mv "$fb/seeds.new" "$fb/seeds"
+	mv "$fb/seed-corpus.new" "$fb/seed-corpus"
 fi
 mkdir -p "$fb/artifacts"
 # A smaller quarantine halves the cost of each run (every mount allocates
@@ -44,7 +44,7 @@ for t in "${targets[@]}"; do
 	if ! "$fb/bin/$t" -max_total_time="$secs" -max_len=262144 -timeout=60 \
 		-rss_limit_mb=4096 -close_fd_mask=2 -print_final_stats=1 \
 		-artifact_prefix="$fb/artifacts/$t-" "$@" \
-		"$fb/corpus/$t" "$fb/seeds" 2>"$fb/$t.log"; then
+		"$fb/corpus/$t" "$fb/seed-corpus" 2>"$fb/$t.log"; then
 		tail -n 60 "$fb/$t.log" >&2
 		echo "fuzz: $t FAILED: input in $fb/artifacts/ (full log $fb/$t.log)" >&2
 		exit 1
