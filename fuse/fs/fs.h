@@ -46,7 +46,9 @@ struct fs_inode {
 	uint64_t		nlookup;	/* FUSE lookup count */
 	unsigned		refcount;	/* in-memory users: lookups, opens, internal */
 	unsigned		nopen;
-	struct iomapfs_dinode	di;		/* attributes; size lives in the mapping */
+	struct iomapfs_dinode	di;		/* attributes; for regular files di.size is
+						 * the on-disk size (XFS's i_disk_size),
+						 * the mapping holds i_size */
 	bool			dirty;		/* di differs from disk */
 	uint64_t		last_txn;	/* running seq when last changed: fsync needs commit? */
 	struct fs_extent	*ext;		/* sorted by fblk, no overlaps */
@@ -67,6 +69,7 @@ struct fs_inode {
 						 * writeback revalidates its cached iomap */
 	uint64_t		last_data_txn;	/* like last_txn, for changes of size or
 						 * extents only: fdatasync needs commit? */
+	bool			disk_size_changed;	/* di.size changed since the last write */
 };
 
 struct fs_mount_opts {

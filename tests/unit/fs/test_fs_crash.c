@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Description: crash regression tests of the filesystem objects, with the
+ * real stack underneath.  Each test crashes deterministically at the point
+ * that used to break: a journal commit between the sections of one
+ * operation (meta_crash_after_sections(), at every boundary in turn), a
+ * power cut that loses the unflushed writes of a volatile write cache
+ * (through the device ops table), or a commit of metadata whose data never
+ * reached the device.  After every crash fsck must find the image clean
+ * and every file must hold only bytes it was given, up to a size it had.
+ */
+#include <check.h>
+#include "unit.h"
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "fs_internal.h"
+#include "fsck.h"
+
+#define KiB		1024ull
+#define MiB		(1024 * KiB)
+#define BLK		IOMAPFS_BLOCK_SIZE
+#define IMAGE_BYTES	(32 * MiB)
+
+static char image[96], golden[96], errlog[96];
+static struct fs *fs;
+
+/* ---- image, mount, fsck ---- */
+
+static void image_names(void)
+{
+	snprintf(image, sizeof(image), "%s/crash-%d", unit_scratch_dir, (int)getpid());
+	snprintf(golden, sizeof(golden), "%s/golden-%d", unit_scratch_dir, (int)getpid());
+	snprintf(errlog, sizeof(errlog), "%s/stderr-%d", unit_scratch_dir, (int)getpid());
+}
+
+static void mkfs_image(uint64_t journal_blocks)
+{
+	struct blk_dev_config cfg = { .nr_workers = 1 };
+	struct mkfs_opts mo = { .label = "crash", .journal_blocks = journal_blocks };
+	struct blk_dev *dev;
+	int fd = open(image, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, IMAGE_BYTES), 0);
+	close(fd);
+	ck_assert_int_eq(blk_dev_open(image, &cfg, &dev), 0);
+	ck_assert_int_eq(meta_mkfs(dev, &mo), 0);
+	blk_dev_close(dev);
+}
+
+/* No periodic commit: the tests decide when the journal commits. */
+static void mount_image(void)
+{
+	struct fs_mount_opts opts = { 0 };
+
+	opts.cache.size_bytes = 64 * MiB;
+	opts.blk.nr_workers = 2;
+	opts.meta.commit_interval_ms = 0;
+	ck_assert_int_eq(fs_mount(image, &opts, &fs), 0);
+}
+
+static void unmount_image(void)
+{
+	ck_assert_int_eq(fs_unmount(fs), 0);
+	fs = NULL;
+}
+
+/* The crash: nothing more reaches the device, the daemon goes away. */
+static void crash(void)
+{
+	fs_shutdown(fs);
+	fs_unmount(fs);
+	fs = NULL;
+}
+
+static void fsck_clean(void)
+{
+	struct fsck_opts o = { .no_change = true };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *log = open_memstream(&buf, &len);
+	int ret;
+
+	ck_assert_ptr_nonnull(log);
+	ret = fs_fsck(image, &o, log);
+	fclose(log);
+	if (ret)
+		ck_abort_msg("fsck -n exit %d:\n%s", ret, buf);
+	free(buf);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	char *buf = malloc(MiB);
+	ssize_t n;
+
+	ck_assert_int_ge(in, 0);
+	ck_assert_int_ge(out, 0);
+	while ((n = read(in, buf, MiB)) > 0)
+		ck_assert_int_eq(write(out, buf, n), n);
+	ck_assert_int_eq(n, 0);
+	free(buf);
+	close(in);
+	close(out);
+}
+
+static void teardown(void)
+{
+	if (fs)
+		fs_unmount(fs);
+	fs = NULL;
+	unlink(image);
+	unlink(golden);
+	unlink(errlog);
+}
+
+/* ---- files ---- */
+
+/* Byte @pos of a file written with @seed: names the seed and the offset,
+ * so data of another file or another place is caught. */
+static uint8_t pattern_byte(uint64_t pos, unsigned seed)
+{
+	return (uint8_t)(pos * 7 + (pos >> 12) * 13 + seed * 101 + 1);
+}
+
+static struct fs_inode *create(const char *name, mode_t mode)
+{
+	struct fs_create_args a = { .mode = S_IFREG | mode };
+	struct fs_inode *ip;
+
+	ck_assert_int_eq(fs_create(fs, IOMAPFS_ROOT_INO, name, &a, &ip), 0);
+	return ip;
+}
+
+static struct fs_inode *lookup(const char *name)
+{
+	struct fs_inode *ip;
+
+	ck_assert_int_eq(fs_lookup(fs, IOMAPFS_ROOT_INO, name, &ip), 0);
+	return ip;
+}
+
+static void write_seed(struct fs_inode *ip, uint64_t pos, size_t len, unsigned seed)
+{
+	uint8_t *buf = malloc(len);
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = pattern_byte(pos + i, seed);
+	ck_assert_int_eq(fs_write(ip, pos, buf, len, false), (ssize_t)len);
+	free(buf);
+}
+
+static uint64_t isize(struct fs_inode *ip)
+{
+	struct stat st;
+
+	fs_fill_stat(ip, &st);
+	return st.st_size;
+}
+
+/* Read the whole file (its size from stat) into a new buffer. */
+static uint8_t *read_file(struct fs_inode *ip, uint64_t *size)
+{
+	struct cache_read_result *res = malloc(sizeof(*res));
+	uint8_t *buf;
+	uint64_t done = 0;
+
+	*size = isize(ip);
+	buf = malloc(*size + 1);
+	while (done < *size) {
+		ssize_t n = fs_read(ip, done, min_t(uint64_t, *size - done, MiB), res);
+
+		ck_assert_int_gt(n, 0);
+		for (unsigned i = 0, off = 0; i < res->nr; off += res->iov[i].iov_len, i++)
+			memcpy(buf + done + off, res->iov[i].iov_base, res->iov[i].iov_len);
+		cache_read_done(res);
+		done += n;
+	}
+	free(res);
+	return buf;
+}
+
+/*
+ * Every block of @ip reads either as written with @seed or, where
+ * @zeros_ok says a block may have been freed or zeroed, as zeros.  Never
+ * another file's bytes.  Returns the size.
+ */
+static uint64_t expect_seed_or_zeros(struct fs_inode *ip, unsigned seed,
+				     bool (*zeros_ok)(uint64_t blk))
+{
+	uint64_t size;
+	uint8_t *buf = read_file(ip, &size);
+
+	for (uint64_t pos = 0; pos < size; pos++) {
+		if (buf[pos] == pattern_byte(pos, seed))
+			continue;
+		if (!buf[pos] && zeros_ok(pos / BLK))
+			continue;
+		ck_abort_msg("byte %llu of %llu: %#x is neither seed %u's %#x nor a hole",
+			     (unsigned long long)pos, (unsigned long long)size, buf[pos],
+			     seed, pattern_byte(pos, seed));
+	}
+	free(buf);
+	return size;
+}
+
+/* Capture stderr (the engine's messages) into errlog while @on. */
+static int saved_stderr = -1;
+
+static void capture_stderr(bool on)
+{
+	fflush(stderr);
+	if (on) {
+		int fd = open(errlog, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+		ck_assert_int_ge(fd, 0);
+		saved_stderr = dup(2);
+		dup2(fd, 2);
+		close(fd);
+	} else {
+		dup2(saved_stderr, 2);
+		close(saved_stderr);
+	}
+}
+
+static bool errlog_has(const char *what)
+{
+	char text[8192] = "";
+	int fd = open(errlog, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : 0;
+
+	if (fd >= 0)
+		close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	return strstr(text, what) != NULL;
+}
+
+/* ---- crash at every section boundary of one operation ---- */
+
+/*
+ * Run @op on the file "victim" of the golden image with a crash right
+ * after the commit of its @n-th section.  After the crash (and the replay
+ * of the next mount) @check must hold; then a new 0600 file takes
+ * whatever space the crash freed, and "victim" must still not read its
+ * bytes (a cross-link would hand them over); fsck must find the image
+ * clean.  Returns whether the crash came (false: @op has fewer sections).
+ */
+static bool crash_at_section(int (*op)(struct fs_inode *ip),
+			     void (*check)(struct fs_inode *ip), unsigned n)
+{
+	struct fs_inode *ip, *other;
+	bool crashed;
+	int err;
+
+	copy_file(golden, image);
+	mount_image();
+	ip = lookup("victim");
+	meta_crash_after_sections(fs_meta(fs), n);
+	capture_stderr(true);
+	err = op(ip);
+	capture_stderr(false);
+	ck_assert_msg(!errlog_has("exceeds the journal"),
+		      "a section outgrew the journal (crash point %u)", n);
+	crashed = meta_is_shutdown(fs_meta(fs));
+	ck_assert_int_eq(crashed ? 0 : err, 0);
+	meta_crash_after_sections(fs_meta(fs), 0);
+	fs_iput(ip);
+	if (crashed)
+		crash();
+	else
+		unmount_image();
+	mount_image();		/* replays the journal */
+	ip = lookup("victim");
+	check(ip);
+	other = create("secret", 0600);
+	write_seed(other, 0, 1 * MiB, 9);
+	ck_assert_int_eq(fs_fsync(other, false, NULL), 0);
+	fs_iput(other);
+	check(ip);
+	fs_iput(ip);
+	unmount_image();
+	fsck_clean();
+	return crashed;
+}
+
+/* crash_at_section() at every section boundary of @op in turn; returns
+ * how many crash points there were. */
+static unsigned crash_at_every_section(int (*op)(struct fs_inode *ip),
+				       void (*check)(struct fs_inode *ip))
+{
+	unsigned n = 1;
+
+	while (crash_at_section(op, check, n))
+		n++;
+	return n - 1;
+}
+
+/* The golden image: "victim" written by @fill and fsynced, clean unmount. */
+static void make_golden(uint64_t journal_blocks, void (*fill)(struct fs_inode *ip))
+{
+	struct fs_inode *ip;
+
+	mkfs_image(journal_blocks);
+	mount_image();
+	ip = create("victim", 0644);
+	fill(ip);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	fs_iput(ip);
+	unmount_image();
+	copy_file(image, golden);
+}
+
+/* ---- bug 1: truncate and punch in one section with the inode ---- */
+
+#define VICTIM_BYTES	(1 * MiB)
+
+static void fill_victim(struct fs_inode *ip)
+{
+	write_seed(ip, 0, VICTIM_BYTES, 1);
+}
+
+static int truncate_to_zero(struct fs_inode *ip)
+{
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = 0 };
+
+	return fs_setattr(fs, ip->ino, &sa);
+}
+
+static bool never_zero(uint64_t blk)
+{
+	return false;
+}
+
+/* A truncate cut short by the crash: some size, the old bytes below it. */
+static void check_truncated(struct fs_inode *ip)
+{
+	ck_assert_uint_le(expect_seed_or_zeros(ip, 1, never_zero), VICTIM_BYTES);
+}
+
+/*
+ * Regression: truncate freed the extents (and the bitmap bits) in one
+ * section and wrote the inode that still mapped them in a later one; a
+ * commit in between and a crash left a file mapping free blocks, which the
+ * next file got: a 0644 file read a 0600 file's data, fsck said
+ * "cross-linked".
+ */
+START_TEST(truncate_crash_between_sections_never_crosslinks)
+{
+	make_golden(0, fill_victim);
+	ck_assert_uint_ge(crash_at_every_section(truncate_to_zero, check_truncated), 2);
+}
+END_TEST
+
+#define HOLE_START	(256 * KiB)
+#define HOLE_END	(768 * KiB)
+
+static int punch_middle(struct fs_inode *ip)
+{
+	return fs_fallocate(ip, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    HOLE_START, HOLE_END - HOLE_START);
+}
+
+static bool in_hole(uint64_t blk)
+{
+	return blk >= HOLE_START / BLK && blk < HOLE_END / BLK;
+}
+
+static void check_punched(struct fs_inode *ip)
+{
+	ck_assert_uint_eq(expect_seed_or_zeros(ip, 1, in_hole), VICTIM_BYTES);
+}
+
+/* Regression: punch hole had the same two-section pattern as truncate. */
+START_TEST(punch_crash_between_sections_never_crosslinks)
+{
+	make_golden(0, fill_victim);
+	ck_assert_uint_ge(crash_at_every_section(punch_middle, check_punched), 2);
+}
+END_TEST
+
+/* ---- bug 3: bounded sections for fragmented files ---- */
+
+#define FRAG_EXTENTS	1500
+#define FRAG_JOURNAL	64	/* blocks */
+
+/* Every other block written: FRAG_EXTENTS extents, in EXTENT items. */
+static void fill_fragmented(struct fs_inode *ip)
+{
+	for (uint64_t i = 0; i < FRAG_EXTENTS; i++)
+		write_seed(ip, 2 * i * BLK, BLK, 1);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	ck_assert_uint_eq(ip->nr_ext, FRAG_EXTENTS);
+	ck_assert(ip->ext_in_tree);
+}
+
+static bool odd_block(uint64_t blk)
+{
+	return blk & 1;
+}
+
+static void check_fragmented_truncated(struct fs_inode *ip)
+{
+	expect_seed_or_zeros(ip, 1, odd_block);
+}
+
+/*
+ * Regression: truncating a file of thousands of extents was one section
+ * bigger than a small journal, written in place without crash protection;
+ * a crash between it and the inode's section left EXTENT items and the
+ * inode's extent count disagreeing (the file could not be opened).  Now
+ * a chain of bounded sections, each consistent: crash at every boundary.
+ */
+START_TEST(truncate_of_fragmented_file_is_a_chain_of_bounded_sections)
+{
+	unsigned points;
+
+	make_golden(FRAG_JOURNAL, fill_fragmented);
+	points = crash_at_every_section(truncate_to_zero, check_fragmented_truncated);
+	ck_assert_uint_ge(points, 3);	/* several sections, each a crash point */
+}
+END_TEST
+
+static int punch_all_fragmented(struct fs_inode *ip)
+{
+	return fs_fallocate(ip, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			    2 * FRAG_EXTENTS * BLK);
+}
+
+static int zero_all_fragmented(struct fs_inode *ip)
+{
+	return fs_fallocate(ip, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0,
+			    2 * FRAG_EXTENTS * BLK);
+}
+
+static bool any_block(uint64_t blk)
+{
+	return true;
+}
+
+static void check_fragmented_zeroed(struct fs_inode *ip)
+{
+	ck_assert_uint_eq(expect_seed_or_zeros(ip, 1, any_block),
+			  (2 * FRAG_EXTENTS - 1) * BLK);
+}
+
+/* Regression: punch and zero range of a fragmented file, the same. */
+START_TEST(punch_and_zero_range_of_fragmented_file_are_bounded)
+{
+	make_golden(FRAG_JOURNAL, fill_fragmented);
+	ck_assert_uint_ge(crash_at_every_section(punch_all_fragmented,
+						 check_fragmented_zeroed), 2);
+	/* Zero range takes many small sections: a few of them. */
+	for (unsigned n = 2; n <= 8; n += 3)
+		ck_assert(crash_at_section(zero_all_fragmented, check_fragmented_zeroed, n));
+}
+END_TEST
+
+/* ---- bug 6: the on-disk size grows when the data is on the device ---- */
+
+/*
+ * Regression: write() wrote the new size into the inode at once, so a
+ * commit (any other fsync, the periodic one) and a crash before the data
+ * was written back showed the new size over zeros.
+ */
+START_TEST(size_commit_before_writeback_never_shows_zeros)
+{
+	struct fs_inode *ip, *other;
+	uint64_t size;
+
+	mkfs_image(0);
+	mount_image();
+	ip = create("grown", 0644);
+	write_seed(ip, 0, 64 * KiB, 3);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	write_seed(ip, 64 * KiB, 192 * KiB, 3);		/* extends, no fsync */
+	other = create("other", 0644);			/* another file's fsync */
+	write_seed(other, 0, 4 * KiB, 4);
+	ck_assert_int_eq(fs_fsync(other, false, NULL), 0);
+	fs_iput(other);
+	ck_assert_int_eq(meta_commit(fs_meta(fs)), 0);
+	fs_iput(ip);
+	crash();
+	mount_image();
+	ip = lookup("grown");
+	size = expect_seed_or_zeros(ip, 3, never_zero);
+	ck_assert_uint_eq(size, 64 * KiB);	/* the data after it never got there */
+	fs_iput(ip);
+	unmount_image();
+}
+END_TEST
+
+/* After fsync (writeback done) the size is there, with its data. */
+START_TEST(size_reaches_disk_with_its_data)
+{
+	struct fs_inode *ip;
+
+	mkfs_image(0);
+	mount_image();
+	ip = create("grown", 0644);
+	write_seed(ip, 0, 100 * KiB + 17, 5);
+	ck_assert_int_eq(fs_fsync(ip, true, NULL), 0);
+	write_seed(ip, 100 * KiB + 17, 3, 5);		/* into the written tail block */
+	ck_assert_int_eq(fs_fsync(ip, true, NULL), 0);
+	fs_iput(ip);
+	crash();
+	mount_image();
+	ip = lookup("grown");
+	ck_assert_uint_eq(expect_seed_or_zeros(ip, 5, never_zero), 100 * KiB + 20);
+	fs_iput(ip);
+	unmount_image();
+}
+END_TEST
+
+static Suite *crash_suite(void)
+{
+	Suite *s = suite_create("fs_crash");
+	TCase *tc = tcase_create("crash");
+
+	tcase_set_timeout(tc, 240);
+	tcase_add_checked_fixture(tc, image_names, teardown);
+	tcase_add_test(tc, truncate_crash_between_sections_never_crosslinks);
+	tcase_add_test(tc, punch_crash_between_sections_never_crosslinks);
+	tcase_add_test(tc, truncate_of_fragmented_file_is_a_chain_of_bounded_sections);
+	tcase_add_test(tc, punch_and_zero_range_of_fragmented_file_are_bounded);
+	tcase_add_test(tc, size_commit_before_writeback_never_shows_zeros);
+	tcase_add_test(tc, size_reaches_disk_with_its_data);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return unit_run(crash_suite(), "crash");
+}
