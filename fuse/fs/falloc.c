@@ -21,6 +21,7 @@
  * Task context (FUSE request threads).
  */
 #include <linux/falloc.h>
+#include <sys/xattr.h>
 #include <string.h>
 #include <time.h>
 #include "fs_internal.h"
@@ -197,6 +198,28 @@ static void setattr_apply_locked(struct fs_inode *ip, const struct fs_setattr *s
 	ip->dirty = true;
 }
 
+/* One section: the ACL that goes with a new mode first (the step that can
+ * fail), then the attributes and the inode. */
+static int setattr_write(struct fs_inode *ip, const struct fs_setattr *sa,
+			 bool size_changed)
+{
+	struct meta *m = fs_meta(ip->fs);
+	int err = 0;
+
+	meta_begin(m);
+	if (sa->acl && (sa->valid & FS_SET_MODE))
+		err = fs_xattr_set_locked(ip->fs, ip, "system.posix_acl_access",
+					  sa->acl, sa->acl_len, XATTR_REPLACE);
+	if (!err) {
+		pthread_mutex_lock(&ip->lock);
+		setattr_apply_locked(ip, sa, size_changed);
+		pthread_mutex_unlock(&ip->lock);
+		err = fs_inode_write(ip);
+	}
+	meta_end(m);
+	return err;
+}
+
 static int setattr_check(struct fs_inode *ip, const struct fs_setattr *sa)
 {
 	if (!(sa->valid & FS_SET_SIZE))
@@ -229,12 +252,8 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct fs_setattr *sa)
 		size_changed = sa->size != cache_mapping_size(ip->mapping);
 		err = file_set_size(ip, sa->size);
 	}
-	if (!err) {
-		pthread_mutex_lock(&ip->lock);
-		setattr_apply_locked(ip, sa, size_changed);
-		pthread_mutex_unlock(&ip->lock);
-		err = fs_inode_mark_dirty(ip);
-	}
+	if (!err)
+		err = setattr_write(ip, sa, size_changed);
 	pthread_rwlock_unlock(&ip->rwsem);
 out_put:
 	fs_iput(ip);

@@ -195,6 +195,10 @@ int fs_bucket_find(struct meta *m, struct fs_bucket *b, const char *name);
 
 /* ---- xattr.c (namespace side) ---- */
 
+/* In a section: set (or replace) xattr @name of @ip like fs_setxattr(),
+ * without touching ctime or writing the inode. */
+int fs_xattr_set_locked(struct fs *fs, struct fs_inode *ip, const char *name,
+			const void *value, size_t size, int flags);
 /* In a section: delete every XATTR and XATTR_DATA item of @ino (inode free). */
 int fs_xattr_remove_all(struct fs *fs, uint64_t ino);
 

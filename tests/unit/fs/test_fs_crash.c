@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/xattr.h>
+#include "acl.h"
 #include "fs_internal.h"
 #include "fsck.h"
 
@@ -319,19 +321,27 @@ static unsigned crash_at_every_section(int (*op)(struct fs_inode *ip),
 	return n - 1;
 }
 
-/* The golden image: "victim" written by @fill and fsynced, clean unmount. */
-static void make_golden(uint64_t journal_blocks, void (*fill)(struct fs_inode *ip))
+/* The golden image: "victim" made with @mode, given its contents by @fill
+ * and fsynced, clean unmount. */
+static void make_golden_mode(uint64_t journal_blocks, mode_t mode,
+			     void (*fill)(struct fs_inode *ip))
 {
+	struct fs_create_args a = { .mode = mode };
 	struct fs_inode *ip;
 
 	mkfs_image(journal_blocks);
 	mount_image();
-	ip = create("victim", 0644);
+	ck_assert_int_eq(fs_create(fs, IOMAPFS_ROOT_INO, "victim", &a, &ip), 0);
 	fill(ip);
 	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
 	fs_iput(ip);
 	unmount_image();
 	copy_file(image, golden);
+}
+
+static void make_golden(uint64_t journal_blocks, void (*fill)(struct fs_inode *ip))
+{
+	make_golden_mode(journal_blocks, S_IFREG | 0644, fill);
 }
 
 /* ---- bug 1: truncate and punch in one section with the inode ---- */
@@ -476,6 +486,197 @@ START_TEST(punch_and_zero_range_of_fragmented_file_are_bounded)
 	/* Zero range takes many small sections: a few of them. */
 	for (unsigned n = 2; n <= 8; n += 3)
 		ck_assert(crash_at_section(zero_all_fragmented, check_fragmented_zeroed, n));
+}
+END_TEST
+
+/* ---- bug 2: an ACL and its mode change in one section ---- */
+
+enum { A_USER_OBJ = 1, A_USER = 2, A_GROUP_OBJ = 4, A_MASK = 0x10, A_OTHER = 0x20 };
+
+/* The kernel's xattr form of user::@u, user:1000:rw, group::@g, mask::@m,
+ * other::@o. */
+static size_t acl_blob(uint8_t *buf, unsigned u, unsigned g, unsigned m, unsigned o)
+{
+	const uint16_t e[5][2] = { { A_USER_OBJ, u }, { A_USER, 6 }, { A_GROUP_OBJ, g },
+				   { A_MASK, m }, { A_OTHER, o } };
+	uint32_t version = 2;
+	size_t len = 4;
+
+	memcpy(buf, &version, 4);
+	for (int i = 0; i < 5; i++, len += 8) {
+		uint32_t id = e[i][0] == A_USER ? 1000 : (uint32_t)-1;
+
+		memcpy(buf + len, &e[i][0], 2);
+		memcpy(buf + len + 2, &e[i][1], 2);
+		memcpy(buf + len + 4, &id, 4);
+	}
+	return len;
+}
+
+/*
+ * The mode of @ino agrees with its access ACL (owner, mask, other bits,
+ * as posix_acl_equiv_mode() folds them), or with @no_acl_mode when it has
+ * none, which only @acl_optional allows.
+ */
+static void check_mode_and_acl(uint64_t ino, bool acl_optional, mode_t no_acl_mode)
+{
+	uint8_t buf[256];
+	ssize_t len = fs_getxattr(fs, ino, XATTR_NAME_POSIX_ACL_ACCESS, buf, sizeof(buf));
+	struct fs_inode *ip;
+	mode_t want = 0, mode;
+
+	ck_assert_int_eq(fs_iget(fs, ino, &ip), 0);
+	mode = ip->di.mode & 0777;
+	fs_iput(ip);
+	if (len == -ENODATA) {
+		ck_assert_msg(acl_optional, "mode %o without its ACL", mode);
+		ck_assert_uint_eq(mode, no_acl_mode);
+		return;
+	}
+	ck_assert_int_gt(len, 4);
+	for (ssize_t off = 4; off + 8 <= len; off += 8) {
+		uint16_t tag, perm;
+
+		memcpy(&tag, buf + off, 2);
+		memcpy(&perm, buf + off + 2, 2);
+		if (tag == A_USER_OBJ)
+			want |= perm << 6;
+		else if (tag == A_MASK)
+			want |= perm << 3;
+		else if (tag == A_OTHER)
+			want |= perm;
+	}
+	ck_assert_msg(mode == want, "mode %o, its ACL says %o", mode, want);
+}
+
+/* As the daemon creates a file under a directory with a default ACL. */
+static int create_like_daemon(uint64_t dir, const char *name, struct fs_inode **out)
+{
+	struct fs_create_args a = { .mode = S_IFREG | 0666 };
+	struct acl_inherit ai;
+	int err = acl_prepare_create(fs, dir, &a.mode, 022, &ai);
+
+	if (!err) {
+		acl_inherit_to_args(&ai, &a);
+		err = fs_create(fs, dir, name, &a, out);
+	}
+	acl_inherit_free(&ai);
+	return err;
+}
+
+/* As the daemon's setattr does a chmod on a file with an ACL. */
+static int chmod_like_daemon(uint64_t ino, mode_t mode)
+{
+	struct fs_setattr sa = { .valid = FS_SET_MODE, .mode = S_IFREG | mode };
+	int err = acl_chmod_prepare(fs, ino, &sa);
+
+	if (!err)
+		err = fs_setattr(fs, ino, &sa);
+	kfree((void *)sa.acl);
+	return err;
+}
+
+static void fill_default_acl(struct fs_inode *dp)
+{
+	uint8_t buf[64];
+	size_t len = acl_blob(buf, 7, 5, 7, 5);
+
+	ck_assert_int_eq(acl_set(fs, dp->ino, XATTR_NAME_POSIX_ACL_DEFAULT, buf, len, 0,
+				 true), 0);
+}
+
+static int create_in_victim(struct fs_inode *dp)
+{
+	struct fs_inode *ip;
+	int err = create_like_daemon(dp->ino, "child", &ip);
+
+	if (!err)
+		fs_iput(ip);
+	return err;
+}
+
+/* "child" does not exist, or has its ACL and the mode masked by it. */
+static void check_child(struct fs_inode *dp)
+{
+	uint64_t ino;
+	unsigned dtype;
+	int err;
+
+	meta_begin(fs_meta(fs));
+	err = fs_dir_find(fs, dp->ino, "child", &ino, &dtype);
+	meta_end(fs_meta(fs));
+	if (err == -ENOENT)
+		return;
+	ck_assert_int_eq(err, 0);
+	check_mode_and_acl(ino, false, 0);
+}
+
+/*
+ * Regression: a create under a directory with a default ACL stored the
+ * inode (its mode masked by the inherited ACL) in one section and the ACL
+ * in another; a crash in between left the mode alone, the ACL gone.
+ */
+START_TEST(acl_create_crash_between_sections_keeps_mode_with_its_acl)
+{
+	make_golden_mode(0, S_IFDIR | 0755, fill_default_acl);
+	ck_assert_uint_ge(crash_at_every_section(create_in_victim, check_child), 1);
+}
+END_TEST
+
+/* Set the access ACL of @ip (user::@u, user:1000:rw, group::@g, mask::@m,
+ * other::@o) as the daemon's setxattr does. */
+static int set_acl(struct fs_inode *ip, unsigned u, unsigned g, unsigned m, unsigned o)
+{
+	uint8_t buf[64];
+	size_t len = acl_blob(buf, u, g, m, o);
+
+	return acl_set(fs, ip->ino, XATTR_NAME_POSIX_ACL_ACCESS, buf, len, 0, true);
+}
+
+static void fill_access_acl(struct fs_inode *ip)
+{
+	ck_assert_int_eq(set_acl(ip, 6, 4, 6, 4), 0);
+}
+
+static int chmod_victim(struct fs_inode *ip)
+{
+	return chmod_like_daemon(ip->ino, 0700);
+}
+
+static void check_victim_acl(struct fs_inode *ip)
+{
+	check_mode_and_acl(ip->ino, false, 0);
+}
+
+/* Regression: chmod of a file with an ACL set the mode, then rewrote the
+ * ACL in a later section. */
+START_TEST(acl_chmod_crash_between_sections_keeps_mode_with_its_acl)
+{
+	make_golden(0, fill_access_acl);
+	ck_assert_uint_ge(crash_at_every_section(chmod_victim, check_victim_acl), 1);
+}
+END_TEST
+
+static void fill_nothing(struct fs_inode *ip)
+{
+}
+
+static int set_access_acl(struct fs_inode *ip)
+{
+	return set_acl(ip, 7, 4, 6, 0);
+}
+
+static void check_victim_acl_or_0644(struct fs_inode *ip)
+{
+	check_mode_and_acl(ip->ino, true, 0644);
+}
+
+/* Regression: setting an access ACL stored it, then set the mode it
+ * implies in a later section (0644 with an "other::---" ACL). */
+START_TEST(acl_set_crash_between_sections_keeps_mode_with_its_acl)
+{
+	make_golden(0, fill_nothing);
+	ck_assert_uint_ge(crash_at_every_section(set_access_acl, check_victim_acl_or_0644), 1);
 }
 END_TEST
 
@@ -655,6 +856,9 @@ static Suite *crash_suite(void)
 	tcase_add_test(tc, punch_crash_between_sections_never_crosslinks);
 	tcase_add_test(tc, truncate_of_fragmented_file_is_a_chain_of_bounded_sections);
 	tcase_add_test(tc, punch_and_zero_range_of_fragmented_file_are_bounded);
+	tcase_add_test(tc, acl_create_crash_between_sections_keeps_mode_with_its_acl);
+	tcase_add_test(tc, acl_chmod_crash_between_sections_keeps_mode_with_its_acl);
+	tcase_add_test(tc, acl_set_crash_between_sections_keeps_mode_with_its_acl);
 	tcase_add_test(tc, conversion_commit_never_persists_before_its_data);
 	tcase_add_test(tc, size_commit_before_writeback_never_shows_zeros);
 	tcase_add_test(tc, size_reaches_disk_with_its_data);
