@@ -680,6 +680,72 @@ START_TEST(acl_set_crash_between_sections_keeps_mode_with_its_acl)
 }
 END_TEST
 
+/* ---- bug 4: a truncate that fails changes nothing ---- */
+
+#define EVICT_EXTENTS	5000	/* more EXTENT leaves than the smallest buffer cache */
+
+struct read_fault {
+	unsigned long	failed;
+};
+
+/* Every read fails: the metadata the truncate needs is not in the cache. */
+static void fail_reads(struct blk_dev *dev, struct bio *bio)
+{
+	struct read_fault *rf = blk_dev_ops_private(dev);
+
+	if (bio->bi_op == REQ_OP_READ) {
+		rf->failed++;
+		bio->bi_status = -EIO;
+		bio_endio(bio);
+		return;
+	}
+	blk_dev_default_submit(dev, bio);
+}
+
+static const struct blk_dev_ops fail_reads_ops = { .submit = fail_reads };
+
+/*
+ * Regression: truncate dropped the cached data and lowered i_size before
+ * the section that freed the extents, which could still fail (here: an
+ * EXTENT leaf that cannot be read); the call failed, yet the file looked
+ * truncated and its blocks stayed mapped past the new EOF.
+ */
+START_TEST(failed_truncate_keeps_size_and_data)
+{
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = 0 };
+	struct fs_mount_opts opts = { 0 };
+	struct read_fault rf = { 0 };
+	struct fs_inode *ip;
+	uint64_t size;
+
+	mkfs_image(0);
+	mount_image();
+	ip = create("victim", 0644);
+	for (uint64_t i = 0; i < EVICT_EXTENTS; i++)
+		write_seed(ip, 2 * i * BLK, BLK, 6);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	size = isize(ip);
+	fs_iput(ip);
+	unmount_image();
+	opts.cache.size_bytes = 64 * MiB;
+	opts.blk.nr_workers = 2;
+	opts.meta.commit_interval_ms = 0;
+	opts.meta.buf_cache_bytes = 1;	/* the smallest: early leaves get evicted */
+	ck_assert_int_eq(fs_mount(image, &opts, &fs), 0);
+	ip = lookup("victim");
+	blk_dev_set_ops(fs_dev(fs), &fail_reads_ops, &rf);
+	ck_assert_int_eq(fs_setattr(fs, ip->ino, &sa), -EIO);
+	blk_dev_set_ops(fs_dev(fs), NULL, NULL);
+	ck_assert_uint_gt(rf.failed, 0);
+	ck_assert(!fs_is_shutdown(fs));
+	ck_assert_uint_eq(isize(ip), size);		/* nothing changed */
+	expect_seed_or_zeros(ip, 6, odd_block);
+	fs_iput(ip);
+	unmount_image();
+	fsck_clean();
+}
+END_TEST
+
 /* ---- bug 5: data is flushed before the commit that exposes it ---- */
 
 /*
@@ -859,6 +925,7 @@ static Suite *crash_suite(void)
 	tcase_add_test(tc, acl_create_crash_between_sections_keeps_mode_with_its_acl);
 	tcase_add_test(tc, acl_chmod_crash_between_sections_keeps_mode_with_its_acl);
 	tcase_add_test(tc, acl_set_crash_between_sections_keeps_mode_with_its_acl);
+	tcase_add_test(tc, failed_truncate_keeps_size_and_data);
 	tcase_add_test(tc, conversion_commit_never_persists_before_its_data);
 	tcase_add_test(tc, size_commit_before_writeback_never_shows_zeros);
 	tcase_add_test(tc, size_reaches_disk_with_its_data);
