@@ -9,14 +9,14 @@
  *
  * Completion, first in the reaper (ioend_writeback_end_bio):
  *
- *	failed / DROPBEHIND / UNWRITTEN --bio_complete_in_task()--> worker
+ *	failed / DROPBEHIND / UNWRITTEN / SIZE --bio_complete_in_task()--> worker
  *	otherwise: end writeback on every folio, right there, nothing else
  *
  * In the worker the ioend goes on its mapping's completion list and the
  * mapping registers a task_batch_cb; after the worker's whole batch the
  * callback sorts the list, merges adjacent ioends (iomap_ioend_try_merge),
- * converts unwritten ranges (->ioend_complete, once per merged range),
- * records errors (errseq) and ends writeback, invalidating drop-behind
+ * converts unwritten ranges and moves the on-disk size (->ioend_complete,
+ * once per merged range), records errors (errseq) and ends writeback, invalidating drop-behind
  * folios.  Each of these steps calls might_sleep(): a debug build aborts
  * if one ever runs in the reaper.
  *
@@ -248,6 +248,7 @@ static void ioend_try_merge(struct ioend *ioend, struct list_head *more)
 			break;
 		list_move_tail(&next->io_list, &ioend->io_list);
 		ioend->io_size += next->io_size;
+		ioend->io_flags |= next->io_flags & IOEND_F_SIZE;
 		atomic_fetch_add(&cache->stat.ioends_merged, 1);
 	}
 }
@@ -287,7 +288,8 @@ static void ioend_complete_merged(struct cache_mapping *m, struct ioend *head)
 	int error = head->io_error;
 
 	might_sleep();
-	if ((head->io_flags & IOEND_F_UNWRITTEN) && m->ops->ioend_complete) {
+	if ((head->io_flags & (IOEND_F_UNWRITTEN | IOEND_F_SIZE)) &&
+	    m->ops->ioend_complete) {
 		int ret = m->ops->ioend_complete(head, error);
 
 		if (!error)
@@ -362,6 +364,8 @@ static bool ioend_needs_task(const struct ioend *ioend, enum bio_defer_reason *r
 		*reason = BIO_DEFER_DROPBEHIND;
 	else if (ioend->io_flags & IOEND_F_UNWRITTEN)
 		*reason = BIO_DEFER_UNWRITTEN;
+	else if (ioend->io_flags & IOEND_F_SIZE)
+		*reason = BIO_DEFER_SIZE;
 	else
 		return false;
 	return true;

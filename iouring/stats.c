@@ -151,6 +151,7 @@ void blk_stats_for_each(const struct blk_stats *st,
 	fn(ctx, "deferred_error", st->deferred[BIO_DEFER_ERROR]);
 	fn(ctx, "deferred_unwritten", st->deferred[BIO_DEFER_UNWRITTEN]);
 	fn(ctx, "deferred_read_error", st->deferred[BIO_DEFER_READ_ERROR]);
+	fn(ctx, "deferred_size", st->deferred[BIO_DEFER_SIZE]);
 	fn(ctx, "completed_in_worker", st->completed_in_worker);
 	fn(ctx, "worker_batches", st->worker_batches);
 	fn(ctx, "worker_batch_bios", st->worker_batch_bios);

@@ -229,9 +229,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int err;
 
 	setattr_from_fuse(attr, to_set, &sa);
-	err = sa.valid ? fs_setattr(fs, ino, &sa) : 0;
-	if (!err && (sa.valid & FS_SET_MODE) && req_daemon(req)->posix_acl)
-		err = acl_chmod(fs, ino, sa.mode);
+	err = req_daemon(req)->posix_acl ? acl_chmod_prepare(fs, ino, &sa) : 0;
+	if (!err && sa.valid)
+		err = fs_setattr(fs, ino, &sa);
+	kfree((void *)sa.acl);
 	if (!err)
 		err = fs_iget(fs, ino, &ip);
 	if (err)
@@ -281,14 +282,6 @@ static int create_args(fuse_req_t req, uint64_t parent, struct fs_create_args *a
 	return 0;
 }
 
-/* Undo a create whose ACLs could not be stored, so it stays all or nothing. */
-static void create_undo(struct fs *fs, uint64_t parent, const char *name, mode_t mode)
-{
-	int err = S_ISDIR(mode) ? fs_rmdir(fs, parent, name) : fs_unlink(fs, parent, name);
-
-	WARN_ON_ONCE(err && err != -EIO);
-}
-
 static int do_create(fuse_req_t req, uint64_t parent, const char *name, mode_t mode,
 		     dev_t rdev, const char *target, struct fs_inode **out)
 {
@@ -300,14 +293,9 @@ static int do_create(fuse_req_t req, uint64_t parent, const char *name, mode_t m
 	err = name_check(name);
 	if (!err)
 		err = create_args(req, parent, &args, &ai);
-	if (!err)
-		err = fs_create(fs, parent, name, &args, out);
 	if (!err) {
-		err = acl_apply_create(fs, (*out)->ino, &ai);
-		if (err) {
-			fs_iput(*out);
-			create_undo(fs, parent, name, args.mode);
-		}
+		acl_inherit_to_args(&ai, &args);
+		err = fs_create(fs, parent, name, &args, out);
 	}
 	acl_inherit_free(&ai);
 	return err;

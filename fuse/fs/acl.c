@@ -280,17 +280,18 @@ int acl_prepare_create(struct fs *fs, uint64_t parent, mode_t *mode, mode_t umas
 	return 0;
 }
 
-int acl_apply_create(struct fs *fs, uint64_t ino, const struct acl_inherit *ai)
+void acl_inherit_to_args(struct acl_inherit *ai, struct fs_create_args *args)
 {
-	int err = 0;
+	unsigned n = 0;
 
 	if (ai->access)
-		err = fs_setxattr(fs, ino, XATTR_NAME_POSIX_ACL_ACCESS, ai->access,
-				  ai->access_len, 0);
-	if (!err && ai->dflt)
-		err = fs_setxattr(fs, ino, XATTR_NAME_POSIX_ACL_DEFAULT, ai->dflt,
-				  ai->dflt_len, 0);
-	return err;
+		ai->xattrs[n++] = (struct fs_xattr_init){ XATTR_NAME_POSIX_ACL_ACCESS,
+							  ai->access, ai->access_len };
+	if (ai->dflt)
+		ai->xattrs[n++] = (struct fs_xattr_init){ XATTR_NAME_POSIX_ACL_DEFAULT,
+							  ai->dflt, ai->dflt_len };
+	args->xattrs = ai->xattrs;
+	args->nr_xattrs = n;
 }
 
 void acl_inherit_free(struct acl_inherit *ai)
@@ -314,40 +315,27 @@ static int acl_inode_mode(struct fs *fs, uint64_t ino, mode_t *mode)
 	return 0;
 }
 
-static int acl_set_mode(struct fs *fs, uint64_t ino, mode_t mode)
-{
-	struct fs_setattr sa = { .valid = FS_SET_MODE, .mode = mode };
-
-	return fs_setattr(fs, ino, &sa);
-}
-
-/* Setting the access ACL: posix_acl_update_mode(), then store or drop. */
+/* Setting the access ACL: posix_acl_update_mode(), then store or drop it
+ * and set the mode in one section. */
 static int acl_set_access(struct fs *fs, uint64_t ino, struct acl *acl, int flags,
 			  bool keep_sgid)
 {
-	mode_t mode, old;
+	mode_t mode;
 	int err, not_equiv;
 
 	err = acl_inode_mode(fs, ino, &mode);
 	if (err)
 		return err;
-	old = mode;
 	not_equiv = acl_equiv_mode(acl, &mode);
 	if (!keep_sgid)
 		mode &= ~(mode_t)S_ISGID;
-	if (not_equiv) {
-		err = fs_setxattr(fs, ino, XATTR_NAME_POSIX_ACL_ACCESS, acl->blob,
-				  acl->len, flags);
-	} else {
-		/* Equivalent to the mode: drop any stored ACL instead.
-		 * XATTR_REPLACE with none stored stays -ENODATA. */
-		err = fs_removexattr(fs, ino, XATTR_NAME_POSIX_ACL_ACCESS);
-		if (err == -ENODATA && !(flags & XATTR_REPLACE))
-			err = 0;
-	}
-	if (err)
-		return err;
-	return mode != old ? acl_set_mode(fs, ino, mode) : 0;
+	/* Equivalent to the mode: drop any stored ACL instead (value NULL);
+	 * XATTR_REPLACE with none stored stays -ENODATA. */
+	err = fs_setxattr_mode(fs, ino, XATTR_NAME_POSIX_ACL_ACCESS,
+			       not_equiv ? acl->blob : NULL, acl->len, flags, &mode);
+	if (!not_equiv && err == -ENODATA && !(flags & XATTR_REPLACE))
+		err = 0;
+	return err;
 }
 
 int acl_set(struct fs *fs, uint64_t ino, const char *name, const void *value,
@@ -381,21 +369,20 @@ int acl_remove(struct fs *fs, uint64_t ino, const char *name)
 	return fs_removexattr(fs, ino, name);
 }
 
-int acl_chmod(struct fs *fs, uint64_t ino, mode_t mode)
+int acl_chmod_prepare(struct fs *fs, uint64_t ino, struct fs_setattr *sa)
 {
 	struct acl acl;
 	int err;
 
-	if (S_ISLNK(mode))
+	if (!(sa->valid & FS_SET_MODE) || S_ISLNK(sa->mode))
 		return 0;
 	err = acl_get(fs, ino, XATTR_NAME_POSIX_ACL_ACCESS, &acl);
 	if (err == -ENODATA || err == -EOPNOTSUPP)
 		return 0;
 	if (err)
 		return err;
-	acl_chmod_entries(&acl, mode);
-	err = fs_setxattr(fs, ino, XATTR_NAME_POSIX_ACL_ACCESS, acl.blob, acl.len,
-			  XATTR_REPLACE);
-	kfree(acl.blob);
-	return err;
+	acl_chmod_entries(&acl, sa->mode);
+	sa->acl = acl.blob;
+	sa->acl_len = acl.len;
+	return 0;
 }

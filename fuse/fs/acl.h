@@ -26,6 +26,7 @@ struct acl_inherit {
 	size_t	access_len;
 	void	*dflt;		/* directories only: the parent's default ACL */
 	size_t	dflt_len;
+	struct fs_xattr_init xattrs[2];	/* acl_inherit_to_args() */
 };
 
 /*
@@ -36,8 +37,10 @@ struct acl_inherit {
  */
 int acl_prepare_create(struct fs *fs, uint64_t parent, mode_t *mode, mode_t umask,
 		       struct acl_inherit *ai);
-/* After the child @ino exists: store what acl_prepare_create() decided. */
-int acl_apply_create(struct fs *fs, uint64_t ino, const struct acl_inherit *ai);
+/* Hand what acl_prepare_create() decided to fs_create() (@args->xattrs,
+ * pointing into @ai), which stores it in the create's own section: a crash
+ * never leaves the new inode with its masked mode but without its ACL. */
+void acl_inherit_to_args(struct acl_inherit *ai, struct fs_create_args *args);
 void acl_inherit_free(struct acl_inherit *ai);
 
 /*
@@ -51,8 +54,11 @@ int acl_set(struct fs *fs, uint64_t ino, const char *name, const void *value,
 	    size_t size, int flags, bool keep_sgid);
 /* removexattr of an ACL xattr. */
 int acl_remove(struct fs *fs, uint64_t ino, const char *name);
-/* After a chmod: rewrite the access ACL's owner, mask (or group) and other
- * entries from @mode (posix_acl_chmod).  No ACL: nothing to do. */
-int acl_chmod(struct fs *fs, uint64_t ino, mode_t mode);
+/* Before a chmod (@sa with FS_SET_MODE): the access ACL with its owner,
+ * mask (or group) and other entries rewritten from the new mode
+ * (posix_acl_chmod) goes into sa->acl, for fs_setattr() to replace in the
+ * same section as the mode.  No ACL: nothing to do.  The caller frees
+ * sa->acl with kfree(). */
+int acl_chmod_prepare(struct fs *fs, uint64_t ino, struct fs_setattr *sa);
 
 #endif /* IOMAPFS_ACL_H */

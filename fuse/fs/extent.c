@@ -477,26 +477,87 @@ static void truncate_piece(void *arg, const struct fs_extent *piece)
 		tc->err = err;
 }
 
-int fs_extent_punch(struct fs_inode *ip, uint64_t fblk, uint64_t len)
+/* Most blocks one piece frees: its bitmap bits span a few bitmap blocks at
+ * most, so one step stays within META_SECTION_STEP_MAX. */
+#define PIECE_MAX_BLOCKS	(4ull * IOMAPFS_BITMAP_BITS)
+
+/* Under ip->lock: where the last piece of [fblk, end) to free starts (the
+ * tail of the last extent in it, at most PIECE_MAX_BLOCKS); @fblk when no
+ * extent is left there. */
+static uint64_t last_piece_start(const struct fs_inode *ip, uint64_t fblk, uint64_t end)
 {
-	struct truncate_ctx tc = { .m = ip->fs->meta };
+	uint32_t i = fs_ext_search(ip, end - 1);
+	const struct fs_extent *e;
+
+	if (i == ip->nr_ext || ip->ext[i].fblk >= end) {
+		if (!i)
+			return fblk;
+		i--;
+	}
+	e = &ip->ext[i];
+	if (ext_end(e) <= fblk)
+		return fblk;
+	end = min_t(uint64_t, end, ext_end(e));
+	return max_t(uint64_t, max_t(uint64_t, fblk, e->fblk),
+		     end > PIECE_MAX_BLOCKS ? end - PIECE_MAX_BLOCKS : 0);
+}
+
+int fs_extent_read_range(struct fs_inode *ip, uint64_t fblk, uint64_t end)
+{
+	struct iomapfs_key key, max = meta_key(ip->ino, IOMAPFS_ITEM_EXTENT, end - 1);
+	struct iomapfs_extent d;
+	uint32_t i, len;
+	bool tree;
 	int err;
 
 	pthread_mutex_lock(&ip->lock);
-	err = fs_ext_remove(ip, fblk, len, truncate_piece, &tc);
+	tree = ip->ext_in_tree;
+	i = fs_ext_search(ip, fblk);
+	key = meta_key(ip->ino, IOMAPFS_ITEM_EXTENT,
+		       i < ip->nr_ext ? min_t(uint64_t, fblk, ip->ext[i].fblk) : fblk);
+	pthread_mutex_unlock(&ip->lock);
+	if (!tree || end <= fblk)
+		return 0;
+	for (;;) {
+		len = sizeof(d);
+		err = btree_next(ip->fs->meta, &key, &max, &d, &len);
+		if (err)
+			return err == -ENOENT ? 0 : err;
+		if (key.offset == UINT64_MAX)
+			return 0;
+		meta_key_next(&key);
+	}
+}
+
+int fs_ext_reserve(struct fs_inode *ip, uint32_t more)
+{
+	return ext_reserve(ip, more);
+}
+
+int fs_extent_punch_step(struct fs_inode *ip, uint64_t fblk, uint64_t *end)
+{
+	struct truncate_ctx tc = { .m = ip->fs->meta };
+	int err = 0;
+
+	pthread_mutex_lock(&ip->lock);
+	while (*end > fblk) {
+		uint64_t lo = last_piece_start(ip, fblk, *end);
+
+		err = fs_ext_remove(ip, lo, *end - lo, truncate_piece, &tc);
+		if (!err)
+			err = tc.err;
+		if (!err)
+			err = fs_extent_store(ip);	/* so the budget sees its blocks */
+		if (err)
+			break;
+		*end = lo;
+		if (meta_section_full(tc.m))
+			break;
+	}
 	if (tc.unreserve) {
 		alloc_unreserve(tc.m, tc.unreserve);
 		ip->delalloc_blocks -= min_t(uint64_t, tc.unreserve, ip->delalloc_blocks);
 	}
-	if (!err)
-		err = tc.err;
-	if (!err)
-		err = fs_extent_store(ip);
 	pthread_mutex_unlock(&ip->lock);
 	return err;
-}
-
-int fs_extent_truncate(struct fs_inode *ip, uint64_t fblk)
-{
-	return fs_extent_punch(ip, fblk, UINT64_MAX);
 }

@@ -5,10 +5,13 @@
  *
  * All of them hold ip->rwsem for writing, so no buffered write races with
  * them; the flusher may still be writing back folios outside the range.
- * The order is always: fix up the cache first (zero partial blocks, drop
- * whole folios, waiting for their writeback), then change the extent map
- * and the inode in a section.  A folio dropped from the cache can no longer
- * reach writeback, so a block freed in the section is never written again.
+ * The order is always: check what the sections can fail on, fix up the
+ * cache (zero partial blocks, drop whole folios, waiting for their
+ * writeback), then change the extent map and the inode together, in
+ * sections bounded by the journal (meta_section_full), each of which
+ * leaves a consistent file if a commit and a crash follow it.  A folio
+ * dropped from the cache can no longer reach writeback, so a block freed
+ * in a section is never written again.
  *
  * Partial blocks are zeroed in the cache: cache_zero_range() reads a block
  * that holds data on disk, zeroes and dirties the range, and ordinary
@@ -18,6 +21,7 @@
  * Task context (FUSE request threads).
  */
 #include <linux/falloc.h>
+#include <sys/xattr.h>
 #include <string.h>
 #include <time.h>
 #include "fs_internal.h"
@@ -45,26 +49,92 @@ static int zero_block_tail(struct fs_inode *ip, uint64_t pos)
 	return zero_partial(ip, pos, ALIGN_UP(pos, (uint64_t)BLK_SIZE));
 }
 
-/* ---- truncate ---- */
+/* ---- freeing a range: truncate and punch ---- */
 
-static int truncate_down(struct fs_inode *ip, uint64_t size)
+/*
+ * Check what the sections of a free can fail on before anything changes:
+ * room in the extent map for a split, and the extent items read (the
+ * metadata I/O that could fail).  In-memory state (cached folios, i_size)
+ * changes only after this succeeded; an error after that point is a
+ * broken invariant or a dead device, and shuts the filesystem down rather
+ * than let a half-freed file reach the disk.
+ */
+static int free_range_prepare(struct fs_inode *ip, uint64_t fblk, uint64_t end)
 {
 	struct meta *m = fs_meta(ip->fs);
-	uint64_t keep = ALIGN_UP(size, (uint64_t)BLK_SIZE);
-	int err = zero_block_tail(ip, size);
+	int err;
 
-	if (err)
-		return err;
-	cache_truncate_range(ip->mapping, keep, UINT64_MAX);
-	cache_mapping_set_size(ip->mapping, size);
 	meta_begin(m);
-	err = fs_extent_truncate(ip, keep >> BLK_SHIFT);
+	pthread_mutex_lock(&ip->lock);
+	err = fs_ext_reserve(ip, 2);
+	pthread_mutex_unlock(&ip->lock);
+	if (!err)
+		err = fs_extent_read_range(ip, fblk, end);
 	meta_end(m);
 	return err;
 }
 
+/* The on-disk size while a truncate to @size is freeing blocks from the
+ * end and has got down to file block @end: the file still holds its old
+ * data below that, so a crash shows a partly done truncate, never blocks
+ * past EOF. */
+static uint64_t truncate_disk_size(const struct fs_inode *ip, uint64_t size,
+				   uint64_t end)
+{
+	uint64_t mapped = end >= (UINT64_MAX >> BLK_SHIFT) ? UINT64_MAX : end << BLK_SHIFT;
+
+	return max_t(uint64_t, size, min_t(uint64_t, ip->di.size, mapped));
+}
+
+/*
+ * Free [fblk, end) in a chain of sections, each a bounded step from the
+ * end that writes the inode with it (extents and, for a truncate to
+ * @size, the on-disk size), so a commit between two of them leaves a
+ * consistent file.  @truncate: also lower the on-disk size.
+ */
+static int free_range(struct fs_inode *ip, uint64_t fblk, uint64_t end,
+		      bool truncate, uint64_t size)
+{
+	struct meta *m = fs_meta(ip->fs);
+	int err;
+
+	do {
+		meta_begin(m);
+		err = fs_extent_punch_step(ip, fblk, &end);
+		if (!err && truncate) {
+			pthread_mutex_lock(&ip->lock);
+			fs_inode_set_disk_size_locked(ip, truncate_disk_size(ip, size, end));
+			pthread_mutex_unlock(&ip->lock);
+		}
+		if (!err)
+			err = fs_inode_write(ip);
+		meta_end(m);
+	} while (!err && end > fblk);
+	if (err && !fs_is_shutdown(ip->fs)) {
+		WARN_ON_ONCE(1);	/* past the checks: nothing may fail */
+		fs_shutdown(ip->fs);
+	}
+	return err;
+}
+
+static int truncate_down(struct fs_inode *ip, uint64_t size)
+{
+	uint64_t keep = ALIGN_UP(size, (uint64_t)BLK_SIZE);
+	int err = free_range_prepare(ip, keep >> BLK_SHIFT, UINT64_MAX);
+
+	if (!err)
+		err = zero_block_tail(ip, size);
+	if (err)
+		return err;
+	cache_truncate_range(ip->mapping, keep, UINT64_MAX);
+	cache_mapping_set_size(ip->mapping, size);
+	return free_range(ip, keep >> BLK_SHIFT, UINT64_MAX, true, size);
+}
+
 /* Under ip->rwsem: set i_size, freeing blocks past it or zeroing the old
- * tail block's bytes past the old EOF. */
+ * tail block's bytes past the old EOF.  A new size above the old one goes
+ * to disk at once (the caller writes the inode): the range it adds reads
+ * as zeros. */
 static int file_set_size(struct fs_inode *ip, uint64_t size)
 {
 	uint64_t old = cache_mapping_size(ip->mapping);
@@ -73,6 +143,9 @@ static int file_set_size(struct fs_inode *ip, uint64_t size)
 		return truncate_down(ip, size);
 	if (size > old) {
 		cache_mapping_set_size(ip->mapping, size);
+		pthread_mutex_lock(&ip->lock);
+		fs_inode_set_disk_size_locked(ip, size);
+		pthread_mutex_unlock(&ip->lock);
 		return zero_partial(ip, old, min_t(uint64_t, size,
 					ALIGN_UP(old, (uint64_t)BLK_SIZE)));
 	}
@@ -125,6 +198,28 @@ static void setattr_apply_locked(struct fs_inode *ip, const struct fs_setattr *s
 	ip->dirty = true;
 }
 
+/* One section: the ACL that goes with a new mode first (the step that can
+ * fail), then the attributes and the inode. */
+static int setattr_write(struct fs_inode *ip, const struct fs_setattr *sa,
+			 bool size_changed)
+{
+	struct meta *m = fs_meta(ip->fs);
+	int err = 0;
+
+	meta_begin(m);
+	if (sa->acl && (sa->valid & FS_SET_MODE))
+		err = fs_xattr_set_locked(ip->fs, ip, "system.posix_acl_access",
+					  sa->acl, sa->acl_len, XATTR_REPLACE);
+	if (!err) {
+		pthread_mutex_lock(&ip->lock);
+		setattr_apply_locked(ip, sa, size_changed);
+		pthread_mutex_unlock(&ip->lock);
+		err = fs_inode_write(ip);
+	}
+	meta_end(m);
+	return err;
+}
+
 static int setattr_check(struct fs_inode *ip, const struct fs_setattr *sa)
 {
 	if (!(sa->valid & FS_SET_SIZE))
@@ -157,12 +252,8 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct fs_setattr *sa)
 		size_changed = sa->size != cache_mapping_size(ip->mapping);
 		err = file_set_size(ip, sa->size);
 	}
-	if (!err) {
-		pthread_mutex_lock(&ip->lock);
-		setattr_apply_locked(ip, sa, size_changed);
-		pthread_mutex_unlock(&ip->lock);
-		err = fs_inode_mark_dirty(ip);
-	}
+	if (!err)
+		err = setattr_write(ip, sa, size_changed);
 	pthread_rwlock_unlock(&ip->rwsem);
 out_put:
 	fs_iput(ip);
@@ -214,8 +305,12 @@ static int falloc_alloc_step(struct fs_inode *ip, uint64_t *fblk, uint64_t end)
 			continue;
 		}
 		err = falloc_hole_locked(ip, &e, end - *fblk, &got);
+		if (!err)
+			err = fs_extent_store(ip);	/* so the budget sees its blocks */
 		*fblk += got;
 		n++;
+		if (meta_section_full(m))
+			break;
 	}
 	pthread_mutex_unlock(&ip->lock);
 	/* Keep what was allocated, also after -ENOSPC: the map is consistent. */
@@ -271,16 +366,14 @@ static int falloc_prepare(struct fs_inode *ip, uint64_t off, uint64_t end,
 
 static int falloc_punch(struct fs_inode *ip, uint64_t off, uint64_t end)
 {
-	struct meta *m = fs_meta(ip->fs);
 	uint64_t bs, be;
-	int err = falloc_prepare(ip, off, end, &bs, &be);
+	int err = free_range_prepare(ip, off >> BLK_SHIFT, DIV_ROUND_UP(end, BLK_SIZE));
 
+	if (!err)
+		err = falloc_prepare(ip, off, end, &bs, &be);
 	if (err || bs == be)
 		return err;
-	meta_begin(m);
-	err = fs_extent_punch(ip, bs, be - bs);
-	meta_end(m);
-	return err;
+	return free_range(ip, bs, be, false, 0);
 }
 
 /* Under ip->lock: drop the delalloc pieces of [bs, be); their folios are
@@ -310,26 +403,54 @@ static uint64_t drop_delalloc_locked(struct fs_inode *ip, uint64_t bs, uint64_t 
 	return n;
 }
 
+/*
+ * One section of a zero range: from *pos on, one extent's worth at a time
+ * (delalloc dropped, written marked unwritten), until @be or the section is
+ * full; then the inode.  Each section leaves the file consistent.
+ */
+static int falloc_zero_step(struct fs_inode *ip, uint64_t *pos, uint64_t be)
+{
+	struct meta *m = fs_meta(ip->fs);
+	uint64_t unreserve = 0;
+	int err = 0;
+
+	meta_begin(m);
+	pthread_mutex_lock(&ip->lock);
+	while (*pos < be && !err) {
+		uint32_t i = fs_ext_search(ip, *pos);
+		uint64_t stop = be;
+		int64_t n;
+
+		if (i < ip->nr_ext && ip->ext[i].fblk < be)
+			stop = min_t(uint64_t, be, ip->ext[i].fblk + ip->ext[i].len);
+		unreserve += drop_delalloc_locked(ip, *pos, stop);
+		n = fs_ext_convert(ip, *pos, stop - *pos, FS_EXT_WRITTEN, FS_EXT_UNWRITTEN);
+		err = n < 0 ? (int)n : fs_extent_store(ip);
+		if (!err)
+			*pos = stop;
+		if (meta_section_full(m))
+			break;
+	}
+	pthread_mutex_unlock(&ip->lock);
+	alloc_unreserve(m, unreserve);
+	if (!err)
+		err = fs_inode_write(ip);
+	meta_end(m);
+	return err;
+}
+
 /* Zero range: partial ends zeroed in the cache; whole blocks become
  * unwritten (written ones are marked so, keeping their blocks; delalloc
  * and holes get new unwritten blocks). */
 static int falloc_zero(struct fs_inode *ip, uint64_t off, uint64_t end)
 {
-	struct meta *m = fs_meta(ip->fs);
-	uint64_t bs, be, unreserve;
-	int64_t n;
+	uint64_t bs, be, pos;
 	int err = falloc_prepare(ip, off, end, &bs, &be);
 
 	if (err || bs == be)
 		return err;
-	meta_begin(m);
-	pthread_mutex_lock(&ip->lock);
-	unreserve = drop_delalloc_locked(ip, bs, be);
-	n = fs_ext_convert(ip, bs, be - bs, FS_EXT_WRITTEN, FS_EXT_UNWRITTEN);
-	pthread_mutex_unlock(&ip->lock);
-	alloc_unreserve(m, unreserve);
-	err = n < 0 ? (int)n : fs_inode_write(ip);
-	meta_end(m);
+	for (pos = bs; pos < be && !err; )
+		err = falloc_zero_step(ip, &pos, be);
 	return err ? err : falloc_alloc(ip, bs, be);
 }
 

@@ -294,16 +294,42 @@ static ssize_t fs_writeback_range(struct writeback_ctx *wpc, struct folio *folio
 				  min_t(uint64_t, len, map_end - pos));
 }
 
+/* ->writeback_submit: an ioend ending past the on-disk size completes in a
+ * worker, which moves the size once the data is there (xfs_ioend_is_append). */
 static int fs_writeback_submit(struct writeback_ctx *wpc, int error)
 {
+	struct ioend *ioend = wpc->wb_ctx;
+	struct fs_inode *ip = mapping_inode(wpc->mapping);
+
+	if (ioend && !error) {
+		pthread_mutex_lock(&ip->lock);
+		if (ioend->io_offset + ioend->io_size > ip->di.size)
+			ioend->io_flags |= IOEND_F_SIZE;
+		pthread_mutex_unlock(&ip->lock);
+	}
 	return cache_ioend_writeback_submit(wpc, error);
 }
 
+/* Under ip->lock: the on-disk size grows to the end of @ioend's data, never
+ * past i_size (a truncate may have come since).  Did it grow? */
+static bool ioend_update_disk_size_locked(struct fs_inode *ip, const struct ioend *ioend)
+{
+	uint64_t end = min_t(uint64_t, ioend->io_offset + ioend->io_size,
+			     cache_mapping_size(ip->mapping));
+
+	if (end <= ip->di.size)
+		return false;
+	fs_inode_set_disk_size_locked(ip, end);
+	return true;
+}
+
 /*
- * ->ioend_complete: worker context.  The data of an unwritten ioend is on
- * the device: mark its blocks written and write the inode in one section.
- * On an I/O error the range stays unwritten (reads zeros, not garbage);
- * the cache records the error itself.
+ * ->ioend_complete: worker context.  The data of the ioend is on the
+ * device: mark its unwritten blocks written, move the on-disk size up to
+ * its end and write the inode, in one section whose commit flushes that
+ * data first (meta_txn_orders_data).  On an I/O error the range stays
+ * unwritten (reads zeros, not garbage) and the size stays; the cache
+ * records the error itself.
  */
 static int fs_ioend_complete(struct ioend *ioend, int error)
 {
@@ -311,7 +337,8 @@ static int fs_ioend_complete(struct ioend *ioend, int error)
 	struct fs *fs = ip->fs;
 	uint64_t fblk = ioend->io_offset >> BLK_SHIFT;
 	uint64_t end = DIV_ROUND_UP(ioend->io_offset + ioend->io_size, BLK_SIZE);
-	int64_t n;
+	int64_t n = 0;
+	bool grew;
 	int err;
 
 	if (error)
@@ -320,8 +347,12 @@ static int fs_ioend_complete(struct ioend *ioend, int error)
 		return -EIO;
 	meta_begin(fs->meta);
 	pthread_mutex_lock(&ip->lock);
-	n = fs_ext_convert(ip, fblk, end - fblk, FS_EXT_UNWRITTEN, FS_EXT_WRITTEN);
+	if (ioend->io_flags & IOEND_F_UNWRITTEN)
+		n = fs_ext_convert(ip, fblk, end - fblk, FS_EXT_UNWRITTEN, FS_EXT_WRITTEN);
+	grew = n >= 0 && ioend_update_disk_size_locked(ip, ioend);
 	pthread_mutex_unlock(&ip->lock);
+	if (n > 0 || grew)
+		meta_txn_orders_data(fs->meta);
 	err = n < 0 ? (int)n : fs_inode_write(ip);
 	meta_end(fs->meta);
 	if (n > 0)

@@ -56,7 +56,9 @@ struct fs_inode {
 	unsigned		refcount;	/* in-memory users: lookups, opens, internal */
 	unsigned		nopen;
 	/* Under ->lock: */
-	struct iomapfs_dinode	di;		/* attributes; size lives in the mapping */
+	struct iomapfs_dinode	di;		/* attributes; for regular files di.size is
+						 * the on-disk size (XFS's i_disk_size),
+						 * the mapping holds i_size */
 	bool			dirty;		/* di differs from disk */
 	uint64_t		last_txn;	/* running seq when last changed: fsync needs commit? */
 	struct fs_extent	*ext;		/* sorted by fblk, no overlaps */
@@ -77,6 +79,7 @@ struct fs_inode {
 						 * writeback revalidates its cached iomap */
 	uint64_t		last_data_txn;	/* like last_txn, for changes of size or
 						 * extents only: fdatasync needs commit? */
+	bool			disk_size_changed;	/* di.size changed since the last write */
 };
 
 struct fs_mount_opts {
@@ -127,6 +130,14 @@ struct fs_create_args {
 	uid_t		uid;
 	gid_t		gid;		/* ops.c applies setgid-directory inheritance */
 	const char	*symlink;	/* target for S_IFLNK */
+	/* xattrs the new inode is born with (inherited ACLs), stored in the
+	 * create's own section */
+	const struct fs_xattr_init {
+		const char	*name;
+		const void	*value;
+		size_t		size;
+	}		*xattrs;
+	unsigned	nr_xattrs;
 };
 int fs_lookup(struct fs *fs, uint64_t dir, const char *name, struct fs_inode **out);
 /* Create a file, directory, symlink or special node; -EEXIST, -ENAMETOOLONG,
@@ -162,6 +173,10 @@ struct fs_setattr {
 	gid_t		gid;
 	uint64_t	size;
 	struct timespec	atime, mtime;	/* UTIME_NOW honoured */
+	/* With FS_SET_MODE: the access ACL rewritten for the new mode
+	 * (posix_acl_chmod), replaced in the same section; NULL: none. */
+	const void	*acl;
+	size_t		acl_len;
 };
 enum {
 	FS_SET_MODE = 1, FS_SET_UID = 2, FS_SET_GID = 4, FS_SET_SIZE = 8,
@@ -195,6 +210,14 @@ ssize_t fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *value,
 		    size_t size);
 ssize_t fs_listxattr(struct fs *fs, uint64_t ino, char *list, size_t size);
 int fs_removexattr(struct fs *fs, uint64_t ino, const char *name);
+/*
+ * Set xattr @name (@value non-NULL) or remove it (@value NULL; none stored
+ * is fine then, unless XATTR_REPLACE) and, with @mode, set the permission
+ * bits, in one section: a POSIX ACL and the mode it implies never
+ * disagree after a crash.
+ */
+int fs_setxattr_mode(struct fs *fs, uint64_t ino, const char *name,
+		     const void *value, size_t size, int flags, const mode_t *mode);
 
 struct statvfs;
 int fs_statfs(struct fs *fs, struct statvfs *st);

@@ -46,6 +46,16 @@ int fs_inode_alloc(struct fs *fs, const struct fs_inode *parent,
 /* In a section: write ip->di (size from the mapping) and its extent map
  * (inline or as EXTENT items) to the tree; clears ip->dirty. */
 int fs_inode_write(struct fs_inode *ip);
+/*
+ * Under ip->lock: the on-disk size (di.size) becomes @size, written by the
+ * next fs_inode_write().  Regular files keep two sizes, as XFS keeps i_size
+ * and i_disk_size: the mapping's grows at write(); di.size grows only when
+ * the data below it is on the device (ioend completion, in the section that
+ * converts its extents), or at truncate and fallocate, whose new range
+ * reads as zeros.  So a crash never shows a size over data that never
+ * reached the device.
+ */
+void fs_inode_set_disk_size_locked(struct fs_inode *ip, uint64_t size);
 /* Set times to now: FS_TOUCH_* bits.  Marks dirty (no section needed). */
 enum { FS_TOUCH_ATIME = 1, FS_TOUCH_MTIME = 2, FS_TOUCH_CTIME = 4 };
 void fs_inode_touch(struct fs_inode *ip, unsigned which);
@@ -82,14 +92,25 @@ int fs_inode_evict_all(struct fs *fs);
 
 /* ---- extent.c ---- */
 
-/* In a section: free every block and EXTENT item of @ip at or beyond file
- * block @fblk (truncate, unlink of the last link). */
-int fs_extent_truncate(struct fs_inode *ip, uint64_t fblk);
 /* Count of allocated blocks (for st_blocks). */
 uint64_t fs_extent_blocks(const struct fs_inode *ip);
-/* In a section: free the blocks of [fblk, fblk + len) (punch hole), drop
- * the delalloc reservations there, and store the map.  Takes ip->lock. */
-int fs_extent_punch(struct fs_inode *ip, uint64_t fblk, uint64_t len);
+/*
+ * In a section: one bounded step of freeing the file blocks [fblk, *end)
+ * (truncate, punch hole, freeing an inode): pieces are freed from the end
+ * backwards, dropping delalloc reservations, the map stored after each,
+ * until the range is empty or meta_section_full().  *end is lowered to
+ * where it stopped (@fblk: done).  The caller writes the inode in the same
+ * section, so every section leaves the file consistent: extents below
+ * *end kept, none above it.  Takes ip->lock.
+ */
+int fs_extent_punch_step(struct fs_inode *ip, uint64_t fblk, uint64_t *end);
+/* In a section: read the EXTENT items covering [fblk, end) into the
+ * metadata cache, so the sections that change them next fail on no read.
+ * 0 or -errno (-EIO, -EUCLEAN).  Takes ip->lock. */
+int fs_extent_read_range(struct fs_inode *ip, uint64_t fblk, uint64_t end);
+/* Make room for @more extents in ip->ext (a punch splitting one), so the
+ * section that needs them cannot fail for memory.  Under ip->lock. */
+int fs_ext_reserve(struct fs_inode *ip, uint32_t more);
 
 /*
  * The in-memory extent map (ip->ext, sorted by fblk, no overlaps; adjacent
@@ -176,6 +197,10 @@ int fs_bucket_find(struct meta *m, struct fs_bucket *b, const char *name);
 
 /* ---- xattr.c (namespace side) ---- */
 
+/* In a section: set (or replace) xattr @name of @ip like fs_setxattr(),
+ * without touching ctime or writing the inode. */
+int fs_xattr_set_locked(struct fs *fs, struct fs_inode *ip, const char *name,
+			const void *value, size_t size, int flags);
 /* In a section: delete every XATTR and XATTR_DATA item of @ino (inode free). */
 int fs_xattr_remove_all(struct fs *fs, uint64_t ino);
 

@@ -19,8 +19,8 @@
  *
  * Freeing an unlinked inode (nlink, nlookup and nopen all 0), outside any
  * section: drop its cached folios (dirty data is discarded, nobody can
- * read it again), then free its extents in sections of FREE_CHUNK extents
- * from the end, each leaving a consistent smaller inode, then delete its
+ * read it again), then free its extents from the end in sections bounded by
+ * the journal (fs_extent_punch_step), each leaving a consistent smaller inode, then delete its
  * xattrs, symlink chunks, INODE and ORPHAN items in one last section.  A
  * crash in between leaves the ORPHAN item, and the next mount finishes the
  * job (fs_free_orphans).  The data part runs early, at the last close or
@@ -35,8 +35,6 @@
 #include <string.h>
 #include <time.h>
 #include "fs_internal.h"
-
-#define FREE_CHUNK	256	/* extents freed per section when freeing an inode */
 
 static struct timespec now_ts(void)
 {
@@ -359,33 +357,42 @@ void fs_inode_release(struct fs_inode *ip)
 /*
  * fdatasync(2) must make durable what is needed to find the data again:
  * the size and the extents, not the timestamps.  ip->last_data_txn notes
- * the transaction of the last such change: a new size here, new extents in
- * fs_extent_store().
+ * the transaction of the last such change: a new on-disk size here
+ * (fs_inode_set_disk_size_locked), new extents in fs_extent_store().
+ * ip->di.size is the on-disk size, not the mapping's: it moves only where
+ * the data behind it is safe (see fs_internal.h).
  */
 int fs_inode_write(struct fs_inode *ip)
 {
 	struct meta *m = ip->fs->meta;
 	struct iomapfs_key key = meta_key(ip->ino, IOMAPFS_ITEM_INODE, 0);
-	bool data_changed = false;
+	bool data_changed;
 	int err;
 
 	pthread_mutex_lock(&ip->lock);
-	if (ip->mapping && ip->di.size != cache_mapping_size(ip->mapping)) {
-		ip->di.size = cache_mapping_size(ip->mapping);
-		data_changed = true;
-	}
+	data_changed = ip->disk_size_changed;
 	err = fs_extent_store(ip);
 	ip->di.blocks = fs_extent_blocks(ip);
 	if (!err)
 		err = btree_insert(m, &key, &ip->di, sizeof(ip->di));
 	if (!err) {
 		ip->dirty = false;
+		ip->disk_size_changed = false;
 		ip->last_txn = meta_running_seq(m);
 		if (data_changed)
 			ip->last_data_txn = ip->last_txn;
 	}
 	pthread_mutex_unlock(&ip->lock);
 	return err;
+}
+
+void fs_inode_set_disk_size_locked(struct fs_inode *ip, uint64_t size)
+{
+	if (ip->di.size == size)
+		return;
+	ip->di.size = size;
+	ip->disk_size_changed = true;
+	ip->dirty = true;
 }
 
 int fs_inode_mark_dirty(struct fs_inode *ip)
@@ -583,26 +590,23 @@ int fs_inode_add_link(struct fs_inode *ip)
 
 /* ---- freeing ---- */
 
-/* One section: free the last FREE_CHUNK extents.  Returns 1 when none are
- * left, 0 to be called again, or -errno. */
+/* One section: a bounded step of freeing the blocks from the end, with
+ * the inode.  Returns 1 when none are left, 0 to be called again, or
+ * -errno. */
 static int inode_free_extents_step(struct fs_inode *ip)
 {
 	struct meta *m = ip->fs->meta;
-	uint64_t cut = 0;
+	uint64_t end = UINT64_MAX;
 	int err;
 
 	meta_begin(m);
-	pthread_mutex_lock(&ip->lock);
-	if (ip->nr_ext > FREE_CHUNK)
-		cut = ip->ext[ip->nr_ext - FREE_CHUNK].fblk;
-	pthread_mutex_unlock(&ip->lock);
-	err = fs_extent_truncate(ip, cut);
+	err = fs_extent_punch_step(ip, 0, &end);
 	if (!err)
 		err = fs_inode_write(ip);
 	meta_end(m);
 	if (err)
 		return err;
-	return cut == 0;
+	return end == 0;
 }
 
 /* The last section: every item of the inode. */

@@ -26,6 +26,7 @@
 #include <dirent.h>
 #include <linux/fs.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include "fs_internal.h"
 
 #ifndef RENAME_NOREPLACE
@@ -277,6 +278,10 @@ static int create_fill(struct fs *fs, struct fs_inode *dp, struct fs_inode *ip,
 
 	if (S_ISLNK(args->mode))
 		err = symlink_write(fs, ip, args->symlink);
+	for (unsigned i = 0; i < args->nr_xattrs && !err; i++)
+		err = fs_xattr_set_locked(fs, ip, args->xattrs[i].name,
+					  args->xattrs[i].value, args->xattrs[i].size,
+					  XATTR_CREATE);
 	if (S_ISDIR(args->mode)) {
 		inode_set_parent(ip, dp->ino);
 		err = fs_inode_add_link(dp);

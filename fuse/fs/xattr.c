@@ -187,8 +187,10 @@ static int xattr_store(struct fs *fs, struct fs_inode *ip, const struct xattr_se
 	return err;
 }
 
-static int xattr_set_locked(struct fs *fs, struct fs_inode *ip,
-			    const struct xattr_set *xs)
+/* In a section: set or replace one xattr; ctime and the inode are the
+ * caller's. */
+static int xattr_store_locked(struct fs *fs, struct fs_inode *ip,
+			      const struct xattr_set *xs)
 {
 	struct fs_bucket b;
 	struct iomapfs_xattr old;
@@ -218,8 +220,55 @@ static int xattr_set_locked(struct fs *fs, struct fs_inode *ip,
 	err = xattr_store(fs, ip, xs, &key);
 	if (!err && found)
 		err = xattr_chunks_delete(fs->meta, ip->ino, &old);
+	return err;
+}
+
+/* In a section: remove one xattr (-ENODATA if there is none). */
+static int xattr_remove_locked(struct fs *fs, struct fs_inode *ip, const char *name)
+{
+	struct fs_bucket b;
+	int err;
+
+	xattr_bucket_init(&b, ip->ino);
+	err = fs_bucket_find(fs->meta, &b, name);
+	if (err == -ENOENT)
+		err = -ENODATA;
+	if (!err)
+		err = xattr_chunks_delete(fs->meta, ip->ino, (const void *)b.val);
+	if (!err)
+		err = btree_delete(fs->meta, &b.key);
+	return err;
+}
+
+int fs_xattr_set_locked(struct fs *fs, struct fs_inode *ip, const char *name,
+			const void *value, size_t size, int flags)
+{
+	struct xattr_set xs = { .name = name, .value = value, .size = size,
+				.flags = flags };
+	int err = xattr_set_check(&xs);
+
+	return err ? err : xattr_store_locked(fs, ip, &xs);
+}
+
+/* In a section: the change, then the mode (if any), ctime and the inode. */
+static int xattr_change_locked(struct fs *fs, struct fs_inode *ip,
+			       const struct xattr_set *xs, const mode_t *mode)
+{
+	int err;
+
+	if (xs->value) {
+		err = xattr_store_locked(fs, ip, xs);
+	} else {
+		err = xattr_remove_locked(fs, ip, xs->name);
+		if (err == -ENODATA && mode && !(xs->flags & XATTR_REPLACE))
+			err = 0;	/* nothing stored: just the mode */
+	}
 	if (err)
 		return err;
+	pthread_mutex_lock(&ip->lock);
+	if (mode)
+		ip->di.mode = (ip->di.mode & ~(mode_t)07777) | (*mode & 07777);
+	pthread_mutex_unlock(&ip->lock);
 	fs_inode_touch(ip, FS_TOUCH_CTIME);
 	return fs_inode_write(ip);
 }
@@ -234,23 +283,29 @@ static int xattr_iget_for_change(struct fs *fs, uint64_t ino, struct fs_inode **
 	return fs_iget(fs, ino, ip);
 }
 
-int fs_setxattr(struct fs *fs, uint64_t ino, const char *name, const void *value,
-		size_t size, int flags)
+int fs_setxattr_mode(struct fs *fs, uint64_t ino, const char *name,
+		     const void *value, size_t size, int flags, const mode_t *mode)
 {
 	struct xattr_set xs = { .name = name, .value = value, .size = size,
 				.flags = flags };
 	struct fs_inode *ip;
-	int err = xattr_set_check(&xs);
+	int err = value ? xattr_set_check(&xs) : xattr_name_check(name);
 
 	if (!err)
 		err = xattr_iget_for_change(fs, ino, &ip);
 	if (err)
 		return err;
 	meta_begin(fs->meta);
-	err = xattr_set_locked(fs, ip, &xs);
+	err = xattr_change_locked(fs, ip, &xs, mode);
 	meta_end(fs->meta);
 	fs_iput(ip);
 	return err;
+}
+
+int fs_setxattr(struct fs *fs, uint64_t ino, const char *name, const void *value,
+		size_t size, int flags)
+{
+	return fs_setxattr_mode(fs, ino, name, value ? value : "", size, flags, NULL);
 }
 
 /* ---- get, list, remove ---- */
@@ -337,7 +392,6 @@ ssize_t fs_listxattr(struct fs *fs, uint64_t ino, char *list, size_t size)
 int fs_removexattr(struct fs *fs, uint64_t ino, const char *name)
 {
 	struct fs_inode *ip;
-	struct fs_bucket b;
 	int err;
 
 	if (!name || !*name || strlen(name) > IOMAPFS_XATTR_NAME_MAX)
@@ -345,15 +399,8 @@ int fs_removexattr(struct fs *fs, uint64_t ino, const char *name)
 	err = xattr_iget_for_change(fs, ino, &ip);
 	if (err)
 		return err;
-	xattr_bucket_init(&b, ino);
 	meta_begin(fs->meta);
-	err = fs_bucket_find(fs->meta, &b, name);
-	if (err == -ENOENT)
-		err = -ENODATA;
-	if (!err)
-		err = xattr_chunks_delete(fs->meta, ino, (const void *)b.val);
-	if (!err)
-		err = btree_delete(fs->meta, &b.key);
+	err = xattr_remove_locked(fs, ip, name);
 	if (!err) {
 		fs_inode_touch(ip, FS_TOUCH_CTIME);
 		err = fs_inode_write(ip);

@@ -14,7 +14,11 @@
  *           --a flushed jsb tail past it--> released   (off m->j_txns)
  *
  * So meta_commit() returns after one flush without waiting for its home
- * writes; the next commit waits for them before it flushes.
+ * writes; the next commit waits for them before it flushes.  A transaction
+ * that exposes data written outside the journal (meta_txn_orders_data:
+ * unwritten extents converted, an on-disk size grown) flushes once more
+ * before its batch, as jbd2 pre-flushes its commit block: with a volatile
+ * write cache the commit could otherwise persist without that data.
  *
  * The commit block carries a crc32c over every descriptor and image, so
  * the whole transaction goes out in one batch with no flush inside it: a
@@ -98,15 +102,53 @@ bool meta_lock_held(struct meta *m)
 void meta_begin(struct meta *m)
 {
 	meta_lock(m);
+	m->sect_start_nr = m->txn_nr;
 }
+
+/*
+ * meta_end() leaves at most j_cap / 2 - 2 blocks in the running
+ * transaction, so a section of up to j_cap / 2 - 2 more blocks still fits
+ * in an emptied journal with its descriptors, superblock and commit block.
+ */
+static size_t section_budget(struct meta *m)
+{
+	return m->j_cap / 2 > 4 ? m->j_cap / 2 - 2 : 2;
+}
+
+bool meta_section_full(struct meta *m)
+{
+	size_t used = m->txn_nr > m->sect_start_nr ? m->txn_nr - m->sect_start_nr : 0;
+
+	return used + META_SECTION_STEP_MAX > section_budget(m);
+}
+
+void meta_txn_orders_data(struct meta *m)
+{
+	m->txn_preflush = true;
+}
+
+static int __meta_commit(struct meta *m, unsigned flags);
 
 void meta_end(struct meta *m)
 {
-	/* A large transaction commits now, before it outgrows the journal;
-	 * the commit=each_section debug mode commits every section. */
-	if ((m->txn_nr + 2 > m->j_cap / 2 || (m->commit_each_section && m->txn_nr)) &&
-	    !atomic_load(&m->shutdown))
+	if (m->crash_countdown && --m->crash_countdown == 0) {
+		__meta_commit(m, 0);	/* the crash test hook: commit, then die */
+		atomic_store(&m->shutdown, true);
+	} else if ((m->txn_nr + 2 > m->j_cap / 2 ||
+		    (m->commit_each_section && m->txn_nr)) &&
+		   !atomic_load(&m->shutdown)) {
+		/* A large transaction commits now, before it outgrows the
+		 * journal; the commit=each_section debug mode commits every
+		 * section. */
 		meta_commit_locked(m);
+	}
+	meta_unlock(m);
+}
+
+void meta_crash_after_sections(struct meta *m, unsigned n)
+{
+	meta_lock(m);
+	m->crash_countdown = n;
 	meta_unlock(m);
 }
 
@@ -548,6 +590,14 @@ static int journal_write(struct meta *m, uint64_t seq, const struct home_blk *h,
 	fill_commit(m, blocks[k], jpos_advance(m, m->j_head, k), seq, n, ~crc);
 	k += !torn;
 
+	/* jbd2's pre-flush: the data this transaction exposes is durable
+	 * before a commit block that could be. */
+	if (m->txn_preflush) {
+		err = journal_flush(m);
+		if (err)
+			goto out_free;
+		atomic_fetch_add(&m->st_preflushes, 1);
+	}
 	mio_init(&io, BIO_CLASS_JOURNAL);
 	for (size_t i = 0; i < k;) {
 		uint64_t pos = jpos_advance(m, m->j_head, i);
@@ -564,6 +614,7 @@ static int journal_write(struct meta *m, uint64_t seq, const struct home_blk *h,
 	err = mio_wait(&io);
 	if (!err)
 		err = journal_flush(m);
+out_free:
 	free(descs);
 	kfree(blocks);
 	if (err)
@@ -573,6 +624,7 @@ static int journal_write(struct meta *m, uint64_t seq, const struct home_blk *h,
 	window_drop_before(m, tail_seq);
 	window_add(m, seq, seq, m->j_head, total, h, n);
 	m->j_head = jpos_advance(m, m->j_head, total);
+	m->txn_preflush = false;
 	atomic_fetch_add(&m->st_jblocks, k);
 	return 0;
 }
@@ -633,19 +685,18 @@ static void meta_fail(struct meta *m, int err)
 }
 
 /*
- * One section dirtied more than the whole journal holds (callers keep
- * sections far smaller; meta_end commits at half).  It cannot be atomic:
- * say so, write it in place and checkpoint everything.
+ * One section dirtied more than the whole journal holds (callers chain
+ * bounded sections, meta_section_full(), so this is a bug).  Written in
+ * place it could not be atomic: refuse it, and the caller shuts down.
  */
-static int commit_in_place(struct meta *m, uint64_t seq, struct home_blk *h, size_t n)
+static int commit_refuse(struct meta *m, uint64_t seq, size_t n)
 {
 	iomapfs_warn("transaction %llu of %zu blocks exceeds the journal "
-		"(%llu blocks): written in place without crash protection",
+		"(%llu blocks): refused, not written in place",
 		(unsigned long long)seq, n, (unsigned long long)m->j_cap);
-	checkpoint(m, seq, h, n);
-	atomic_store(&m->durable_seq, seq);
-	atomic_store(&m->running_seq, seq + 1);
-	return journal_checkpoint_all(m);
+	atomic_fetch_add(&m->st_oversize, 1);
+	WARN_ON_ONCE(1);
+	return -EIO;
 }
 
 enum {
@@ -677,9 +728,7 @@ static int __meta_commit(struct meta *m, unsigned flags)
 	if (err) {
 		/* nothing more */
 	} else if (txn_jblocks(n) > m->j_cap - journal_used(m)) {
-		err = commit_in_place(m, seq, h, n);
-		if (!err)
-			atomic_fetch_add(&m->st_commits, 1);
+		err = commit_refuse(m, seq, n);
 	} else if (!(err = journal_write(m, seq, h, n, flags & COMMIT_TORN))) {
 		atomic_store(&m->durable_seq, seq);
 		atomic_store(&m->running_seq, seq + 1);

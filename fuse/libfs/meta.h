@@ -96,13 +96,34 @@ bool meta_journal_was_salvaged(struct meta *m);
 /*
  * A section's blocks must fit in the journal: meta_end() commits once the
  * running transaction passes half the journal (after every section with
- * meta_mount_opts.commit_each_section) (at least 1024 blocks by
- * default), but one section that dirties more than the whole journal can
- * only be written in place, without crash protection (a message says so).
+ * meta_mount_opts.commit_each_section), so a section may dirty up
+ * to META_SECTION_BUDGET(journal) blocks.  Work that may need more (freeing
+ * or converting the extents of a fragmented file) is a chain of sections,
+ * each ending when meta_section_full() says so and each leaving a
+ * consistent filesystem, as XFS rolls its transactions.  A section that
+ * outgrows the journal anyway is never written in place: its commit is
+ * refused and the filesystem shuts down (a message says so).
  * Sections do not nest.
  */
 void meta_begin(struct meta *m);	/* takes the metadata lock */
 void meta_end(struct meta *m);		/* drops it; may commit if the txn is large */
+/* Most blocks one step of a chained operation may dirty (a few bitmap
+ * blocks, a B+tree path with its siblings, the inode's leaf). */
+#define META_SECTION_STEP_MAX	16
+/*
+ * In a section: has it dirtied so many blocks that one more step of at
+ * most META_SECTION_STEP_MAX blocks could make it outgrow its share of the
+ * journal?  The caller ends the section (consistent) and starts another.
+ */
+bool meta_section_full(struct meta *m);
+/*
+ * In a section: the running transaction makes data reachable that was
+ * written outside the journal (an unwritten extent converted to written,
+ * an on-disk size that grows over written data).  Its commit then flushes
+ * the device before it writes the commit block, as jbd2's pre-flush does,
+ * so a volatile write cache cannot persist the commit without that data.
+ */
+void meta_txn_orders_data(struct meta *m);
 /*
  * Make every section that ended so far durable: write the running
  * transaction to the journal, flush the device (once: the commit costs one
@@ -130,6 +151,16 @@ uint64_t meta_durable_seq(struct meta *m);
  * to see the replay.
  */
 int meta_commit_no_checkpoint(struct meta *m, bool torn);
+/*
+ * Test hook for crash tests, never called by the daemon: the @n-th
+ * meta_end() from now (counting every thread's sections) commits the
+ * running transaction without checkpointing it and shuts the filesystem
+ * down, as if the machine had crashed right after that section's commit
+ * reached the device.  A test calls it with 1, 2, 3, ... around one
+ * operation to crash at each of its section boundaries; 0 cancels.
+ * Takes the metadata lock: call it outside a section.
+ */
+void meta_crash_after_sections(struct meta *m, unsigned n);
 /* Stop all metadata I/O (FS_IOC_SHUTDOWN); later calls fail with -EIO. */
 void meta_shutdown(struct meta *m);
 bool meta_is_shutdown(struct meta *m);
@@ -224,6 +255,8 @@ long meta_check_bitmap(struct meta *m, const uint8_t *used, bool fix, FILE *log)
 
 struct meta_stats {
 	uint64_t commits, journal_blocks_written, checkpoints, replayed_txns;
+	uint64_t preflushes;		/* commits flushed data before their commit block */
+	uint64_t oversize_refused;	/* sections too big for the journal: shut down */
 	uint64_t buf_hits, buf_misses, buf_cached;
 	uint64_t buf_readahead;		/* of buf_misses: read in batches ahead of use */
 };

@@ -146,6 +146,9 @@ struct meta {
 	atomic_uint_fast64_t	durable_seq;
 	atomic_bool		shutdown;
 	void			*j_scratch;	/* aligned scratch block */
+	unsigned		crash_countdown;	/* meta_crash_after_sections() */
+	size_t			sect_start_nr;	/* txn_nr when the running section began */
+	bool			txn_preflush;	/* meta_txn_orders_data() in the running txn */
 
 	struct meta_alloc	alloc;
 
@@ -160,6 +163,7 @@ struct meta {
 
 	/* Counters: updated under ->lock, read with relaxed atomics. */
 	atomic_uint_fast64_t	st_commits, st_jblocks, st_checkpoints, st_replayed;
+	atomic_uint_fast64_t	st_preflushes, st_oversize;
 	atomic_uint_fast64_t	st_buf_hits, st_buf_misses, st_buf_cached, st_buf_ra;
 };
 

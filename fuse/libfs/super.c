@@ -318,6 +318,8 @@ void meta_get_stats(struct meta *m, struct meta_stats *st)
 	st->journal_blocks_written = atomic_load(&m->st_jblocks);
 	st->checkpoints = atomic_load(&m->st_checkpoints);
 	st->replayed_txns = atomic_load(&m->st_replayed);
+	st->preflushes = atomic_load(&m->st_preflushes);
+	st->oversize_refused = atomic_load(&m->st_oversize);
 	st->buf_hits = atomic_load(&m->st_buf_hits);
 	st->buf_misses = atomic_load(&m->st_buf_misses);
 	st->buf_cached = atomic_load(&m->st_buf_cached);

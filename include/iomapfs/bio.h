@@ -152,6 +152,7 @@ enum bio_defer_reason {
 	BIO_DEFER_ERROR,	/* write error */
 	BIO_DEFER_UNWRITTEN,
 	BIO_DEFER_READ_ERROR,
+	BIO_DEFER_SIZE,		/* write past the on-disk size: the fs moves it */
 	BIO_DEFER_NR
 };
 /*

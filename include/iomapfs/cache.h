@@ -98,6 +98,9 @@ enum {
 	IOEND_F_UNWRITTEN	= 1u << 0,	/* convert to written on completion (worker) */
 	IOEND_F_DROPBEHIND	= 1u << 1,	/* invalidate the folios on completion (worker) */
 	IOEND_F_BOUNDARY	= 1u << 2,	/* do not merge with the previous ioend */
+	IOEND_F_SIZE		= 1u << 3,	/* ends past the on-disk size: the fs moves
+						 * it on completion (worker); set by
+						 * ->writeback_submit, kept by merging */
 };
 #define IOEND_NOMERGE_FLAGS	(IOEND_F_UNWRITTEN | IOEND_F_DROPBEHIND)
 
@@ -164,9 +167,10 @@ struct cache_mapping_ops {
 
 	/*
 	 * Optional.  Worker context (never the reaper), no cache locks held.
-	 * Called once per completed ioend that has IOEND_F_UNWRITTEN, after
-	 * adjacent ioends of the same batch were merged: convert
-	 * [io_offset, io_offset + io_size) to written in one transaction.
+	 * Called once per completed ioend that has IOEND_F_UNWRITTEN or
+	 * IOEND_F_SIZE, after adjacent ioends of the same batch were merged:
+	 * convert [io_offset, io_offset + io_size) to written and move the
+	 * on-disk size up to its end, in one transaction (xfs_end_ioend).
 	 * @error is the I/O result; on error the filesystem leaves the range
 	 * unwritten.  Returns 0 or -errno (recorded as a writeback error).
 	 */

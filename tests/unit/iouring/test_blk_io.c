@@ -800,7 +800,7 @@ START_TEST(stats_for_each_names_every_counter)
 		"bios_submitted", "bios_completed", "bytes_read", "bytes_written",
 		"flushes", "io_errors", "io_resubmits", "completed_in_reaper",
 		"deferred_dropbehind", "deferred_error", "deferred_unwritten",
-		"deferred_read_error", "completed_in_worker", "worker_batches",
+		"deferred_read_error", "deferred_size", "completed_in_worker", "worker_batches",
 		"worker_batch_bios", "worker_batch_mean", "defer_lat_p50_us",
 		"defer_lat_p99_us", "defer_lat_max_us",
 		"defer_hist_0us", "defer_hist_2us", "defer_hist_4us", "defer_hist_8us",
