@@ -152,7 +152,7 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct fs_setattr *sa)
 	err = setattr_check(ip, sa);
 	if (err)
 		goto out_put;
-	pthread_rwlock_wrlock(&ip->rwsem);
+	down_write(&ip->rwsem);
 	if (sa->valid & FS_SET_SIZE) {
 		size_changed = sa->size != cache_mapping_size(ip->mapping);
 		err = file_set_size(ip, sa->size);
@@ -163,7 +163,7 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct fs_setattr *sa)
 		pthread_mutex_unlock(&ip->lock);
 		err = fs_inode_mark_dirty(ip);
 	}
-	pthread_rwlock_unlock(&ip->rwsem);
+	up_write(&ip->rwsem);
 out_put:
 	fs_iput(ip);
 	return err;
@@ -365,7 +365,7 @@ int fs_fallocate(struct fs_inode *ip, int mode, uint64_t off, uint64_t len)
 
 	if (err)
 		return err;
-	pthread_rwlock_wrlock(&ip->rwsem);
+	down_write(&ip->rwsem);
 	grow = !(mode & FALLOC_FL_KEEP_SIZE) && end > cache_mapping_size(ip->mapping);
 	if (mode & FALLOC_FL_PUNCH_HOLE)
 		err = falloc_punch(ip, off, end);
@@ -377,6 +377,6 @@ int fs_fallocate(struct fs_inode *ip, int mode, uint64_t off, uint64_t len)
 		err = file_set_size(ip, end);
 	if (!err && (grow || (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))))
 		err = fs_file_modified(ip, false);
-	pthread_rwlock_unlock(&ip->rwsem);
+	up_write(&ip->rwsem);
 	return err;
 }

@@ -387,12 +387,43 @@ ssize_t fs_read(struct fs_inode *ip, uint64_t pos, size_t len,
 	res->bytes = 0;
 	if (err)
 		return err;
-	pthread_rwlock_rdlock(&ip->rwsem);
+	down_read(&ip->rwsem);
 	n = cache_read(ip->mapping, pos, len, res);
-	pthread_rwlock_unlock(&ip->rwsem);
+	up_read(&ip->rwsem);
 	if (n > 0)
 		file_update_atime(ip);
 	return n;
+}
+
+/*
+ * A read reply points into folio memory, whose contents must stay put
+ * until the kernel has copied them, so op_read holds the rwsem shared
+ * across the reply.  But the reply ends the request: the kernel may then
+ * RELEASE the file and FORGET the inode at once, in another request
+ * thread, and the last reference would go while the lock is held:
+ *
+ *	read thread			other request thread
+ *	down_read(&ip->rwsem)
+ *	fuse_reply_iov()  ------------> release + forget: last fs_iput,
+ *					ip freed; a new inode gets its memory
+ *	up_read(&ip->rwsem)		-> releases the NEW inode's lock: its
+ *					   reader count goes to -1 and its
+ *					   next writer waits forever
+ *
+ * So the hold owns an inode reference of its own, dropped only after the
+ * lock: the inode, its lock and its folios outlive the reply.
+ */
+struct fs_inode *fs_read_hold(struct fs_inode *ip)
+{
+	fs_igrab(ip);
+	down_read(&ip->rwsem);
+	return ip;
+}
+
+void fs_read_unhold(struct fs_inode *ip)
+{
+	up_read(&ip->rwsem);
+	fs_iput(ip);
 }
 
 /* Under ip->lock: clear setuid, and setgid when it means "setgid" (group
@@ -433,14 +464,14 @@ ssize_t fs_write(struct fs_inode *ip, uint64_t pos, const void *buf, size_t len,
 	len = min_t(uint64_t, len, IOMAPFS_MAX_FILE_SIZE - pos);
 	if (!len)
 		return 0;
-	pthread_rwlock_wrlock(&ip->rwsem);
+	down_write(&ip->rwsem);
 	n = cache_write(ip->mapping, pos, buf, len);
 	if (n > 0) {
 		err = fs_file_modified(ip, kill_suidgid);
 		if (err)
 			n = err;
 	}
-	pthread_rwlock_unlock(&ip->rwsem);
+	up_write(&ip->rwsem);
 	return n;
 }
 
@@ -541,7 +572,7 @@ int64_t fs_lseek(struct fs_inode *ip, int64_t off, int whence)
 		return err;
 	if (whence != SEEK_DATA && whence != SEEK_HOLE)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&ip->rwsem);
+	down_read(&ip->rwsem);
 	pthread_mutex_lock(&ip->lock);
 	size = cache_mapping_size(ip->mapping);
 	if (off < 0 || (uint64_t)off >= size)
@@ -551,6 +582,6 @@ int64_t fs_lseek(struct fs_inode *ip, int64_t off, int whence)
 	else
 		ret = seek_hole_locked(ip, off, size);
 	pthread_mutex_unlock(&ip->lock);
-	pthread_rwlock_unlock(&ip->rwsem);
+	up_read(&ip->rwsem);
 	return ret;
 }

@@ -24,6 +24,7 @@
 #define IOMAPFS_FS_H
 
 #include <iomapfs/cache.h>
+#include <iomapfs/rwsem.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -41,7 +42,7 @@ enum { FS_EXT_WRITTEN, FS_EXT_UNWRITTEN, FS_EXT_DELALLOC };
 struct fs_inode {
 	uint64_t		ino;
 	struct fs		*fs;
-	pthread_rwlock_t	rwsem;		/* see lock order above */
+	struct rwsem		rwsem;		/* see lock order above */
 	pthread_mutex_t		lock;		/* protects the fields below and the extent map */
 	uint64_t		nlookup;	/* FUSE lookup count */
 	unsigned		refcount;	/* in-memory users: lookups, opens, internal */
@@ -94,6 +95,8 @@ struct blk_dev *fs_dev(struct fs *fs);
 /* Get an inode by number with a reference; -ENOENT if it does not exist. */
 int fs_iget(struct fs *fs, uint64_t ino, struct fs_inode **out);
 void fs_iput(struct fs_inode *ip);
+/* Another reference to an inode the caller holds one on (igrab); returns @ip. */
+struct fs_inode *fs_igrab(struct fs_inode *ip);
 /* nlookup bookkeeping for FUSE lookup/forget; forget drops @n lookups and
  * frees the inode when unused. */
 void fs_inode_lookup_inc(struct fs_inode *ip);
@@ -164,6 +167,11 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct fs_setattr *sa);
 
 ssize_t fs_read(struct fs_inode *ip, uint64_t pos, size_t len,
 		struct cache_read_result *res);
+/* Hold @ip for a read whose reply points into its folios: a reference and
+ * the rwsem shared, until fs_read_unhold() after the reply (file.c says
+ * why the reference).  The caller holds a reference (its open file). */
+struct fs_inode *fs_read_hold(struct fs_inode *ip);
+void fs_read_unhold(struct fs_inode *ip);
 /* Updates mtime/ctime, extends size; -EFBIG past IOMAPFS_MAX_FILE_SIZE. */
 ssize_t fs_write(struct fs_inode *ip, uint64_t pos, const void *buf, size_t len,
 		 bool kill_suidgid);

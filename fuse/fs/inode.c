@@ -98,7 +98,7 @@ static struct fs_inode *inode_new(struct fs *fs, uint64_t ino)
 	ip->fs = fs;
 	ip->refcount = 1;
 	ip->ext_dirty_lo = UINT64_MAX;
-	pthread_rwlock_init(&ip->rwsem, NULL);
+	rwsem_init(&ip->rwsem);
 	pthread_mutex_init(&ip->lock, NULL);
 	return ip;
 }
@@ -125,7 +125,7 @@ static void inode_destroy(struct fs_inode *ip)
 	if (ip->mapping)
 		cache_mapping_destroy(ip->mapping);
 	fs_ext_map_free(ip);
-	pthread_rwlock_destroy(&ip->rwsem);
+	rwsem_destroy(&ip->rwsem);
 	pthread_mutex_destroy(&ip->lock);
 	kfree(ip);
 }
@@ -310,6 +310,15 @@ void fs_iput(struct fs_inode *ip)
 {
 	if (ip)
 		inode_put(ip);
+}
+
+struct fs_inode *fs_igrab(struct fs_inode *ip)
+{
+	pthread_mutex_lock(&ip->fs->icache_lock);
+	WARN_ON_ONCE(!ip->refcount || ip->freeing);
+	ip->refcount++;
+	pthread_mutex_unlock(&ip->fs->icache_lock);
+	return ip;
 }
 
 void fs_inode_lookup_inc(struct fs_inode *ip)
