@@ -306,8 +306,7 @@ static uint64_t drop_delalloc_locked(struct fs_inode *ip, uint64_t bs, uint64_t 
 			n += stop - fblk;
 		fblk = stop;
 	}
-	ip->delalloc_blocks -= min_t(uint64_t, n, ip->delalloc_blocks);
-	return n;
+	return n + fs_delalloc_sub_locked(ip, n);
 }
 
 /* Zero range: partial ends zeroed in the cache; whole blocks become

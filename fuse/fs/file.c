@@ -74,38 +74,66 @@ static void map_lookup_locked(struct fs_inode *ip, uint64_t fblk, struct iomap *
 	ext_to_iomap(&e, hole, iomap);
 }
 
+/* Metadata to reserve beside @nblk more delalloc blocks of @ip. */
+static uint64_t reserve_meta_for(struct fs_inode *ip, uint64_t nblk)
+{
+	uint64_t want;
+
+	pthread_mutex_lock(&ip->lock);
+	want = fs_delalloc_meta_blocks(ip->delalloc_blocks + nblk);
+	want = want > ip->delalloc_meta ? want - ip->delalloc_meta : 0;
+	pthread_mutex_unlock(&ip->lock);
+	return want;
+}
+
+/*
+ * Reserve *nblk data blocks and their extents' worst-case metadata
+ * (*meta).  Blocks freed by a transaction that is not durable yet cannot
+ * be reserved: commit once and try again (as ext4 forces a journal commit
+ * before giving up).  Then, short of space for all of it, take as much as
+ * there is, halving, so the write comes back short before it fails with
+ * -ENOSPC.
+ */
+static int reserve_blocks(struct fs_inode *ip, uint64_t *nblk, uint64_t *meta)
+{
+	struct meta *m = fs_meta(ip->fs);
+	int err;
+
+	*meta = reserve_meta_for(ip, *nblk);
+	err = alloc_reserve(m, *nblk + *meta);
+	if (err != -ENOSPC)
+		return err;
+	err = meta_commit(m);
+	if (err)
+		return err;
+	while ((err = alloc_reserve(m, *nblk + *meta)) == -ENOSPC && *nblk > 1) {
+		*nblk /= 2;
+		*meta = reserve_meta_for(ip, *nblk);
+	}
+	return err;
+}
+
 /*
  * A buffered write into a hole: reserve the blocks (-ENOSPC before any
  * data is copied) and record them as one DELALLOC extent.  Task context,
  * under ip->rwsem held for writing, so no other writer fills the hole;
  * the flusher only fills holes under dirty folios, never this one.
+ * Once this returned, writeback finds the blocks and the metadata for
+ * their extents (alloc.c's accounting): a write() that succeeded is
+ * never lost for lack of space.
  */
 static int map_reserve(struct fs_inode *ip, uint64_t fblk, uint64_t nblk,
 		       struct iomap *iomap)
 {
 	struct meta *m = fs_meta(ip->fs);
 	struct fs_extent e;
-	uint64_t got = 0;
-	int err;
+	uint64_t got = 0, meta, excess;
+	int err = reserve_blocks(ip, &nblk, &meta);
 
-	/*
-	 * Blocks freed by a transaction that is not durable yet cannot be
-	 * reserved: commit once and try again (as ext4 forces a journal
-	 * commit before giving up).  Then, short of space for all of it, take
-	 * as much as there is, halving, so the write comes back short before
-	 * it fails with -ENOSPC.
-	 */
-	err = alloc_reserve(m, nblk);
-	if (err == -ENOSPC) {
-		err = meta_commit(m);
-		if (err)
-			return err;
-		while ((err = alloc_reserve(m, nblk)) == -ENOSPC && nblk > 1)
-			nblk /= 2;
-	}
 	if (err)
 		return err;
 	pthread_mutex_lock(&ip->lock);
+	ip->delalloc_meta += meta;
 	if (fs_ext_lookup(ip, fblk, &e) == -ENOENT) {
 		e.len = min_t(uint64_t, e.len, nblk);
 		e.state = FS_EXT_DELALLOC;
@@ -119,9 +147,10 @@ static int map_reserve(struct fs_inode *ip, uint64_t fblk, uint64_t nblk,
 	} else {
 		ext_to_iomap(&e, false, iomap);
 	}
+	excess = fs_delalloc_trim_locked(ip);
 	pthread_mutex_unlock(&ip->lock);
-	if (got < nblk)
-		alloc_unreserve(m, nblk - got);
+	if (got < nblk || excess)
+		alloc_unreserve(m, nblk - got + excess);
 	return err;
 }
 
@@ -175,13 +204,16 @@ static int map_install_unwritten(struct fs_inode *ip, uint64_t fblk,
 /*
  * Under ip->lock in a section: allocate the whole delalloc extent @d, in as
  * many pieces as the allocator needs, each following the previous one, so
- * a sequentially written file gets few large extents.
+ * a sequentially written file gets few large extents.  The data comes out
+ * of the reservation; the metadata reserved for the extents is given back
+ * before fs_inode_write() stores them, so that their items find it free
+ * (and the metadata reserve stands behind them either way).
  */
 static int alloc_delalloc_locked(struct fs_inode *ip, const struct fs_extent *d)
 {
 	struct fs *fs = ip->fs;
 	uint64_t fblk = d->fblk, left = d->len;
-	uint64_t goal = alloc_goal_locked(ip, fblk);
+	uint64_t goal = alloc_goal_locked(ip, fblk), meta = 0;
 	int err = 0;
 
 	while (left) {
@@ -193,12 +225,14 @@ static int alloc_delalloc_locked(struct fs_inode *ip, const struct fs_extent *d)
 		err = map_install_unwritten(ip, fblk, start, got);
 		if (err)
 			break;
-		ip->delalloc_blocks -= min_t(uint64_t, got, ip->delalloc_blocks);
+		meta += fs_delalloc_sub_locked(ip, got);
 		atomic_fetch_add(&fs->blocks_allocated, got);
 		fblk += got;
 		left -= got;
 		goal = start + got;
 	}
+	if (meta)
+		alloc_unreserve(fs->meta, meta);
 	return err;
 }
 

@@ -64,6 +64,7 @@ struct fs_inode {
 	uint64_t		ext_dirty_lo;	/* file blocks whose extents changed */
 	uint64_t		ext_dirty_hi;	/*  since the last store (lo > hi: none) */
 	uint64_t		delalloc_blocks;	/* reserved, not yet allocated */
+	uint64_t		delalloc_meta;		/* reserved for their extent items */
 	uint64_t		ext_seq;	/* bumped by every extent map change:
 						 * writeback revalidates its cached iomap */
 	uint64_t		last_data_txn;	/* like last_txn, for changes of size or

@@ -119,9 +119,15 @@ static int inode_setup_mapping(struct fs_inode *ip)
 	return 0;
 }
 
-/* Free the memory; the mapping must hold no dirty data we still want. */
+/*
+ * Free the memory; the mapping must hold no dirty data we still want.
+ * Delalloc left behind (its writeback failed, or the filesystem was shut
+ * down) gives its reservation back: it can never be allocated now.
+ */
 static void inode_destroy(struct fs_inode *ip)
 {
+	if (ip->delalloc_blocks || ip->delalloc_meta)
+		alloc_unreserve(ip->fs->meta, ip->delalloc_blocks + ip->delalloc_meta);
 	if (ip->mapping)
 		cache_mapping_destroy(ip->mapping);
 	fs_ext_map_free(ip);
