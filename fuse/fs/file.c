@@ -250,13 +250,18 @@ static int alloc_hole_locked(struct fs_inode *ip, const struct fs_extent *h,
 	return err;
 }
 
-/* Writeback met a delalloc extent or a hole at @fblk: allocate, record the
- * blocks as unwritten and write the inode, all in one section. */
+/*
+ * Writeback met a delalloc extent or a hole at @fblk: allocate, record the
+ * blocks as unwritten and write the inode, all in one section.  The inode
+ * is written also when the allocation failed part way: the pieces it did
+ * install are taken in the bitmap, and must reach the disk with it (an
+ * error here once leaked them: allocated, and in no inode's extents).
+ */
 static int wb_allocate(struct fs_inode *ip, uint64_t fblk, uint64_t nblk)
 {
 	struct meta *m = fs_meta(ip->fs);
 	struct fs_extent e;
-	int err = 0;
+	int err = 0, err2;
 
 	meta_begin(m);
 	pthread_mutex_lock(&ip->lock);
@@ -265,10 +270,9 @@ static int wb_allocate(struct fs_inode *ip, uint64_t fblk, uint64_t nblk)
 	else if (e.state == FS_EXT_DELALLOC)
 		err = alloc_delalloc_locked(ip, &e);
 	pthread_mutex_unlock(&ip->lock);
-	if (!err)
-		err = fs_inode_write(ip);
+	err2 = fs_inode_write(ip);
 	meta_end(m);
-	return err;
+	return err ? err : err2;
 }
 
 static bool wpc_iomap_valid(struct writeback_ctx *wpc, struct fs_inode *ip,

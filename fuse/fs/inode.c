@@ -398,6 +398,12 @@ int fs_inode_write(struct fs_inode *ip)
 		ip->last_txn = meta_running_seq(m);
 		if (data_changed)
 			ip->last_data_txn = ip->last_txn;
+	} else {
+		/* Memory is ahead of the disk (say, extents that writeback
+		 * allocated): stay dirty, so fsync, syncfs or eviction stores
+		 * them, or the blocks would be allocated in the bitmap and
+		 * owned by nobody on disk. */
+		ip->dirty = true;
 	}
 	pthread_mutex_unlock(&ip->lock);
 	return err;
