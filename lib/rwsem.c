@@ -127,11 +127,6 @@ void up_write(struct rwsem *s)
 	pthread_rwlock_unlock(&s->lock);
 }
 
-bool rwsem_is_held(const struct rwsem *s)
-{
-	return held_find(s, false) != NULL;
-}
-
 #else /* !IOMAPFS_DEBUG_LOCKS */
 
 void rwsem_init(struct rwsem *s) { pthread_rwlock_init(&s->lock, NULL); }
@@ -140,6 +135,5 @@ void down_read(struct rwsem *s) { pthread_rwlock_rdlock(&s->lock); }
 void up_read(struct rwsem *s) { pthread_rwlock_unlock(&s->lock); }
 void down_write(struct rwsem *s) { pthread_rwlock_wrlock(&s->lock); }
 void up_write(struct rwsem *s) { pthread_rwlock_unlock(&s->lock); }
-bool rwsem_is_held(const struct rwsem *s) { return true; }
 
 #endif

@@ -23,7 +23,6 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdbool.h>
 
 struct rwsem {
 	pthread_rwlock_t	lock;
@@ -40,7 +39,5 @@ void down_read(struct rwsem *s);
 void up_read(struct rwsem *s);
 void down_write(struct rwsem *s);
 void up_write(struct rwsem *s);
-/* Debug builds: does this thread hold @s (read or write)?  Others: true. */
-bool rwsem_is_held(const struct rwsem *s);
 
 #endif
