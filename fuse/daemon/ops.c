@@ -501,16 +501,17 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  * sent, as XFS holds its IOLOCK across a read: reads stay parallel, writers
  * wait for the copy.  fs_read takes the rwsem shared again inside; a second
  * read lock by the same thread is allowed for the default (reader-
- * preferring) glibc rwlock that fs_inode uses.
+ * preferring) glibc rwlock that fs_inode uses.  The hold also pins the
+ * inode: once the reply is out, the kernel may release the file and the
+ * last reference go before we unlock (fs_read_hold says why).
  */
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct cache_read_result *res = kmalloc(sizeof(*res));
-	struct fs_inode *ip = file_of(fi)->ip;
+	struct fs_inode *ip = fs_read_hold(file_of(fi)->ip);
 	ssize_t n;
 
-	pthread_rwlock_rdlock(&ip->rwsem);
 	n = fs_read(ip, off, size, res);
 	if (n < 0) {
 		reply_err(req, n);
@@ -518,7 +519,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_iov(req, res->iov, res->nr);
 		cache_read_done(res);
 	}
-	pthread_rwlock_unlock(&ip->rwsem);
+	fs_read_unhold(ip);
 	kfree(res);
 }
 

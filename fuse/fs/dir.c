@@ -151,11 +151,19 @@ int __fs_dir_add(struct meta *m, uint64_t dir, const char *name, uint64_t ino,
 	return btree_insert(m, &key, &buf, sizeof(buf.de) + len);
 }
 
+/*
+ * What a namespace addition may add to the tree: the entry, a new inode's
+ * INODE and ORPHAN-sized items, a symlink's target in chunks.
+ */
+#define NS_ADD_ITEMS	(3 + DIV_ROUND_UP(IOMAPFS_SYMLINK_MAX, IOMAPFS_ITEM_MAX))
+#define NS_ADD_BYTES	(2 * IOMAPFS_ITEM_MAX + IOMAPFS_SYMLINK_MAX)
+
 int fs_dir_check_add(struct fs *fs, uint64_t dir, const char *name)
 {
 	unsigned idx;
+	int err = dir_check_add(fs->meta, dir, name, &idx);
 
-	return dir_check_add(fs->meta, dir, name, &idx);
+	return err ? err : meta_check_growth(fs->meta, NS_ADD_ITEMS, NS_ADD_BYTES);
 }
 
 int fs_dir_add(struct fs *fs, uint64_t dir, const char *name, uint64_t ino,

@@ -457,6 +457,33 @@ int fs_extent_store(struct fs_inode *ip)
 	return 0;
 }
 
+/*
+ * If free space is fragmented, every delalloc block may become an extent
+ * of its own: an EXTENT item of 56 bytes (slot and value) each, in leaves
+ * that a split leaves at least half full, so at least 32 items per new
+ * leaf.  The path above the leaves comes from the metadata reserve.
+ */
+uint64_t fs_delalloc_meta_blocks(uint64_t nr_delalloc)
+{
+	return DIV_ROUND_UP(nr_delalloc, 32);
+}
+
+uint64_t fs_delalloc_trim_locked(struct fs_inode *ip)
+{
+	uint64_t want = fs_delalloc_meta_blocks(ip->delalloc_blocks);
+	uint64_t excess = ip->delalloc_meta > want ? ip->delalloc_meta - want : 0;
+
+	ip->delalloc_meta -= excess;
+	return excess;
+}
+
+uint64_t fs_delalloc_sub_locked(struct fs_inode *ip, uint64_t n)
+{
+	WARN_ON_ONCE(n > ip->delalloc_blocks);
+	ip->delalloc_blocks -= min_t(uint64_t, n, ip->delalloc_blocks);
+	return fs_delalloc_trim_locked(ip);
+}
+
 struct truncate_ctx {
 	struct meta	*m;
 	uint64_t	unreserve;
@@ -554,10 +581,8 @@ int fs_extent_punch_step(struct fs_inode *ip, uint64_t fblk, uint64_t *end)
 		if (meta_section_full(tc.m))
 			break;
 	}
-	if (tc.unreserve) {
-		alloc_unreserve(tc.m, tc.unreserve);
-		ip->delalloc_blocks -= min_t(uint64_t, tc.unreserve, ip->delalloc_blocks);
-	}
+	if (tc.unreserve)
+		alloc_unreserve(tc.m, tc.unreserve + fs_delalloc_sub_locked(ip, tc.unreserve));
 	pthread_mutex_unlock(&ip->lock);
 	return err;
 }

@@ -247,14 +247,14 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct fs_setattr *sa)
 	err = setattr_check(ip, sa);
 	if (err)
 		goto out_put;
-	pthread_rwlock_wrlock(&ip->rwsem);
+	down_write(&ip->rwsem);
 	if (sa->valid & FS_SET_SIZE) {
 		size_changed = sa->size != cache_mapping_size(ip->mapping);
 		err = file_set_size(ip, sa->size);
 	}
 	if (!err)
 		err = setattr_write(ip, sa, size_changed);
-	pthread_rwlock_unlock(&ip->rwsem);
+	up_write(&ip->rwsem);
 out_put:
 	fs_iput(ip);
 	return err;
@@ -399,8 +399,7 @@ static uint64_t drop_delalloc_locked(struct fs_inode *ip, uint64_t bs, uint64_t 
 			n += stop - fblk;
 		fblk = stop;
 	}
-	ip->delalloc_blocks -= min_t(uint64_t, n, ip->delalloc_blocks);
-	return n;
+	return n + fs_delalloc_sub_locked(ip, n);
 }
 
 /*
@@ -486,7 +485,7 @@ int fs_fallocate(struct fs_inode *ip, int mode, uint64_t off, uint64_t len)
 
 	if (err)
 		return err;
-	pthread_rwlock_wrlock(&ip->rwsem);
+	down_write(&ip->rwsem);
 	grow = !(mode & FALLOC_FL_KEEP_SIZE) && end > cache_mapping_size(ip->mapping);
 	if (mode & FALLOC_FL_PUNCH_HOLE)
 		err = falloc_punch(ip, off, end);
@@ -498,6 +497,6 @@ int fs_fallocate(struct fs_inode *ip, int mode, uint64_t off, uint64_t len)
 		err = file_set_size(ip, end);
 	if (!err && (grow || (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))))
 		err = fs_file_modified(ip, false);
-	pthread_rwlock_unlock(&ip->rwsem);
+	up_write(&ip->rwsem);
 	return err;
 }

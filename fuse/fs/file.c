@@ -74,38 +74,66 @@ static void map_lookup_locked(struct fs_inode *ip, uint64_t fblk, struct iomap *
 	ext_to_iomap(&e, hole, iomap);
 }
 
+/* Metadata to reserve beside @nblk more delalloc blocks of @ip. */
+static uint64_t reserve_meta_for(struct fs_inode *ip, uint64_t nblk)
+{
+	uint64_t want;
+
+	pthread_mutex_lock(&ip->lock);
+	want = fs_delalloc_meta_blocks(ip->delalloc_blocks + nblk);
+	want = want > ip->delalloc_meta ? want - ip->delalloc_meta : 0;
+	pthread_mutex_unlock(&ip->lock);
+	return want;
+}
+
+/*
+ * Reserve *nblk data blocks and their extents' worst-case metadata
+ * (*meta).  Blocks freed by a transaction that is not durable yet cannot
+ * be reserved: commit once and try again (as ext4 forces a journal commit
+ * before giving up).  Then, short of space for all of it, take as much as
+ * there is, halving, so the write comes back short before it fails with
+ * -ENOSPC.
+ */
+static int reserve_blocks(struct fs_inode *ip, uint64_t *nblk, uint64_t *meta)
+{
+	struct meta *m = fs_meta(ip->fs);
+	int err;
+
+	*meta = reserve_meta_for(ip, *nblk);
+	err = alloc_reserve(m, *nblk + *meta);
+	if (err != -ENOSPC)
+		return err;
+	err = meta_commit(m);
+	if (err)
+		return err;
+	while ((err = alloc_reserve(m, *nblk + *meta)) == -ENOSPC && *nblk > 1) {
+		*nblk /= 2;
+		*meta = reserve_meta_for(ip, *nblk);
+	}
+	return err;
+}
+
 /*
  * A buffered write into a hole: reserve the blocks (-ENOSPC before any
  * data is copied) and record them as one DELALLOC extent.  Task context,
  * under ip->rwsem held for writing, so no other writer fills the hole;
  * the flusher only fills holes under dirty folios, never this one.
+ * Once this returned, writeback finds the blocks and the metadata for
+ * their extents (alloc.c's accounting): a write() that succeeded is
+ * never lost for lack of space.
  */
 static int map_reserve(struct fs_inode *ip, uint64_t fblk, uint64_t nblk,
 		       struct iomap *iomap)
 {
 	struct meta *m = fs_meta(ip->fs);
 	struct fs_extent e;
-	uint64_t got = 0;
-	int err;
+	uint64_t got = 0, meta, excess;
+	int err = reserve_blocks(ip, &nblk, &meta);
 
-	/*
-	 * Blocks freed by a transaction that is not durable yet cannot be
-	 * reserved: commit once and try again (as ext4 forces a journal
-	 * commit before giving up).  Then, short of space for all of it, take
-	 * as much as there is, halving, so the write comes back short before
-	 * it fails with -ENOSPC.
-	 */
-	err = alloc_reserve(m, nblk);
-	if (err == -ENOSPC) {
-		err = meta_commit(m);
-		if (err)
-			return err;
-		while ((err = alloc_reserve(m, nblk)) == -ENOSPC && nblk > 1)
-			nblk /= 2;
-	}
 	if (err)
 		return err;
 	pthread_mutex_lock(&ip->lock);
+	ip->delalloc_meta += meta;
 	if (fs_ext_lookup(ip, fblk, &e) == -ENOENT) {
 		e.len = min_t(uint64_t, e.len, nblk);
 		e.state = FS_EXT_DELALLOC;
@@ -119,9 +147,10 @@ static int map_reserve(struct fs_inode *ip, uint64_t fblk, uint64_t nblk,
 	} else {
 		ext_to_iomap(&e, false, iomap);
 	}
+	excess = fs_delalloc_trim_locked(ip);
 	pthread_mutex_unlock(&ip->lock);
-	if (got < nblk)
-		alloc_unreserve(m, nblk - got);
+	if (got < nblk || excess)
+		alloc_unreserve(m, nblk - got + excess);
 	return err;
 }
 
@@ -175,13 +204,16 @@ static int map_install_unwritten(struct fs_inode *ip, uint64_t fblk,
 /*
  * Under ip->lock in a section: allocate the whole delalloc extent @d, in as
  * many pieces as the allocator needs, each following the previous one, so
- * a sequentially written file gets few large extents.
+ * a sequentially written file gets few large extents.  The data comes out
+ * of the reservation; the metadata reserved for the extents is given back
+ * before fs_inode_write() stores them, so that their items find it free
+ * (and the metadata reserve stands behind them either way).
  */
 static int alloc_delalloc_locked(struct fs_inode *ip, const struct fs_extent *d)
 {
 	struct fs *fs = ip->fs;
 	uint64_t fblk = d->fblk, left = d->len;
-	uint64_t goal = alloc_goal_locked(ip, fblk);
+	uint64_t goal = alloc_goal_locked(ip, fblk), meta = 0;
 	int err = 0;
 
 	while (left) {
@@ -193,12 +225,14 @@ static int alloc_delalloc_locked(struct fs_inode *ip, const struct fs_extent *d)
 		err = map_install_unwritten(ip, fblk, start, got);
 		if (err)
 			break;
-		ip->delalloc_blocks -= min_t(uint64_t, got, ip->delalloc_blocks);
+		meta += fs_delalloc_sub_locked(ip, got);
 		atomic_fetch_add(&fs->blocks_allocated, got);
 		fblk += got;
 		left -= got;
 		goal = start + got;
 	}
+	if (meta)
+		alloc_unreserve(fs->meta, meta);
 	return err;
 }
 
@@ -216,13 +250,18 @@ static int alloc_hole_locked(struct fs_inode *ip, const struct fs_extent *h,
 	return err;
 }
 
-/* Writeback met a delalloc extent or a hole at @fblk: allocate, record the
- * blocks as unwritten and write the inode, all in one section. */
+/*
+ * Writeback met a delalloc extent or a hole at @fblk: allocate, record the
+ * blocks as unwritten and write the inode, all in one section.  The inode
+ * is written also when the allocation failed part way: the pieces it did
+ * install are taken in the bitmap, and must reach the disk with it (an
+ * error here once leaked them: allocated, and in no inode's extents).
+ */
 static int wb_allocate(struct fs_inode *ip, uint64_t fblk, uint64_t nblk)
 {
 	struct meta *m = fs_meta(ip->fs);
 	struct fs_extent e;
-	int err = 0;
+	int err = 0, err2;
 
 	meta_begin(m);
 	pthread_mutex_lock(&ip->lock);
@@ -231,10 +270,9 @@ static int wb_allocate(struct fs_inode *ip, uint64_t fblk, uint64_t nblk)
 	else if (e.state == FS_EXT_DELALLOC)
 		err = alloc_delalloc_locked(ip, &e);
 	pthread_mutex_unlock(&ip->lock);
-	if (!err)
-		err = fs_inode_write(ip);
+	err2 = fs_inode_write(ip);
 	meta_end(m);
-	return err;
+	return err ? err : err2;
 }
 
 static bool wpc_iomap_valid(struct writeback_ctx *wpc, struct fs_inode *ip,
@@ -418,12 +456,43 @@ ssize_t fs_read(struct fs_inode *ip, uint64_t pos, size_t len,
 	res->bytes = 0;
 	if (err)
 		return err;
-	pthread_rwlock_rdlock(&ip->rwsem);
+	down_read(&ip->rwsem);
 	n = cache_read(ip->mapping, pos, len, res);
-	pthread_rwlock_unlock(&ip->rwsem);
+	up_read(&ip->rwsem);
 	if (n > 0)
 		file_update_atime(ip);
 	return n;
+}
+
+/*
+ * A read reply points into folio memory, whose contents must stay put
+ * until the kernel has copied them, so op_read holds the rwsem shared
+ * across the reply.  But the reply ends the request: the kernel may then
+ * RELEASE the file and FORGET the inode at once, in another request
+ * thread, and the last reference would go while the lock is held:
+ *
+ *	read thread			other request thread
+ *	down_read(&ip->rwsem)
+ *	fuse_reply_iov()  ------------> release + forget: last fs_iput,
+ *					ip freed; a new inode gets its memory
+ *	up_read(&ip->rwsem)		-> releases the NEW inode's lock: its
+ *					   reader count goes to -1 and its
+ *					   next writer waits forever
+ *
+ * So the hold owns an inode reference of its own, dropped only after the
+ * lock: the inode, its lock and its folios outlive the reply.
+ */
+struct fs_inode *fs_read_hold(struct fs_inode *ip)
+{
+	fs_igrab(ip);
+	down_read(&ip->rwsem);
+	return ip;
+}
+
+void fs_read_unhold(struct fs_inode *ip)
+{
+	up_read(&ip->rwsem);
+	fs_iput(ip);
 }
 
 /* Under ip->lock: clear setuid, and setgid when it means "setgid" (group
@@ -464,14 +533,14 @@ ssize_t fs_write(struct fs_inode *ip, uint64_t pos, const void *buf, size_t len,
 	len = min_t(uint64_t, len, IOMAPFS_MAX_FILE_SIZE - pos);
 	if (!len)
 		return 0;
-	pthread_rwlock_wrlock(&ip->rwsem);
+	down_write(&ip->rwsem);
 	n = cache_write(ip->mapping, pos, buf, len);
 	if (n > 0) {
 		err = fs_file_modified(ip, kill_suidgid);
 		if (err)
 			n = err;
 	}
-	pthread_rwlock_unlock(&ip->rwsem);
+	up_write(&ip->rwsem);
 	return n;
 }
 
@@ -572,7 +641,7 @@ int64_t fs_lseek(struct fs_inode *ip, int64_t off, int whence)
 		return err;
 	if (whence != SEEK_DATA && whence != SEEK_HOLE)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&ip->rwsem);
+	down_read(&ip->rwsem);
 	pthread_mutex_lock(&ip->lock);
 	size = cache_mapping_size(ip->mapping);
 	if (off < 0 || (uint64_t)off >= size)
@@ -582,6 +651,6 @@ int64_t fs_lseek(struct fs_inode *ip, int64_t off, int whence)
 	else
 		ret = seek_hole_locked(ip, off, size);
 	pthread_mutex_unlock(&ip->lock);
-	pthread_rwlock_unlock(&ip->rwsem);
+	up_read(&ip->rwsem);
 	return ret;
 }

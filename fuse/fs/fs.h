@@ -31,6 +31,7 @@
 #define IOMAPFS_FS_H
 
 #include <iomapfs/cache.h>
+#include <iomapfs/rwsem.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -48,7 +49,7 @@ enum { FS_EXT_WRITTEN, FS_EXT_UNWRITTEN, FS_EXT_DELALLOC };
 struct fs_inode {
 	uint64_t		ino;
 	struct fs		*fs;
-	pthread_rwlock_t	rwsem;		/* see lock order above */
+	struct rwsem		rwsem;		/* see lock order above */
 	pthread_mutex_t		lock;		/* di, dirty, last_txn, the extent map and
 						 * the data-side fields below */
 	/* Under fs.icache_lock (not ->lock): */
@@ -75,6 +76,7 @@ struct fs_inode {
 	uint64_t		ext_dirty_lo;	/* file blocks whose extents changed */
 	uint64_t		ext_dirty_hi;	/*  since the last store (lo > hi: none) */
 	uint64_t		delalloc_blocks;	/* reserved, not yet allocated */
+	uint64_t		delalloc_meta;		/* reserved for their extent items */
 	uint64_t		ext_seq;	/* bumped by every extent map change:
 						 * writeback revalidates its cached iomap */
 	uint64_t		last_data_txn;	/* like last_txn, for changes of size or
@@ -107,6 +109,8 @@ struct blk_dev *fs_dev(struct fs *fs);
 /* Get an inode by number with a reference; -ENOENT if it does not exist. */
 int fs_iget(struct fs *fs, uint64_t ino, struct fs_inode **out);
 void fs_iput(struct fs_inode *ip);
+/* Another reference to an inode the caller holds one on (igrab); returns @ip. */
+struct fs_inode *fs_igrab(struct fs_inode *ip);
 /* nlookup bookkeeping for FUSE lookup/forget; forget drops @n lookups and
  * frees the inode when unused. */
 void fs_inode_lookup_inc(struct fs_inode *ip);
@@ -189,6 +193,11 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct fs_setattr *sa);
 
 ssize_t fs_read(struct fs_inode *ip, uint64_t pos, size_t len,
 		struct cache_read_result *res);
+/* Hold @ip for a read whose reply points into its folios: a reference and
+ * the rwsem shared, until fs_read_unhold() after the reply (file.c says
+ * why the reference).  The caller holds a reference (its open file). */
+struct fs_inode *fs_read_hold(struct fs_inode *ip);
+void fs_read_unhold(struct fs_inode *ip);
 /* Updates mtime/ctime, extends size; -EFBIG past IOMAPFS_MAX_FILE_SIZE. */
 ssize_t fs_write(struct fs_inode *ip, uint64_t pos, const void *buf, size_t len,
 		 bool kill_suidgid);

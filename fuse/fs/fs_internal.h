@@ -111,6 +111,20 @@ int fs_extent_read_range(struct fs_inode *ip, uint64_t fblk, uint64_t end);
 /* Make room for @more extents in ip->ext (a punch splitting one), so the
  * section that needs them cannot fail for memory.  Under ip->lock. */
 int fs_ext_reserve(struct fs_inode *ip, uint32_t more);
+/*
+ * Delayed-allocation accounting.  A write into a hole reserves its data
+ * blocks plus fs_delalloc_meta_blocks() of the inode's delalloc total
+ * for the EXTENT items the allocation may need; ip->delalloc_meta holds
+ * the latter.  fs_delalloc_sub_locked(): under ip->lock, @n delalloc
+ * blocks left the map (allocated, punched, dropped); returns the metadata
+ * blocks no longer needed, which the caller gives back with
+ * alloc_unreserve() (together with the @n data blocks unless the
+ * allocator consumed them).  fs_delalloc_trim_locked(): the same after
+ * the delalloc total changed otherwise.
+ */
+uint64_t fs_delalloc_meta_blocks(uint64_t nr_delalloc);
+uint64_t fs_delalloc_sub_locked(struct fs_inode *ip, uint64_t n);
+uint64_t fs_delalloc_trim_locked(struct fs_inode *ip);
 
 /*
  * The in-memory extent map (ip->ext, sorted by fblk, no overlaps; adjacent
@@ -165,6 +179,8 @@ bool fs_dir_is_empty(struct fs *fs, uint64_t dir);
  * or -ENOSPC (hash bucket full): lets a caller check before it changes
  * anything. */
 int fs_dir_check_add(struct fs *fs, uint64_t dir, const char *name);
+/* ENOSPC also when the tree may not grow by a new inode and entry
+ * (meta_check_growth): the space reserved for dirty data stays theirs. */
 /* The same operations on the metadata engine alone (fsck works without a
  * struct fs).  In a section. */
 int __fs_dir_add(struct meta *m, uint64_t dir, const char *name, uint64_t ino,

@@ -96,7 +96,7 @@ static struct fs_inode *inode_new(struct fs *fs, uint64_t ino)
 	ip->fs = fs;
 	ip->refcount = 1;
 	ip->ext_dirty_lo = UINT64_MAX;
-	pthread_rwlock_init(&ip->rwsem, NULL);
+	rwsem_init(&ip->rwsem);
 	pthread_mutex_init(&ip->lock, NULL);
 	return ip;
 }
@@ -117,13 +117,19 @@ static int inode_setup_mapping(struct fs_inode *ip)
 	return 0;
 }
 
-/* Free the memory; the mapping must hold no dirty data we still want. */
+/*
+ * Free the memory; the mapping must hold no dirty data we still want.
+ * Delalloc left behind (its writeback failed, or the filesystem was shut
+ * down) gives its reservation back: it can never be allocated now.
+ */
 static void inode_destroy(struct fs_inode *ip)
 {
+	if (ip->delalloc_blocks || ip->delalloc_meta)
+		alloc_unreserve(ip->fs->meta, ip->delalloc_blocks + ip->delalloc_meta);
 	if (ip->mapping)
 		cache_mapping_destroy(ip->mapping);
 	fs_ext_map_free(ip);
-	pthread_rwlock_destroy(&ip->rwsem);
+	rwsem_destroy(&ip->rwsem);
 	pthread_mutex_destroy(&ip->lock);
 	kfree(ip);
 }
@@ -310,6 +316,15 @@ void fs_iput(struct fs_inode *ip)
 		inode_put(ip);
 }
 
+struct fs_inode *fs_igrab(struct fs_inode *ip)
+{
+	pthread_mutex_lock(&ip->fs->icache_lock);
+	WARN_ON_ONCE(!ip->refcount || ip->freeing);
+	ip->refcount++;
+	pthread_mutex_unlock(&ip->fs->icache_lock);
+	return ip;
+}
+
 void fs_inode_lookup_inc(struct fs_inode *ip)
 {
 	pthread_mutex_lock(&ip->fs->icache_lock);
@@ -381,6 +396,12 @@ int fs_inode_write(struct fs_inode *ip)
 		ip->last_txn = meta_running_seq(m);
 		if (data_changed)
 			ip->last_data_txn = ip->last_txn;
+	} else {
+		/* Memory is ahead of the disk (say, extents that writeback
+		 * allocated): stay dirty, so fsync, syncfs or eviction stores
+		 * them, or the blocks would be allocated in the bitmap and
+		 * owned by nobody on disk. */
+		ip->dirty = true;
 	}
 	pthread_mutex_unlock(&ip->lock);
 	return err;

@@ -159,7 +159,7 @@ int fs_statfs(struct fs *fs, struct statvfs *st)
 	st->f_bsize = IOMAPFS_BLOCK_SIZE;
 	st->f_frsize = IOMAPFS_BLOCK_SIZE;
 	st->f_blocks = sp.total_blocks;
-	st->f_bfree = sp.free_blocks;
+	st->f_bfree = sp.bfree;
 	st->f_bavail = sp.avail_blocks;
 	/* Inodes are B+tree items: as many as there is room for. */
 	st->f_ffree = sp.avail_blocks;

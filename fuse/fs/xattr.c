@@ -209,6 +209,10 @@ static int xattr_store_locked(struct fs *fs, struct fs_inode *ip,
 		return -ENODATA;
 	if (!found && b.free_idx > 255)
 		return -ENOSPC;
+	err = meta_check_growth(fs->meta, 2 + xs->size / IOMAPFS_ITEM_MAX,
+				sizeof(struct iomapfs_xattr) + strlen(xs->name) + xs->size);
+	if (err)
+		return err;
 	if (found) {
 		key = b.key;
 		memcpy(&old, b.val, sizeof(old));

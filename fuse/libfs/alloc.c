@@ -14,9 +14,11 @@
  *    forward from it (wrapping once); without a goal, data continues after
  *    the previous data extent and metadata after the previous node;
  *  - a metadata reserve (max(256 blocks, 1%)) that only @meta allocations
- *    may use, so B+tree splits never fail after a section's checks;
- *  - delayed-allocation reservations (alloc_reserve) are subtracted from
- *    what data allocations may take;
+ *    may use, so B+tree splits never fail after a section's checks, and
+ *    writeback's extent items always find room;
+ *  - delayed-allocation reservations (alloc_reserve: data plus the
+ *    worst-case metadata of its extents) are subtracted from what every
+ *    allocation but the reservation's own may take (alloc_limit);
  *  - frees are deferred: the bitmap block is cleared in the freeing
  *    transaction, but busy[] keeps the blocks until journal.c releases
  *    them (meta_alloc_release) under its invariant 3: the transaction is
@@ -263,19 +265,66 @@ static int take_extent(struct meta *m, uint64_t start, uint64_t len)
 	return 0;
 }
 
-/* What an allocation of this kind may take: data stays out of the reserve. */
+/*
+ * What an allocation of this kind may take.  The accounting, as ext4's
+ * (free clusters, dirty clusters, s_resv_clusters):
+ *
+ *   nr_free = reserved (delalloc data + its worst-case metadata)
+ *	     + meta_reserve (B+tree growth that must not fail)
+ *	     + what anybody may take
+ *
+ *   - data against a reservation takes from its own reservation, which is
+ *     inside nr_free (invariant: nr_free >= reserved);
+ *   - other data (fallocate, unreserved holes) leaves reserved and the
+ *     metadata reserve;
+ *   - metadata leaves reserved: it may use the metadata reserve, which
+ *     is why a section that grows the tree on a user's request checks
+ *     meta_check_growth() first, leaving the reserve to writeback.
+ */
 static uint64_t alloc_limit(struct meta_alloc *a, bool meta, bool from_reservation)
 {
-	uint64_t keep, others, limit;
+	uint64_t keep, limit;
 
 	/* ->reserved changes under space_lock without the metadata lock
 	 * (alloc_reserve from a buffered write), so read it under it too. */
 	pthread_mutex_lock(&a->space_lock);
-	keep = meta ? 0 : a->meta_reserve;
-	others = (meta || from_reservation) ? 0 : a->reserved;
-	limit = a->nr_free > keep + others ? a->nr_free - keep - others : 0;
+	if (from_reservation)
+		keep = 0;
+	else if (meta)
+		keep = a->reserved;
+	else
+		keep = a->reserved + a->meta_reserve;
+	limit = a->nr_free > keep ? a->nr_free - keep : 0;
 	pthread_mutex_unlock(&a->space_lock);
 	return limit;
+}
+
+int meta_check_growth(struct meta *m, uint64_t nr_items, uint64_t nr_bytes)
+{
+	struct meta_alloc *a = &m->alloc;
+	uint64_t path = (uint64_t)m->sb.tree_height + 1;
+	uint64_t need = 2 * path + DIV_ROUND_UP(nr_bytes + nr_items *
+			sizeof(struct iomapfs_leaf_item), IOMAPFS_BLOCK_SIZE / 2);
+	int err = 0;
+
+	if (WARN_ON_ONCE(!meta_lock_held(m)))
+		return -EIO;
+	for (int tries = 0; tries < 2; tries++) {
+		bool held_frees;
+
+		pthread_mutex_lock(&a->space_lock);
+		err = a->nr_free < a->reserved + a->meta_reserve + need ? -ENOSPC : 0;
+		held_frees = a->nr_dfree;
+		pthread_mutex_unlock(&a->space_lock);
+		if (!err || !held_frees || tries)
+			break;
+		/* Blocks freed by transactions not durable yet: as ext4, commit
+		 * and look again before ENOSPC.  Nothing changed yet here. */
+		err = meta_commit_release_locked(m);
+		if (err)
+			break;
+	}
+	return err;
 }
 
 static int __alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
@@ -450,15 +499,22 @@ void alloc_unreserve(struct meta *m, uint64_t n)
 void meta_get_space(struct meta *m, struct meta_space *sp)
 {
 	struct meta_alloc *a = &m->alloc;
-	uint64_t keep;
+	uint64_t deferred = 0;
 
 	pthread_mutex_lock(&a->space_lock);
+	for (size_t i = 0; i < a->nr_dfree; i++)
+		deferred += a->dfree[i].len;
 	sp->total_blocks = m->nr_blocks;
 	sp->free_blocks = a->nr_free;
 	sp->reserved_blocks = a->reserved;
 	sp->meta_reserve = a->meta_reserve;
-	keep = a->reserved + a->meta_reserve;
-	sp->avail_blocks = a->nr_free > keep ? a->nr_free - keep : 0;
+	sp->tree_free = a->nr_free > a->reserved ? a->nr_free - a->reserved : 0;
+	/* As ext4's statfs: blocks freed by a transaction not yet durable
+	 * count as free (a write commits and retries before ENOSPC), blocks
+	 * reserved for dirty data do not. */
+	sp->bfree = a->nr_free + deferred > a->reserved ?
+		    a->nr_free + deferred - a->reserved : 0;
+	sp->avail_blocks = sp->bfree > a->meta_reserve ? sp->bfree - a->meta_reserve : 0;
 	pthread_mutex_unlock(&a->space_lock);
 }
 

@@ -435,8 +435,9 @@ static int btree_precheck(struct meta *m, bool modify)
 		return 0;
 	if (m->readonly)
 		return -EROFS;
+	/* Never the blocks reserved for other files' dirty data. */
 	meta_get_space(m, &sp);
-	if (sp.free_blocks < (uint64_t)m->sb.tree_height + 1)
+	if (sp.tree_free < (uint64_t)m->sb.tree_height + 1)
 		return -ENOSPC;
 	return 0;
 }

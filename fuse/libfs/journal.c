@@ -749,15 +749,12 @@ int meta_commit_locked(struct meta *m)
 	return __meta_commit(m, COMMIT_CHECKPOINT);
 }
 
-/* Commit if there is anything to commit; *flushed says whether the device
- * was flushed on the way. */
-static int meta_commit_if_dirty(struct meta *m, unsigned flags, bool *flushed)
+/* Under the metadata lock: commit if there is anything to commit;
+ * *flushed says whether the device was flushed on the way. */
+static int __meta_commit_if_dirty(struct meta *m, unsigned flags, bool *flushed)
 {
 	int err;
 
-	if (atomic_load(&m->shutdown))
-		return -EIO;
-	meta_lock(m);
 	*flushed = m->txn_nr || m->sb_dirty;
 	err = __meta_commit(m, flags);
 	/* Another thread's commit may have left frees held (invariant 3). */
@@ -768,8 +765,28 @@ static int meta_commit_if_dirty(struct meta *m, unsigned flags, bool *flushed)
 		if (err && !atomic_load(&m->shutdown))
 			meta_fail(m, err);
 	}
+	return err;
+}
+
+static int meta_commit_if_dirty(struct meta *m, unsigned flags, bool *flushed)
+{
+	int err;
+
+	if (atomic_load(&m->shutdown))
+		return -EIO;
+	meta_lock(m);
+	err = __meta_commit_if_dirty(m, flags, flushed);
 	meta_unlock(m);
 	return err;
+}
+
+int meta_commit_release_locked(struct meta *m)
+{
+	bool flushed;
+
+	if (atomic_load(&m->shutdown))
+		return -EIO;
+	return __meta_commit_if_dirty(m, COMMIT_CHECKPOINT | COMMIT_RELEASE, &flushed);
 }
 
 int meta_commit(struct meta *m)

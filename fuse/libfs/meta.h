@@ -221,10 +221,22 @@ int alloc_reserve(struct meta *m, uint64_t n);
 void alloc_unreserve(struct meta *m, uint64_t n);
 int alloc_extent_reserved(struct meta *m, uint64_t goal, uint64_t max_len,
 			  uint64_t *start, uint64_t *len);
+/*
+ * In a section, before its first change: may a user's request grow the
+ * B+tree by up to @nr_items new items of @nr_bytes values in total?
+ * -ENOSPC unless that fits beside the delalloc reservations and the
+ * metadata reserve, which stay for writeback (ext4 keeps its dirty and
+ * reserved clusters from non-delalloc allocations the same way).  Once
+ * it passed, the section's allocations may use the reserve, so it does
+ * not fail halfway.
+ */
+int meta_check_growth(struct meta *m, uint64_t nr_items, uint64_t nr_bytes);
 
 struct meta_space {
 	uint64_t total_blocks, free_blocks, reserved_blocks, meta_reserve;
-	uint64_t avail_blocks;	/* free - reserved - meta_reserve: statfs f_bavail */
+	uint64_t tree_free;	/* free - reserved: what B+tree growth may take */
+	uint64_t bfree;		/* free + freed-not-durable - reserved: statfs f_bfree */
+	uint64_t avail_blocks;	/* bfree - meta_reserve: statfs f_bavail */
 };
 void meta_get_space(struct meta *m, struct meta_space *sp);
 

@@ -216,6 +216,10 @@ void meta_lock(struct meta *m);
 void meta_unlock(struct meta *m);
 bool meta_lock_held(struct meta *m);
 int meta_commit_locked(struct meta *m);
+/* meta_commit() for a holder of the metadata lock, in a section that has
+ * changed nothing yet: afterwards the frees of every committed transaction
+ * are allocatable (meta_check_growth's ENOSPC retry). */
+int meta_commit_release_locked(struct meta *m);
 /* Unmount: flush the home writes and leave the journal empty (a clean tail). */
 int meta_journal_checkpoint_all(struct meta *m);
 void meta_journal_destroy(struct meta *m);

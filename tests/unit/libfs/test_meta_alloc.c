@@ -173,6 +173,49 @@ START_TEST(reservations_limit_data_allocations)
 }
 END_TEST
 
+/*
+ * Regression test for writes lost at ENOSPC: B+tree growth (xattrs,
+ * creates) took the blocks reserved for other files' dirty data.  Metadata
+ * must leave the reservations alone; a user's request that would grow the
+ * tree into the metadata reserve is refused up front (meta_check_growth),
+ * while writeback's metadata may still use the reserve.
+ */
+START_TEST(metadata_leaves_reservations_and_reserve_to_writeback)
+{
+	struct fx f = { 0 };
+	struct meta_space sp0, sp;
+	uint64_t s, l, resv;
+
+	fx_setup(&f, "metaresv.img", 32 * MiB, 64);
+	meta_get_space(f.m, &sp0);
+	resv = sp0.avail_blocks - 10;
+	ck_assert_int_eq(alloc_reserve(f.m, resv), 0);
+	meta_begin(f.m);
+	/* 10 blocks beside reserve and reservations: too few for a big xattr. */
+	ck_assert_int_eq(meta_check_growth(f.m, 65, 65536), -ENOSPC);
+	ck_assert_int_eq(meta_check_growth(f.m, 1, 64), 0);
+	/* Metadata may take the reserve, never the reservation. */
+	ck_assert_int_eq(alloc_extent(f.m, 0, 1, sp0.meta_reserve + 10, true, &s, &l), 0);
+	ck_assert_uint_eq(l, sp0.meta_reserve + 10);
+	ck_assert_int_eq(alloc_extent(f.m, 0, 1, 1, true, &s, &l), -ENOSPC);
+	meta_end(f.m);
+	meta_get_space(f.m, &sp);
+	ck_assert_uint_eq(sp.free_blocks, resv);
+	ck_assert_uint_eq(sp.bfree, 0);
+	ck_assert_uint_eq(sp.avail_blocks, 0);
+	/* The owner still gets every reserved block. */
+	for (uint64_t got = 0; got < resv; got += l) {
+		meta_begin(f.m);
+		ck_assert_int_eq(alloc_extent_reserved(f.m, 0, resv - got, &s, &l), 0);
+		meta_end(f.m);
+	}
+	meta_get_space(f.m, &sp);
+	ck_assert_uint_eq(sp.free_blocks, 0);
+	ck_assert_uint_eq(sp.reserved_blocks, 0);
+	fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(check_bitmap_repairs_a_leak_and_a_missing_bit)
 {
 	struct fx f = { 0 };
@@ -332,6 +375,7 @@ int main(void)
 	tcase_add_test(tc, enospc_for_data_keeps_the_metadata_reserve);
 	tcase_add_test(tc, freed_blocks_not_reused_before_commit);
 	tcase_add_test(tc, reservations_limit_data_allocations);
+	tcase_add_test(tc, metadata_leaves_reservations_and_reserve_to_writeback);
 	tcase_add_test(tc, check_bitmap_repairs_a_leak_and_a_missing_bit);
 	tcase_add_test(tc, random_allocations_and_frees_match_a_model);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * struct rwsem (include/iomapfs/rwsem.h): a pthread rwlock plus, in debug
+ * builds, the ownership and balance checks lockdep would make.  Each
+ * thread keeps a small table of the locks it holds (address and hold
+ * counts); a lock carries its writer's tid and its total read holds, so a
+ * release can be checked against both sides.  A violation prints the lock,
+ * the thread and what was wrong, then aborts: the alternative is glibc's
+ * reader count wrapping and a writer waiting forever, far from the cause.
+ */
+#include <iomapfs/rwsem.h>
+#include <iomapfs/common.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#ifdef IOMAPFS_DEBUG_LOCKS
+
+#define HELD_MAX	16	/* distinct rwsems one thread may hold at once */
+
+struct held_lock {
+	const struct rwsem	*lock;
+	int			reads, writes;
+};
+
+static _Thread_local struct held_lock held[HELD_MAX];
+
+static __attribute__((noreturn)) void rwsem_bug(const struct rwsem *s,
+						const char *what)
+{
+	fprintf(stderr, "iomapfs: BUG: rwsem %p: %s (thread %d, writer %d, readers %d)\n",
+		(const void *)s, what, (int)gettid(), atomic_load(&s->owner),
+		atomic_load(&s->readers));
+	abort();
+}
+
+/* This thread's entry for @s; with @add, a new one if there is none. */
+static struct held_lock *held_find(const struct rwsem *s, bool add)
+{
+	struct held_lock *free_slot = NULL;
+
+	for (int i = 0; i < HELD_MAX; i++) {
+		if (held[i].lock == s)
+			return &held[i];
+		if (!held[i].lock && !free_slot)
+			free_slot = &held[i];
+	}
+	if (!add)
+		return NULL;
+	if (!free_slot)
+		rwsem_bug(s, "this thread holds too many locks to track");
+	free_slot->lock = s;
+	return free_slot;
+}
+
+static void held_drop_if_unused(struct held_lock *h)
+{
+	if (!h->reads && !h->writes)
+		h->lock = NULL;
+}
+
+static void check_acquire(struct rwsem *s, bool write)
+{
+	struct held_lock *h = held_find(s, false);
+
+	if (h && h->writes)
+		rwsem_bug(s, "taken again by the thread that holds it for writing");
+	if (h && write)
+		rwsem_bug(s, "taken for writing by a thread that holds it for reading");
+}
+
+void rwsem_init(struct rwsem *s)
+{
+	pthread_rwlock_init(&s->lock, NULL);
+	atomic_store(&s->owner, 0);
+	atomic_store(&s->readers, 0);
+}
+
+void rwsem_destroy(struct rwsem *s)
+{
+	if (atomic_load(&s->owner) || atomic_load(&s->readers))
+		rwsem_bug(s, "destroyed while held");
+	pthread_rwlock_destroy(&s->lock);
+}
+
+void down_read(struct rwsem *s)
+{
+	check_acquire(s, false);
+	pthread_rwlock_rdlock(&s->lock);
+	atomic_fetch_add(&s->readers, 1);
+	held_find(s, true)->reads++;
+}
+
+void up_read(struct rwsem *s)
+{
+	struct held_lock *h = held_find(s, false);
+
+	if (!h || !h->reads)
+		rwsem_bug(s, "up_read by a thread that does not hold it");
+	if (atomic_fetch_sub(&s->readers, 1) <= 0)
+		rwsem_bug(s, "up_read with no reader");
+	h->reads--;
+	held_drop_if_unused(h);
+	pthread_rwlock_unlock(&s->lock);
+}
+
+void down_write(struct rwsem *s)
+{
+	check_acquire(s, true);
+	pthread_rwlock_wrlock(&s->lock);
+	if (atomic_load(&s->readers))
+		rwsem_bug(s, "write-locked with readers inside");
+	atomic_store(&s->owner, (int)gettid());
+	held_find(s, true)->writes++;
+}
+
+void up_write(struct rwsem *s)
+{
+	struct held_lock *h = held_find(s, false);
+
+	if (atomic_load(&s->owner) != (int)gettid() || !h || !h->writes)
+		rwsem_bug(s, "up_write by a thread that is not the writer");
+	atomic_store(&s->owner, 0);
+	h->writes--;
+	held_drop_if_unused(h);
+	pthread_rwlock_unlock(&s->lock);
+}
+
+#else /* !IOMAPFS_DEBUG_LOCKS */
+
+void rwsem_init(struct rwsem *s) { pthread_rwlock_init(&s->lock, NULL); }
+void rwsem_destroy(struct rwsem *s) { pthread_rwlock_destroy(&s->lock); }
+void down_read(struct rwsem *s) { pthread_rwlock_rdlock(&s->lock); }
+void up_read(struct rwsem *s) { pthread_rwlock_unlock(&s->lock); }
+void down_write(struct rwsem *s) { pthread_rwlock_wrlock(&s->lock); }
+void up_write(struct rwsem *s) { pthread_rwlock_unlock(&s->lock); }
+
+#endif
