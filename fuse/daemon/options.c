@@ -6,7 +6,13 @@
  * journal, ro), FUSE's and the kernel's (passed on to fuse_session_new, which
  * hands mount flags to the kernel), or one that mount(8) and mount.fuse3 add
  * from fstab and that means nothing here (auto, nouser, defaults, _netdev,
- * and the rw/dev/suid/exec defaults).  Anything else is an error, and so is
+ * and the rw/exec defaults).
+ *
+ * dev and suid: libfuse mounts nodev,nosuid unless told otherwise, unlike a
+ * kernel filesystem.  Mounted by root, iomapfs passes dev,suid unless
+ * nodev/nosuid were given, so device nodes and setuid programs work as on
+ * ext4; an unprivileged mount (through fusermount3) stays nodev,nosuid,
+ * and a dev or suid it asks for is ignored.  Anything else is an error, and so is
  * a bad value: the daemon refuses to start rather than guess.
  */
 #include <limits.h>
@@ -19,7 +25,7 @@
 
 /* Options from fstab/mount(8) that carry no meaning for this daemon. */
 static const char *const ignored_opts[] = {
-	"rw", "dev", "suid", "exec", "auto", "noauto", "nouser", "user", "users",
+	"rw", "dev", "suid", "exec",	/* dev, suid: see add_fuse_defaults */ "auto", "noauto", "nouser", "user", "users",
 	"defaults", "_netdev", "nofail", "owner", "group", "loop",
 	"relatime",	/* the kernel's default, which libfuse cannot pass */
 };
@@ -260,14 +266,22 @@ static void add_fuse_defaults(struct daemon_opts *o)
 	bool has_fsname = strstr(s, "fsname=") != NULL;
 	bool has_subtype = strstr(s, "subtype=") != NULL;
 	bool has_allow_other = strstr(s, "allow_other") || strstr(s, "allow_root");
+	bool has_nodev = strstr(s, "nodev") != NULL;
+	bool has_nosuid = strstr(s, "nosuid") != NULL;
 
 	fuse_opts_append(o, "default_permissions");
 	if (!has_fsname)
 		append_fsname(o, o->device);
 	if (!has_subtype)
 		fuse_opts_append(o, "subtype=iomapfs");
-	if (!has_allow_other && geteuid() == 0)
+	if (geteuid() != 0)
+		return;
+	if (!has_allow_other)
 		fuse_opts_append(o, "allow_other");
+	if (!has_nodev)
+		fuse_opts_append(o, "dev");
+	if (!has_nosuid)
+		fuse_opts_append(o, "suid");
 }
 
 static int check_consistency(const struct daemon_opts *o)
