@@ -660,7 +660,12 @@ static bool name_is_dot_or_dotdot(const char *name)
 	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
 }
 
-/* One readdirplus entry; an entry that vanished since the walk is skipped. */
+/*
+ * One readdirplus entry.  An entry whose inode vanished since the walk is
+ * still listed, without attributes (nodeid 0: the kernel makes no dentry):
+ * skipping it could leave the reply empty, which the kernel takes for the
+ * end of the directory.
+ */
 static size_t add_plus(fuse_req_t req, char *buf, size_t size,
 		       const struct dirent_rec *r)
 {
@@ -668,9 +673,7 @@ static size_t add_plus(fuse_req_t req, char *buf, size_t size,
 				      .attr.st_mode = r->dtype << 12 };
 	struct fs_inode *ip;
 
-	if (!name_is_dot_or_dotdot(r->name)) {
-		if (fs_iget(req_fs(req), r->ino, &ip))
-			return 0;
+	if (!name_is_dot_or_dotdot(r->name) && !fs_iget(req_fs(req), r->ino, &ip)) {
 		fill_entry(req_daemon(req), ip, &e);
 		fs_inode_lookup_inc(ip);
 		fs_iput(ip);

@@ -135,8 +135,8 @@ ssize_t fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size);
 
 /*
  * readdir: entries with cookie > @pos in cookie order; "." and ".." have
- * cookies 1 and 2, other cookies are stable hash-based values, so telldir/
- * seekdir survive concurrent changes.  @fill returns non-zero to stop
+ * cookies 1 and 2, other cookies are stable hash-based values below 2^63
+ * (valid lseek offsets), so telldir/seekdir survive concurrent changes.  @fill returns non-zero to stop
  * (buffer full); the entry it refused is returned again next time.
  */
 typedef int (*fs_filldir_t)(void *ctx, const char *name, uint64_t ino,
