@@ -126,6 +126,11 @@ static void reply_attr(fuse_req_t req, struct fs_inode *ip)
 	fuse_reply_attr(req, &st, req_daemon(req)->attr_timeout);
 }
 
+static bool name_is_dot_or_dotdot(const char *name)
+{
+	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_inode *ip;
@@ -655,11 +660,6 @@ static int readdir_collect(void *arg, const char *name, uint64_t ino,
 	return 0;
 }
 
-static bool name_is_dot_or_dotdot(const char *name)
-{
-	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
-}
-
 /*
  * One readdirplus entry.  An entry whose inode vanished since the walk is
  * still listed, without attributes (nodeid 0: the kernel makes no dentry):
@@ -681,6 +681,17 @@ static size_t add_plus(fuse_req_t req, char *buf, size_t size,
 	return fuse_add_direntry_plus(req, buf, size, r->name, &e, r->cookie);
 }
 
+/* iterate_dir()'s file_accessed(): atime per the mount's policy. */
+static void dir_accessed(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs_inode *ip;
+
+	if (!fs_iget(req_fs(req), ino, &ip)) {
+		fs_inode_accessed(ip);
+		fs_iput(ip);
+	}
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       bool plus)
 {
@@ -694,6 +705,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		kfree(rc.ents);
 		return reply_err(req, err);
 	}
+	dir_accessed(req, ino);
 	buf = kmalloc(size ? size : 1);
 	for (size_t i = 0; i < rc.nr; i++) {
 		struct dirent_rec *r = &rc.ents[i];

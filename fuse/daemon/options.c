@@ -27,14 +27,13 @@
 static const char *const ignored_opts[] = {
 	"rw", "dev", "suid", "exec",	/* dev, suid: see add_fuse_defaults */ "auto", "noauto", "nouser", "user", "users",
 	"defaults", "_netdev", "nofail", "owner", "group", "loop",
-	"relatime",	/* the kernel's default, which libfuse cannot pass */
 };
 /* FUSE and kernel mount options that libfuse 3.14 passes on (bare or
- * name=); it refuses the other atime flags, and max_read would have to
- * match what ->init negotiates. */
+ * name=); max_read would have to match what ->init negotiates.  The atime
+ * flags are ours (parse_atime_opt). */
 static const char *const fuse_flag_opts[] = {
 	"allow_other", "allow_root", "default_permissions", "nosuid", "nodev",
-	"noexec", "sync", "async", "dirsync", "atime", "noatime", "auto_unmount",
+	"noexec", "sync", "async", "dirsync", "auto_unmount",
 };
 static const char *const fuse_value_opts[] = {
 	"fsname=", "subtype=", "context=", "fscontext=", "defcontext=", "rootcontext=",
@@ -116,13 +115,44 @@ static int parse_size_opt(const char *name, const char *val, uint64_t min,
 	return 0;
 }
 
+/*
+ * The atime flags, 1 if @name is none.  FUSE inodes are S_NOATIME in the
+ * kernel: atime is the daemon's to keep (fs_inode_accessed), so these are
+ * ours.  libfuse 3.14 only knows noatime, which is also passed on so that
+ * the mount shows it; it rejects the others after the mount.
+ */
+static int parse_atime_opt(struct daemon_opts *o, const char *name)
+{
+	struct fs_mount_opts *fo = &o->fs;
+
+	if (!strcmp(name, "noatime")) {
+		fo->atime = FS_ATIME_NOATIME;
+		fuse_opts_append(o, "noatime");
+	} else if (!strcmp(name, "relatime")) {
+		fo->atime = FS_ATIME_RELATIME;
+	} else if (!strcmp(name, "strictatime")) {
+		fo->atime = FS_ATIME_STRICT;
+	} else if (!strcmp(name, "atime")) {
+		/* mount(8)'s default: changes nothing */
+	} else if (!strcmp(name, "nodiratime") || !strcmp(name, "diratime")) {
+		fo->nodiratime = name[0] == 'n';
+	} else if (!strcmp(name, "lazytime") || !strcmp(name, "nolazytime")) {
+		fo->lazytime = name[0] == 'l';
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
 /* One of our own options; 1 if @name is not ours. */
 static int parse_own_opt(struct daemon_opts *o, const char *name, const char *val)
 {
 	struct cache_config *cc = &o->fs.cache;
 	uint64_t v;
 
-	if (!strcmp(name, "dontcache") && !val) {
+	if (!val && !parse_atime_opt(o, name)) {
+		return 0;
+	} else if (!strcmp(name, "dontcache") && !val) {
 		cc->dontcache_all = true;
 	} else if (!strcmp(name, "ro") && !val) {
 		o->fs.readonly = o->fs.blk.readonly = true;
@@ -368,6 +398,7 @@ void daemon_usage(FILE *out, const char *prog)
 		"  max_ioend=SIZE          ioend size cap (1m)\n"
 		"  readahead=SIZE          readahead window (1m)\n"
 		"  ro                      read-only\n"
+		"  relatime (default), strictatime, noatime, nodiratime, lazytime\n"
 		"  allow_other, default_permissions (always), fsname=, subtype=,\n"
 		"  max_threads=N, max_idle_threads=N, and the kernel's mount flags\n",
 		prog);
