@@ -131,12 +131,43 @@ static bool name_is_dot_or_dotdot(const char *name)
 	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
 }
 
+/*
+ * With FUSE_CAP_EXPORT_SUPPORT the kernel resolves a file handle whose
+ * inode it no longer caches by looking up "." in it (any file type), and a
+ * directory's parent by looking up "..".  An inode number that is free
+ * gives ENOENT, which the kernel turns into ESTALE; a number reused since
+ * the handle was made has a new generation, which the kernel also rejects.
+ */
+static int lookup_dot(struct fs *fs, uint64_t ino, const char *name,
+		      struct fs_inode **out)
+{
+	struct fs_inode *ip;
+	uint64_t parent;
+	int err = fs_iget(fs, ino, &ip);
+
+	if (err || name[1] == '\0') {
+		*out = ip;
+		return err;
+	}
+	pthread_mutex_lock(&ip->lock);
+	parent = ip->di.parent;
+	if (!S_ISDIR(ip->di.mode))
+		err = -ENOTDIR;
+	pthread_mutex_unlock(&ip->lock);
+	fs_iput(ip);
+	if (err)
+		return err;
+	return fs_iget(fs, ino == IOMAPFS_ROOT_INO || !parent ? ino : parent, out);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_inode *ip;
 	int err = name_check(name);
 
-	if (!err)
+	if (!err && name_is_dot_or_dotdot(name))
+		err = lookup_dot(req_fs(req), parent, name, &ip);
+	else if (!err)
 		err = fs_lookup(req_fs(req), parent, name, &ip);
 	if (err == -ENOENT) {
 		/* A negative entry: only the kernel changes this filesystem,
@@ -777,6 +808,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_DONT_MASK;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* File handles and NFS export: lookups of "." and ".." (lookup_dot),
+	 * generations from the inode. */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
 	conn->time_gran = 1;
