@@ -21,8 +21,9 @@
  * Mapped I/O (-M) is what the real fsx does by default (its -R/-W turn it
  * off): mapread maps the range MAP_SHARED and compares it; mapwrite grows
  * the file with ftruncate if needed, stores through a MAP_SHARED mapping,
- * and then msyncs (odd operation numbers) or just unmaps (even), so dirty
- * mapped pages meet the next read(), write(), truncate or fallocate.
+ * and then msyncs (one operation number in four: MS_SYNC is an fsync) or
+ * just unmaps, so dirty mapped pages meet the next read(), write(),
+ * truncate or fallocate.
  *
  * Single-threaded; all state lives in `struct fsx`.
  */
@@ -488,7 +489,7 @@ static void do_mapwrite(struct fsx *f, uint64_t n, uint64_t off, uint64_t len)
 	p = map_range(f, off, len, PROT_READ | PROT_WRITE, &in, "mapwrite");
 	fill_pattern(f->good + off, n, off, len);
 	memcpy(p + in, f->good + off, len);
-	if ((n & 1) && msync(p, in + len, MS_SYNC) < 0)
+	if ((n & 3) == 1 && msync(p, in + len, MS_SYNC) < 0)
 		fail_errno(f, "msync", off, len);
 	if (munmap(p, in + len) < 0)
 		fail_errno(f, "munmap", off, len);
