@@ -5,7 +5,8 @@
  * It applies a seeded random sequence of operations to one file -- reads,
  * writes, truncates, fallocate in every mode the filesystem accepts (probed
  * at start: an error turns a mode off), punch hole, zero range, collapse and
- * insert range, fsync and close/reopen -- and applies the same operation to
+ * insert range, fsync and close/reopen, and with -M reads and writes
+ * through a shared mapping -- and applies the same operation to
  * a shadow copy in memory.  Every read, every reopen and the end of the run
  * compare the file with the shadow; the first difference stops the run with
  * the mismatching byte range and the last operations that touched it, and
@@ -16,6 +17,13 @@
  * logged operations again instead of random ones; the data written by
  * operation n depends only on n and the offset, so a replay reproduces a
  * failure byte for byte.
+ *
+ * Mapped I/O (-M) is what the real fsx does by default (its -R/-W turn it
+ * off): mapread maps the range MAP_SHARED and compares it; mapwrite grows
+ * the file with ftruncate if needed, stores through a MAP_SHARED mapping,
+ * and then msyncs (one operation number in four: MS_SYNC is an fsync) or
+ * just unmaps, so dirty mapped pages meet the next read(), write(),
+ * truncate or fallocate.
  *
  * Single-threaded; all state lives in `struct fsx`.
  */
@@ -28,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,13 +45,13 @@
 enum fsx_op {
 	OP_READ, OP_WRITE, OP_TRUNCATE, OP_FALLOC, OP_FALLOC_KEEP,
 	OP_PUNCH, OP_ZERO, OP_ZERO_KEEP, OP_COLLAPSE, OP_INSERT,
-	OP_FSYNC, OP_REOPEN, OP_NR
+	OP_FSYNC, OP_REOPEN, OP_MAPREAD, OP_MAPWRITE, OP_NR
 };
 
 static const char *const op_names[OP_NR] = {
 	"read", "write", "truncate", "falloc", "falloc_keep",
 	"punch", "zero", "zero_keep", "collapse", "insert",
-	"fsync", "reopen",
+	"fsync", "reopen", "mapread", "mapwrite",
 };
 
 /* Relative weights of the random choice; 0 means never chosen. */
@@ -51,6 +60,7 @@ static const unsigned int op_weight[OP_NR] = {
 	[OP_FALLOC] = 4, [OP_FALLOC_KEEP] = 4, [OP_PUNCH] = 5,
 	[OP_ZERO] = 4, [OP_ZERO_KEEP] = 3, [OP_COLLAPSE] = 3,
 	[OP_INSERT] = 3, [OP_FSYNC] = 4, [OP_REOPEN] = 2,
+	[OP_MAPREAD] = 15, [OP_MAPWRITE] = 20,	/* only with -M */
 };
 
 /* fallocate mode for each fallocate-based operation */
@@ -91,7 +101,7 @@ struct fsx {
 	const char *path;
 	int fd;
 	int oflags;
-	bool direct, quiet;
+	bool direct, quiet, mapped;
 	uint64_t seed, rng;
 	uint64_t nops, maxlen, maxop, blksz, align;
 	bool enabled[OP_NR];
@@ -179,6 +189,7 @@ static bool rec_touches(const struct fsx_rec *r, uint64_t lo, uint64_t hi)
 
 	switch (r->op) {
 	case OP_READ:
+	case OP_MAPREAD:
 	case OP_FSYNC:
 	case OP_REOPEN:
 		return false;
@@ -368,6 +379,7 @@ static int gen_op(struct fsx *f, uint64_t *off, uint64_t *len)
 	*off = *len = 0;
 	switch (op) {
 	case OP_READ:
+	case OP_MAPREAD:
 	case OP_PUNCH:
 		if (!f->size)
 			break;
@@ -402,6 +414,9 @@ static int gen_op(struct fsx *f, uint64_t *off, uint64_t *len)
 	case OP_FSYNC:
 	case OP_REOPEN:
 		return op;
+	case OP_MAPWRITE:
+		rnd_range(f, f->maxlen, off, len);
+		return op;
 	default:
 		break;
 	}
@@ -432,6 +447,52 @@ static void do_write(struct fsx *f, uint64_t n, uint64_t off, uint64_t len)
 	}
 	if (off + len > f->size)
 		f->size = off + len;
+}
+
+/* A shared mapping of [off, off+len), from the page below @off. */
+static uint8_t *map_range(struct fsx *f, uint64_t off, uint64_t len, int prot,
+			  uint64_t *pg_off, const char *what)
+{
+	uint64_t pg = align_down(off, (uint64_t)getpagesize());
+	void *p = mmap(NULL, off - pg + len, prot, MAP_SHARED, f->fd, pg);
+
+	if (p == MAP_FAILED)
+		fail_errno(f, what, off, len);
+	*pg_off = off - pg;
+	return p;
+}
+
+/* Past EOF a mapping faults (SIGBUS): only [off, size) is read. */
+static void do_mapread(struct fsx *f, uint64_t off, uint64_t len)
+{
+	uint64_t in;
+	uint8_t *p;
+
+	len = min_u64(len, f->size - off);
+	p = map_range(f, off, len, PROT_READ, &in, "mapread");
+
+	check_buf(f, p + in, off, len, "mapread");
+	if (munmap(p, in + len) < 0)
+		fail_errno(f, "munmap", off, len);
+}
+
+static void do_mapwrite(struct fsx *f, uint64_t n, uint64_t off, uint64_t len)
+{
+	uint64_t in;
+	uint8_t *p;
+
+	if (off + len > f->size) {
+		if (ftruncate(f->fd, off + len) < 0)
+			fail_errno(f, "mapwrite truncate", off, len);
+		f->size = off + len;
+	}
+	p = map_range(f, off, len, PROT_READ | PROT_WRITE, &in, "mapwrite");
+	fill_pattern(f->good + off, n, off, len);
+	memcpy(p + in, f->good + off, len);
+	if ((n & 3) == 1 && msync(p, in + len, MS_SYNC) < 0)
+		fail_errno(f, "msync", off, len);
+	if (munmap(p, in + len) < 0)
+		fail_errno(f, "munmap", off, len);
 }
 
 static void shadow_zero(struct fsx *f, uint64_t off, uint64_t end)
@@ -495,6 +556,12 @@ static void apply_op(struct fsx *f, uint64_t n, int op, uint64_t off,
 		break;
 	case OP_WRITE:
 		do_write(f, n, off, len);
+		break;
+	case OP_MAPREAD:
+		do_mapread(f, off, len);
+		break;
+	case OP_MAPWRITE:
+		do_mapwrite(f, n, off, len);
 		break;
 	case OP_TRUNCATE:
 		do_truncate(f, off);
@@ -598,6 +665,7 @@ static void usage(void)
 "  -f          no fallocate-based operations (falloc, punch, zero, collapse, insert)\n"
 "  -x op,...   disable these operations by name\n"
 "  -d          O_DIRECT: reads and writes aligned to the block size\n"
+"  -M          also read and write through shared mappings (mapread, mapwrite)\n"
 "  -L path     operation log (default FILE.fsxlog; '-' for none)\n"
 "  -R log      replay the operations of a log instead of random ones\n"
 "  -q          quiet: print only failures\n");
@@ -625,8 +693,8 @@ static void parse_args(struct fsx *f, int argc, char **argv,
 	int c, op;
 
 	for (op = 0; op < OP_NR; op++)
-		f->enabled[op] = true;
-	while ((c = getopt(argc, argv, "S:N:l:o:b:fx:dL:R:qh")) != -1) {
+		f->enabled[op] = op != OP_MAPREAD && op != OP_MAPWRITE;
+	while ((c = getopt(argc, argv, "S:N:l:o:b:fx:dML:R:qh")) != -1) {
 		switch (c) {
 		case 'S':
 			f->seed = strtoull(optarg, NULL, 0);
@@ -642,6 +710,10 @@ static void parse_args(struct fsx *f, int argc, char **argv,
 			break;
 		case 'x': disable_ops(f, optarg); break;
 		case 'd': f->direct = true; break;
+		case 'M':
+			f->mapped = true;
+			f->enabled[OP_MAPREAD] = f->enabled[OP_MAPWRITE] = true;
+			break;
 		case 'L': *logpath = optarg; break;
 		case 'R':
 			f->replay = fopen(optarg, "r");
@@ -659,6 +731,8 @@ static void parse_args(struct fsx *f, int argc, char **argv,
 		f->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
 	if (!f->maxlen || !f->maxop)
 		die("-l and -o must be positive\n");
+	if (f->mapped && f->direct)
+		die("-M and -d exclude each other\n");
 }
 
 static void setup(struct fsx *f, const char *logpath)
@@ -697,7 +771,8 @@ static void setup(struct fsx *f, const char *logpath)
 			die("open log %s: %s\n", logpath, strerror(errno));
 		fprintf(f->log, "# fsx-lite seed %" PRIu64 " -l 0x%" PRIx64
 			" -o 0x%" PRIx64 " -b 0x%" PRIx64 "%s\n", f->seed,
-			f->maxlen, f->maxop, f->blksz, f->direct ? " -d" : "");
+			f->maxlen, f->maxop, f->blksz,
+			f->direct ? " -d" : f->mapped ? " -M" : "");
 	}
 	free(def);
 }
@@ -716,7 +791,8 @@ int main(int argc, char **argv)
 	if (!f.quiet)
 		printf("fsx-lite: seed %" PRIu64 ", %" PRIu64 " ops, -l %" PRIu64
 		       " -o %" PRIu64 "%s\n", f.seed, f.replay ? 0 : f.nops,
-		       f.maxlen, f.maxop, f.direct ? ", O_DIRECT" : "");
+		       f.maxlen, f.maxop, f.direct ? ", O_DIRECT" :
+		       f.mapped ? ", mapped" : "");
 	if (f.replay)
 		run_replay(&f);
 	else

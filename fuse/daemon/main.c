@@ -156,10 +156,17 @@ static int run(const struct daemon_opts *o, int ready_fd)
 		iomapfs_err("cannot mount on %s", o->mountpoint);
 		goto out_signals;
 	}
+	err = init_shim_install(se);
+	if (err) {
+		fprintf(stderr, "iomapfs: cannot install the FUSE transport: %s\n",
+			strerror(-err));
+		goto out_unmount;
+	}
 	daemon_ready(ready_fd, 0);
 	ready_fd = -1;
 	/* > 0: the signal that ended the loop (SIGTERM, SIGINT): a normal end. */
 	ret = session_loop(se, o) < 0 ? 1 : 0;
+out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -126,12 +126,48 @@ static void reply_attr(fuse_req_t req, struct fs_inode *ip)
 	fuse_reply_attr(req, &st, req_daemon(req)->attr_timeout);
 }
 
+static bool name_is_dot_or_dotdot(const char *name)
+{
+	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
+}
+
+/*
+ * With FUSE_CAP_EXPORT_SUPPORT the kernel resolves a file handle whose
+ * inode it no longer caches by looking up "." in it (any file type), and a
+ * directory's parent by looking up "..".  An inode number that is free
+ * gives ENOENT, which the kernel turns into ESTALE; a number reused since
+ * the handle was made has a new generation, which the kernel also rejects.
+ */
+static int lookup_dot(struct fs *fs, uint64_t ino, const char *name,
+		      struct fs_inode **out)
+{
+	struct fs_inode *ip;
+	uint64_t parent;
+	int err = fs_iget(fs, ino, &ip);
+
+	if (err || name[1] == '\0') {
+		*out = ip;
+		return err;
+	}
+	pthread_mutex_lock(&ip->lock);
+	parent = ip->di.parent;
+	if (!S_ISDIR(ip->di.mode))
+		err = -ENOTDIR;
+	pthread_mutex_unlock(&ip->lock);
+	fs_iput(ip);
+	if (err)
+		return err;
+	return fs_iget(fs, ino == IOMAPFS_ROOT_INO || !parent ? ino : parent, out);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_inode *ip;
 	int err = name_check(name);
 
-	if (!err)
+	if (!err && name_is_dot_or_dotdot(name))
+		err = lookup_dot(req_fs(req), parent, name, &ip);
+	else if (!err)
 		err = fs_lookup(req_fs(req), parent, name, &ip);
 	if (err == -ENOENT) {
 		/* A negative entry: only the kernel changes this filesystem,
@@ -663,12 +699,12 @@ static int readdir_collect(void *arg, const char *name, uint64_t ino,
 	return 0;
 }
 
-static bool name_is_dot_or_dotdot(const char *name)
-{
-	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
-}
-
-/* One readdirplus entry; an entry that vanished since the walk is skipped. */
+/*
+ * One readdirplus entry.  An entry whose inode vanished since the walk is
+ * still listed, without attributes (nodeid 0: the kernel makes no dentry):
+ * skipping it could leave the reply empty, which the kernel takes for the
+ * end of the directory.
+ */
 static size_t add_plus(fuse_req_t req, char *buf, size_t size,
 		       const struct dirent_rec *r)
 {
@@ -676,14 +712,23 @@ static size_t add_plus(fuse_req_t req, char *buf, size_t size,
 				      .attr.st_mode = r->dtype << 12 };
 	struct fs_inode *ip;
 
-	if (!name_is_dot_or_dotdot(r->name)) {
-		if (fs_iget(req_fs(req), r->ino, &ip))
-			return 0;
+	if (!name_is_dot_or_dotdot(r->name) && !fs_iget(req_fs(req), r->ino, &ip)) {
 		fill_entry(req_daemon(req), ip, &e);
 		fs_inode_lookup_inc(ip);
 		fs_iput(ip);
 	}
 	return fuse_add_direntry_plus(req, buf, size, r->name, &e, r->cookie);
+}
+
+/* iterate_dir()'s file_accessed(): atime per the mount's policy. */
+static void dir_accessed(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs_inode *ip;
+
+	if (!fs_iget(req_fs(req), ino, &ip)) {
+		fs_inode_accessed(ip);
+		fs_iput(ip);
+	}
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -699,6 +744,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		kfree(rc.ents);
 		return reply_err(req, err);
 	}
+	dir_accessed(req, ino);
 	buf = kmalloc(size ? size : 1);
 	for (size_t i = 0; i < rc.nr; i++) {
 		struct dirent_rec *r = &rc.ents[i];
@@ -777,6 +823,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_DONT_MASK;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* File handles and NFS export: lookups of "." and ".." (lookup_dot),
+	 * generations from the inode. */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
 	conn->time_gran = 1;

@@ -15,6 +15,7 @@
 #include <fuse_lowlevel.h>
 #include "fs.h"
 #include "acl.h"
+#include "init_shim.h"
 
 /* FS_IOC_SHUTDOWN as XFS and f2fs define it; <linux/fs.h> here lacks it. */
 #ifndef FS_IOC_SHUTDOWN
@@ -28,6 +29,7 @@ struct iomapfs_daemon {
 	bool		posix_acl;	/* FUSE_CAP_POSIX_ACL negotiated in ->init */
 	bool		dontcache_all;	/* -o dontcache */
 	double		attr_timeout, entry_timeout;
+	struct init_shim shim;		/* INIT flags newer than libfuse's */
 };
 
 extern const struct fuse_lowlevel_ops iomapfs_ll_ops;

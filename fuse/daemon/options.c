@@ -6,7 +6,13 @@
  * journal, ro), FUSE's and the kernel's (passed on to fuse_session_new, which
  * hands mount flags to the kernel), or one that mount(8) and mount.fuse3 add
  * from fstab and that means nothing here (auto, nouser, defaults, _netdev,
- * and the rw/dev/suid/exec defaults).  Anything else is an error, and so is
+ * and the rw/exec defaults).
+ *
+ * dev and suid: libfuse mounts nodev,nosuid unless told otherwise, unlike a
+ * kernel filesystem.  Mounted by root, iomapfs passes dev,suid unless
+ * nodev/nosuid were given, so device nodes and setuid programs work as on
+ * ext4; an unprivileged mount (through fusermount3) stays nodev,nosuid,
+ * and a dev or suid it asks for is ignored.  Anything else is an error, and so is
  * a bad value: the daemon refuses to start rather than guess.
  */
 #include <limits.h>
@@ -19,16 +25,15 @@
 
 /* Options from fstab/mount(8) that carry no meaning for this daemon. */
 static const char *const ignored_opts[] = {
-	"rw", "dev", "suid", "exec", "auto", "noauto", "nouser", "user", "users",
+	"rw", "dev", "suid", "exec",	/* dev, suid: see add_fuse_defaults */ "auto", "noauto", "nouser", "user", "users",
 	"defaults", "_netdev", "nofail", "owner", "group", "loop",
-	"relatime",	/* the kernel's default, which libfuse cannot pass */
 };
 /* FUSE and kernel mount options that libfuse 3.14 passes on (bare or
- * name=); it refuses the other atime flags, and max_read would have to
- * match what ->init negotiates. */
+ * name=); max_read would have to match what ->init negotiates.  The atime
+ * flags are ours (parse_atime_opt). */
 static const char *const fuse_flag_opts[] = {
 	"allow_other", "allow_root", "default_permissions", "nosuid", "nodev",
-	"noexec", "sync", "async", "dirsync", "atime", "noatime", "auto_unmount",
+	"noexec", "sync", "async", "dirsync", "auto_unmount",
 };
 static const char *const fuse_value_opts[] = {
 	"fsname=", "subtype=", "context=", "fscontext=", "defcontext=", "rootcontext=",
@@ -110,13 +115,44 @@ static int parse_size_opt(const char *name, const char *val, uint64_t min,
 	return 0;
 }
 
+/*
+ * The atime flags, 1 if @name is none.  FUSE inodes are S_NOATIME in the
+ * kernel: atime is the daemon's to keep (fs_inode_accessed), so these are
+ * ours.  libfuse 3.14 only knows noatime, which is also passed on so that
+ * the mount shows it; it rejects the others after the mount.
+ */
+static int parse_atime_opt(struct daemon_opts *o, const char *name)
+{
+	struct fs_mount_opts *fo = &o->fs;
+
+	if (!strcmp(name, "noatime")) {
+		fo->atime = FS_ATIME_NOATIME;
+		fuse_opts_append(o, "noatime");
+	} else if (!strcmp(name, "relatime")) {
+		fo->atime = FS_ATIME_RELATIME;
+	} else if (!strcmp(name, "strictatime")) {
+		fo->atime = FS_ATIME_STRICT;
+	} else if (!strcmp(name, "atime")) {
+		/* mount(8)'s default: changes nothing */
+	} else if (!strcmp(name, "nodiratime") || !strcmp(name, "diratime")) {
+		fo->nodiratime = name[0] == 'n';
+	} else if (!strcmp(name, "lazytime") || !strcmp(name, "nolazytime")) {
+		fo->lazytime = name[0] == 'l';
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
 /* One of our own options; 1 if @name is not ours. */
 static int parse_own_opt(struct daemon_opts *o, const char *name, const char *val)
 {
 	struct cache_config *cc = &o->fs.cache;
 	uint64_t v;
 
-	if (!strcmp(name, "dontcache") && !val) {
+	if (!val && !parse_atime_opt(o, name)) {
+		return 0;
+	} else if (!strcmp(name, "dontcache") && !val) {
 		cc->dontcache_all = true;
 	} else if (!strcmp(name, "ro") && !val) {
 		o->fs.readonly = o->fs.blk.readonly = true;
@@ -273,14 +309,22 @@ static void add_fuse_defaults(struct daemon_opts *o)
 	bool has_fsname = strstr(s, "fsname=") != NULL;
 	bool has_subtype = strstr(s, "subtype=") != NULL;
 	bool has_allow_other = strstr(s, "allow_other") || strstr(s, "allow_root");
+	bool has_nodev = strstr(s, "nodev") != NULL;
+	bool has_nosuid = strstr(s, "nosuid") != NULL;
 
 	fuse_opts_append(o, "default_permissions");
 	if (!has_fsname)
 		append_fsname(o, o->device);
 	if (!has_subtype)
 		fuse_opts_append(o, "subtype=iomapfs");
-	if (!has_allow_other && geteuid() == 0)
+	if (geteuid() != 0)
+		return;
+	if (!has_allow_other)
 		fuse_opts_append(o, "allow_other");
+	if (!has_nodev)
+		fuse_opts_append(o, "dev");
+	if (!has_nosuid)
+		fuse_opts_append(o, "suid");
 }
 
 static int check_consistency(const struct daemon_opts *o)
@@ -377,6 +421,7 @@ void daemon_usage(FILE *out, const char *prog)
 		"  ro                      read-only\n"
 		"  logfile=PATH            append every message to PATH too (instead of\n"
 		"                          syslog once in the background)\n"
+		"  relatime (default), strictatime, noatime, nodiratime, lazytime\n"
 		"  allow_other, default_permissions (always), fsname=, subtype=,\n"
 		"  max_threads=N, max_idle_threads=N, and the kernel's mount flags\n",
 		prog);

@@ -12,6 +12,14 @@
  * entry exists: readdir resumed from a cookie after inserts and deletes
  * neither skips nor repeats an entry that stayed (telldir/seekdir work).
  *
+ * The readdir offset is not the key itself but the key with its slot byte
+ * narrowed to 7 bits: pos = hash56 << 7 | idx.  The kernel keeps directory
+ * offsets in a signed loff_t and lseek() refuses negative ones, so a 64-bit
+ * key with the top bit set (half of them) could be read but not sought
+ * back to.  The 63-bit pos is order-preserving and invertible because a
+ * directory bucket holds at most 128 names (DIR_BUCKET_SLOTS); xattrs keep
+ * their 256.  The on-disk keys are unchanged.
+ *
  * Everything here runs in a FUSE request thread (or fsck), inside a
  * metadata section except fs_readdir, which takes its own sections.
  */
@@ -115,6 +123,10 @@ int __fs_dir_find(struct meta *m, uint64_t dir, const char *name, uint64_t *ino,
 	return 0;
 }
 
+/* Names per hash bucket in a directory: the slot must fit the 7 bits the
+ * readdir offset keeps for it. */
+#define DIR_BUCKET_SLOTS	128
+
 static int dir_check_add(struct meta *m, uint64_t dir, const char *name,
 			 unsigned *idx)
 {
@@ -130,7 +142,7 @@ static int dir_check_add(struct meta *m, uint64_t dir, const char *name,
 	if (err != -ENOENT)
 		return err;
 	*idx = b.free_idx;
-	return *idx > 255 ? -ENOSPC : 0;
+	return *idx >= DIR_BUCKET_SLOTS ? -ENOSPC : 0;
 }
 
 int __fs_dir_add(struct meta *m, uint64_t dir, const char *name, uint64_t ino,
@@ -233,16 +245,29 @@ static int readdir_dot(struct fs *fs, uint64_t dir, uint64_t *parent)
 	return 0;
 }
 
-static int readdir_batch(struct fs *fs, uint64_t dir, uint64_t pos,
+/* DIRENT key <-> readdir offset (see the top of the file). */
+static uint64_t dirent_key_to_pos(uint64_t key)
+{
+	WARN_ON_ONCE((key & 255) >= DIR_BUCKET_SLOTS);
+	return (key >> 8) << 7 | (key & (DIR_BUCKET_SLOTS - 1));
+}
+
+static uint64_t dirent_pos_to_key(uint64_t pos)
+{
+	return (pos >> 7) << 8 | (pos & (DIR_BUCKET_SLOTS - 1));
+}
+
+/* Up to READDIR_BATCH entries whose key is above @key_pos. */
+static int readdir_batch(struct fs *fs, uint64_t dir, uint64_t key_pos,
 			 struct readdir_ent *ents, unsigned *nr)
 {
-	struct iomapfs_key key = meta_key(dir, IOMAPFS_ITEM_DIRENT, pos + 1);
+	struct iomapfs_key key = meta_key(dir, IOMAPFS_ITEM_DIRENT, key_pos + 1);
 	struct iomapfs_key max = meta_key(dir, IOMAPFS_ITEM_DIRENT, UINT64_MAX);
 	struct dirent_buf buf;
 	int err = 0;
 
 	*nr = 0;
-	if (pos == UINT64_MAX)
+	if (key_pos == UINT64_MAX)
 		return 0;
 	meta_begin(fs->meta);
 	while (*nr < READDIR_BATCH) {
@@ -256,7 +281,7 @@ static int readdir_batch(struct fs *fs, uint64_t dir, uint64_t pos,
 			err = -EIO;
 			break;
 		}
-		e->cookie = key.offset;
+		e->cookie = dirent_key_to_pos(key.offset);
 		e->ino = buf.de.ino;
 		e->dtype = buf.de.type;
 		memcpy(e->name, buf.name, buf.de.name_len);
@@ -290,7 +315,7 @@ int fs_readdir(struct fs *fs, uint64_t dir, uint64_t pos, fs_filldir_t fill,
 	if (!ents)
 		return -ENOMEM;
 	for (;;) {
-		err = readdir_batch(fs, dir, pos, ents, &nr);
+		err = readdir_batch(fs, dir, dirent_pos_to_key(pos), ents, &nr);
 		if (err || !nr)
 			break;
 		for (unsigned i = 0; i < nr; i++) {

@@ -425,13 +425,11 @@ static bool ts_le(int64_t a_sec, uint32_t a_nsec, int64_t b_sec, uint32_t b_nsec
 
 /* relatime: atime moves if it is not newer than mtime or ctime, or is a
  * day old.  Only then does a read cost a metadata section. */
-static void file_update_atime(struct fs_inode *ip)
+static bool relatime_needs_update(struct fs_inode *ip)
 {
 	struct timespec now;
 	bool update;
 
-	if (fs_ro(ip->fs))
-		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	pthread_mutex_lock(&ip->lock);
 	update = ts_le(ip->di.atime_sec, ip->di.atime_nsec,
@@ -440,10 +438,23 @@ static void file_update_atime(struct fs_inode *ip)
 		       ip->di.ctime_sec, ip->di.ctime_nsec) ||
 		 now.tv_sec - ip->di.atime_sec >= ATIME_MAX_AGE;
 	pthread_mutex_unlock(&ip->lock);
-	if (!update)
+	return update;
+}
+
+/* touch_atime()/atime_needs_update() with the mount's policy. */
+void fs_inode_accessed(struct fs_inode *ip)
+{
+	const struct fs_mount_opts *o = &ip->fs->opts;
+
+	if (fs_ro(ip->fs) || fs_is_shutdown(ip->fs) || o->atime == FS_ATIME_NOATIME)
+		return;
+	if (o->nodiratime && S_ISDIR(ip->di.mode))
+		return;
+	if (o->atime == FS_ATIME_RELATIME && !relatime_needs_update(ip))
 		return;
 	fs_inode_touch(ip, FS_TOUCH_ATIME);
-	fs_inode_mark_dirty(ip);	/* best effort: a lost atime is no loss */
+	if (!o->lazytime)
+		fs_inode_mark_dirty(ip);
 }
 
 ssize_t fs_read(struct fs_inode *ip, uint64_t pos, size_t len,
@@ -460,7 +471,7 @@ ssize_t fs_read(struct fs_inode *ip, uint64_t pos, size_t len,
 	n = cache_read(ip->mapping, pos, len, res);
 	up_read(&ip->rwsem);
 	if (n > 0)
-		file_update_atime(ip);
+		fs_inode_accessed(ip);
 	return n;
 }
 

@@ -84,11 +84,22 @@ struct fs_inode {
 	bool			disk_size_changed;	/* di.size changed since the last write */
 };
 
+/*
+ * When reads and readdir move atime, as the kernel's mount flags say:
+ * relatime (the default) when atime is not newer than mtime or ctime or is
+ * a day old; strictatime always; noatime never; nodiratime never for
+ * directories.  lazytime keeps the new atime in memory until the inode is
+ * written for another reason (fsync, eviction, unmount, a change).
+ */
+enum fs_atime_mode { FS_ATIME_RELATIME, FS_ATIME_STRICT, FS_ATIME_NOATIME };
+
 struct fs_mount_opts {
 	struct cache_config	cache;
 	struct blk_dev_config	blk;
 	struct meta_mount_opts	meta;
 	bool			readonly;
+	enum fs_atime_mode	atime;
+	bool			nodiratime, lazytime;
 };
 
 /* Open @dev_path, mount the metadata engine and the cache. */
@@ -160,8 +171,8 @@ ssize_t fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size);
 
 /*
  * readdir: entries with cookie > @pos in cookie order; "." and ".." have
- * cookies 1 and 2, other cookies are stable hash-based values, so telldir/
- * seekdir survive concurrent changes.  @fill returns non-zero to stop
+ * cookies 1 and 2, other cookies are stable hash-based values below 2^63
+ * (valid lseek offsets), so telldir/seekdir survive concurrent changes.  @fill returns non-zero to stop
  * (buffer full); the entry it refused is returned again next time.
  */
 typedef int (*fs_filldir_t)(void *ctx, const char *name, uint64_t ino,
@@ -190,6 +201,10 @@ enum {
 int fs_setattr(struct fs *fs, uint64_t ino, const struct fs_setattr *sa);
 
 /* ---- data ---- */
+
+/* A read or readdir of @ip happened: move atime as the mount's policy
+ * says (struct fs_mount_opts).  Best effort: a lost atime is no loss. */
+void fs_inode_accessed(struct fs_inode *ip);
 
 ssize_t fs_read(struct fs_inode *ip, uint64_t pos, size_t len,
 		struct cache_read_result *res);
