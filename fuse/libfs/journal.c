@@ -4,7 +4,8 @@
  *
  * The running transaction is every buffer dirtied in sections since the
  * last commit (meta->txn_list) plus the superblock.  A commit costs one
- * device flush, as jbd2 with async_commit:
+ * device flush, as jbd2 with async_commit (plus the pre-flush below when
+ * it exposes data):
  *
  *   running --descriptors, images, commit block [, jsb]: one batch of bios
  *           --blkdev_issue_flush--> durable           (durable_seq = seq)

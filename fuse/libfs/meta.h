@@ -126,9 +126,10 @@ bool meta_section_full(struct meta *m);
 void meta_txn_orders_data(struct meta *m);
 /*
  * Make every section that ended so far durable: write the running
- * transaction to the journal, flush the device (once: the commit costs one
- * flush), then start the home writes without waiting for them (the next
- * commit does) or for another flush.
+ * transaction to the journal, flush the device (once; twice when the
+ * transaction exposes data, meta_txn_orders_data), then start the home
+ * writes without waiting for them (the next commit does) or for another
+ * flush.
  * Takes the metadata lock itself (call it outside a section).  With nothing
  * to commit it still flushes the device (fsync relies on that for its
  * data).  Blocks freed by transactions committed so far are allocatable
