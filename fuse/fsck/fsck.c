@@ -538,6 +538,9 @@ int fs_fsck(const char *dev_path, const struct fsck_opts *opts, FILE *log)
 		err = fsck_bitmap(&fc, &fixed, &left);
 	if (!err)
 		fsck_summary(&fc, fixed, left);
+	/* Everything checked and nothing left: the ERROR mark has done its job. */
+	if (!err && fc.repair && !left)
+		meta_clear_error(fc.m);
 	ret = meta_unmount(fc.m);
 	if (!err && ret && fc.repair)
 		err = ret;
