@@ -68,8 +68,8 @@ int cache_folio_fill(struct cache_mapping *m, struct folio *folio,
 	}
 	if (iomap.type != IOMAP_MAPPED)
 		goto zero;
-	err = blk_rw_sync(m->cache->dev, REQ_OP_READ, folio->data, PAGE_SIZE,
-			  iomap.addr + (pos - iomap.offset));
+	err = blk_rw_sync_class(m->cache->dev, REQ_OP_READ, BIO_CLASS_DATA, folio->data,
+				PAGE_SIZE, iomap.addr + (pos - iomap.offset));
 	if (err) {
 		atomic_fetch_add(&m->cache->stat.read_errors, 1);
 		return err;

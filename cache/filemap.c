@@ -243,6 +243,24 @@ bool filemap_invalidate_folio(struct cache_mapping *m, struct folio *folio,
 	return done;
 }
 
+/*
+ * A read of @folio failed (worker, after unlocking it): take it out of @m
+ * unless someone already locked it to read it again or it became uptodate,
+ * so that a failed read caches nothing.  Readers holding a reference see
+ * PG_error or a folio that left its mapping, and fail with -EIO.
+ */
+void filemap_remove_failed_read(struct cache_mapping *m, struct folio *folio)
+{
+	might_sleep();
+	pthread_mutex_lock(&m->lock);
+	if (folio->mapping == m && folio_trylock(folio)) {
+		if (!folio_test(folio, PG_uptodate | PG_dirty | PG_writeback))
+			filemap_remove_folio_locked(m, folio);
+		folio_unlock(folio);
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
 /* ---- dirty and writeback state ---- */
 
 /* Caller holds the folio lock; the folio is uptodate and in @m's index. */

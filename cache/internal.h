@@ -176,6 +176,7 @@ static inline void folio_mark_accessed(struct folio *f)
 struct folio *filemap_get_folio(struct cache_mapping *m, uint64_t index);
 int filemap_add_folio(struct cache_mapping *m, struct folio *folio, uint64_t index);
 void filemap_remove_folio_locked(struct cache_mapping *m, struct folio *folio);
+void filemap_remove_failed_read(struct cache_mapping *m, struct folio *folio);
 bool filemap_invalidate_folio(struct cache_mapping *m, struct folio *folio,
 			      int extra_refs);
 struct folio *filemap_get_folio_mark(struct cache_mapping *m, uint64_t *index,

@@ -59,6 +59,7 @@ static struct ioend *ioend_alloc(struct writeback_ctx *wpc, uint64_t pos,
 	nr_vecs = min_t(unsigned, nr_vecs, BIO_MAX_VECS);
 	bio = bio_alloc_bioset(cache->dev, nr_vecs, REQ_OP_WRITE,
 			       offsetof(struct ioend, io_bio));
+	bio->bi_class = BIO_CLASS_DATA;
 	ioend = ioend_from_bio(bio);
 	INIT_LIST_HEAD(&ioend->io_list);
 	ioend->io_mapping = m;

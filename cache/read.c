@@ -9,7 +9,10 @@
  * Holes, delalloc and unwritten ranges read as zeros without I/O.  A read
  * bio completes in the reaper (mark uptodate, unlock); a failed one is
  * deferred with BIO_DEFER_READ_ERROR and its folios are unlocked without
- * PG_uptodate in the worker, and the read returns -EIO.
+ * PG_uptodate in the worker and taken out of the mapping (nothing of a
+ * failed read stays cached; a retry goes to the device), and the read
+ * returns -EIO.  A read bio holds an I/O reference on its mapping
+ * (mapping_io_get) so that the worker may still touch it.
  */
 #include "internal.h"
 
@@ -17,27 +20,36 @@
 
 static void read_end_folio(struct folio *folio, uint32_t bytes, void *arg)
 {
-	int status = *(int *)arg;
-
-	if (status)
-		folio_set_flag(folio, PG_error);
-	else
-		folio_set_flag(folio, PG_uptodate);
+	folio_set_flag(folio, PG_uptodate);
 	folio_unlock(folio);
+}
+
+/* Worker: the folio's read failed. */
+static void read_fail_folio(struct folio *folio, uint32_t bytes, void *arg)
+{
+	struct cache_mapping *m = arg;
+
+	folio_set_flag(folio, PG_error);
+	folio_unlock(folio);
+	filemap_remove_failed_read(m, folio);
 }
 
 /* ->bi_end_io of read bios: reaper, or a worker for a failed read. */
 static void cache_read_end_io(struct bio *bio)
 {
-	struct cache *cache = bio->bi_private;
-	int status = bio->bi_status;
+	struct cache_mapping *m = bio->bi_private;
+	struct cache *cache = m->cache;
 
-	if (status && bio_complete_in_task(bio, BIO_DEFER_READ_ERROR))
+	if (bio->bi_status && bio_complete_in_task(bio, BIO_DEFER_READ_ERROR))
 		return;
-	if (status)
+	if (bio->bi_status) {
 		atomic_fetch_add(&cache->stat.read_errors, 1);
-	bio_for_each_folio(cache, bio, read_end_folio, &status);
+		bio_for_each_folio(cache, bio, read_fail_folio, m);
+	} else {
+		bio_for_each_folio(cache, bio, read_end_folio, NULL);
+	}
 	bio_put(bio);
+	mapping_io_put(m);	/* last touch */
 }
 
 struct read_ctx {
@@ -66,7 +78,9 @@ static void read_add_folio(struct read_ctx *rc, struct folio *folio, uint64_t ad
 		rc->bio = bio_alloc(cache->dev, rc->nr_vecs, REQ_OP_READ);
 		rc->bio->bi_sector = sector;
 		rc->bio->bi_end_io = cache_read_end_io;
-		rc->bio->bi_private = cache;
+		rc->bio->bi_class = BIO_CLASS_DATA;
+		rc->bio->bi_private = rc->m;
+		mapping_io_get(rc->m);
 		bio_add_buf(rc->bio, folio->data, PAGE_SIZE);
 	}
 }

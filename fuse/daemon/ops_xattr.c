@@ -8,9 +8,21 @@
  *   user.iomapfs.dontcache  "1" while IOMAPFS_INODE_DONTCACHE is set, absent
  *                           otherwise; writable ("0" or "1"), removable
  *   user.iomapfs.cachestat  the file's page cache counters; read-only
- *   user.iomapfs.stats      every counter of the three layers, on the root
+ *   user.iomapfs.stats      every counter of the three layers and the log,
+ *                           on the root only; read-only, readable by anyone
+ *                           (filesystem-wide counters, like statfs and
+ *                           /proc/diskstats: nothing in them is per user)
  *   user.iomapfs.logmark    write-only, root: a named mark in the write log
- *                           only; read-only
+ *
+ * and one name under trusted., which only root may read or set:
+ *
+ *   trusted.iomapfs.inject  on the root only: the error injection rules
+ *                           (blk_inject_set(), include/iomapfs/bio.h), e.g.
+ *                           "class=data_write nth=3"; reads back each rule
+ *                           with its counters
+ *
+ * listxattr hides every trusted.* name from callers other than root, as
+ * ext4 and XFS do for callers without CAP_SYS_ADMIN.
  *
  * Every op runs in a FUSE request thread (task context); errors reach the
  * kernel through reply_err() (ops.c).
@@ -24,6 +36,8 @@
 #define XATTR_STATS		"user.iomapfs.stats"
 #define XATTR_LOGMARK		"user.iomapfs.logmark"
 #define XATTR_OWN_PREFIX	"user.iomapfs."
+#define XATTR_INJECT		"trusted.iomapfs.inject"
+#define XATTR_TRUSTED_PREFIX	"trusted."
 
 /* ---- xattrs: the daemon's own names first, then ACLs, then stored ones ---- */
 
@@ -61,6 +75,8 @@ static void stats_text(struct fs *fs, struct textbuf *tb)
 	cache_get_stats(fs_cache(fs), &cs);
 	cache_stats_for_each(&cs, textbuf_add, tb);
 	fs_stats_for_each(fs, textbuf_add, tb);
+	textbuf_add(tb, "log_warnings", iomapfs_log_warnings());
+	textbuf_add(tb, "log_dropped", iomapfs_log_dropped());
 }
 
 /* getxattr's size protocol: 0 asks for the length; too small is -ERANGE. */
@@ -183,6 +199,46 @@ static int log_mark_set(fuse_req_t req, const char *value, size_t size)
 	return blk_dev_log_mark(fs_dev(req_fs(req)), name);
 }
 
+/*
+ * trusted.iomapfs.inject: 0 or -errno, or 1 if @name is another name.
+ * Root only (the kernel already keeps trusted.* from others); on the root
+ * directory only, so that no stored xattr of that name can exist.
+ */
+static int inject_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			   const char *value, size_t size)
+{
+	char spec[256];
+	int err;
+
+	if (strcmp(name, XATTR_INJECT))
+		return 1;
+	if (!caller_is_root(req))
+		return -EPERM;
+	if (ino != FUSE_ROOT_ID)
+		return -EOPNOTSUPP;
+	if (size >= sizeof(spec))
+		return -EINVAL;
+	memcpy(spec, value, size);
+	spec[size] = '\0';
+	err = blk_inject_set(fs_inject(req_fs(req)), spec);
+	if (!err)
+		iomapfs_info("error injection: %s", spec);
+	return err;
+}
+
+static ssize_t inject_getxattr(fuse_req_t req, fuse_ino_t ino, void *buf, size_t size)
+{
+	char text[1024];
+	int n;
+
+	if (!caller_is_root(req))
+		return -EPERM;
+	if (ino != FUSE_ROOT_ID)
+		return -ENODATA;
+	n = blk_inject_show(fs_inject(req_fs(req)), text, sizeof(text));
+	return xattr_copy_out(text, min_t(size_t, n, sizeof(text) - 1), buf, size);
+}
+
 static int do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		       const char *value, size_t size, int flags)
 {
@@ -193,6 +249,9 @@ static int do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	if (!strcmp(name, XATTR_LOGMARK))
 		return log_mark_set(req, value, size);
+	err = inject_setxattr(req, ino, name, value, size);
+	if (err <= 0)
+		return err;
 	if (!is_own_xattr(name) && !acl_is_xattr(name))
 		return fs_setxattr(fs, ino, name, value, size, flags);
 	if (acl_is_xattr(name) && !req_daemon(req)->posix_acl)
@@ -238,7 +297,9 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	struct fs_inode *ip;
 	ssize_t n;
 
-	if (is_own_xattr(name)) {
+	if (!strcmp(name, XATTR_INJECT)) {
+		n = inject_getxattr(req, ino, buf, size);
+	} else if (is_own_xattr(name)) {
 		n = fs_iget(fs, ino, &ip);
 		if (!n) {
 			n = own_getxattr(fs, ip, name, buf, size);
@@ -273,11 +334,58 @@ static ssize_t do_listxattr(struct fs *fs, uint64_t ino, char *buf, size_t size)
 	return n;
 }
 
+/* Drop the trusted.* names from the list @buf of @n bytes; the new length. */
+static size_t hide_trusted_names(char *buf, size_t n)
+{
+	size_t in = 0, out = 0;
+
+	while (in < n) {
+		size_t len = strnlen(buf + in, n - in) + 1;
+
+		if (strncmp(buf + in, XATTR_TRUSTED_PREFIX, strlen(XATTR_TRUSTED_PREFIX))) {
+			memmove(buf + out, buf + in, len);
+			out += len;
+		}
+		in += len;
+	}
+	return out;
+}
+
+/*
+ * For a caller who may not see trusted.* names: the whole list, filtered,
+ * then the size protocol on what is left (so a size-0 probe is exact).
+ */
+static ssize_t listxattr_unprivileged(struct fs *fs, uint64_t ino, char *buf, size_t size)
+{
+	ssize_t n, full;
+	char *all;
+
+	do {
+		full = do_listxattr(fs, ino, NULL, 0);
+		if (full <= 0)
+			return full;
+		all = kmalloc(full);
+		n = do_listxattr(fs, ino, all, full);
+		if (n == -ERANGE)	/* grew in between: ask again */
+			kfree(all);
+	} while (n == -ERANGE);
+	if (n >= 0)
+		n = hide_trusted_names(all, n);
+	if (n > 0 && size)
+		n = size < (size_t)n ? -ERANGE : (memcpy(buf, all, n), n);
+	kfree(all);
+	return n;
+}
+
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char *buf = size ? kmalloc(size) : NULL;
-	ssize_t n = do_listxattr(req_fs(req), ino, buf, size);
+	ssize_t n;
 
+	if (caller_is_root(req))
+		n = do_listxattr(req_fs(req), ino, buf, size);
+	else
+		n = listxattr_unprivileged(req_fs(req), ino, buf, size);
 	reply_xattr(req, buf, size, n);
 }
 

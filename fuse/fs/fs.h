@@ -114,6 +114,8 @@ bool fs_is_shutdown(struct fs *fs);
 struct meta *fs_meta(struct fs *fs);
 struct cache *fs_cache(struct fs *fs);
 struct blk_dev *fs_dev(struct fs *fs);
+/* The device's error injector (trusted.iomapfs.inject on the root). */
+struct blk_inject *fs_inject(struct fs *fs);
 
 /* ---- inodes ---- */
 

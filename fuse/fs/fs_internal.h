@@ -15,6 +15,7 @@ struct fs {
 	struct blk_dev		*dev;
 	struct meta		*meta;
 	struct cache		*cache;
+	struct blk_inject	*inject;	/* error injection, over the device */
 	struct fs_mount_opts	opts;
 	atomic_bool		shutdown;
 

@@ -79,6 +79,8 @@ int fs_mount(const char *dev_path, const struct fs_mount_opts *opts, struct fs *
 	err = blk_dev_open(dev_path, &fs->opts.blk, &fs->dev);
 	if (err)
 		goto out_free;
+	/* Before any I/O: stacking is not safe under a running device. */
+	fs->inject = blk_inject_attach(fs->dev);
 	err = meta_mount(fs->dev, &fs->opts.meta, &fs->meta);
 	if (err)
 		goto out_close;
@@ -100,6 +102,7 @@ out_unmount:
 	meta_unmount(fs->meta);
 out_close:
 	blk_dev_close(fs->dev);
+	blk_inject_free(fs->inject);
 out_free:
 	fs_free(fs);
 	return err;
@@ -124,6 +127,7 @@ int fs_unmount(struct fs *fs)
 	cache_destroy(fs->cache);
 	first_err(&err, meta_unmount(fs->meta));
 	blk_dev_close(fs->dev);
+	blk_inject_free(fs->inject);
 	if (shutdown)
 		err = 0;	/* shut down on purpose: nothing more was owed */
 	fs_free(fs);
@@ -145,6 +149,7 @@ bool fs_is_shutdown(struct fs *fs)
 struct meta *fs_meta(struct fs *fs) { return fs->meta; }
 struct cache *fs_cache(struct fs *fs) { return fs->cache; }
 struct blk_dev *fs_dev(struct fs *fs) { return fs->dev; }
+struct blk_inject *fs_inject(struct fs *fs) { return fs->inject; }
 
 int fs_statfs(struct fs *fs, struct statvfs *st)
 {

@@ -561,6 +561,9 @@ int fs_fsck(const char *dev_path, const struct fsck_opts *opts, FILE *log)
 	progress_clear(&opts->progress);
 	if (!err)
 		fsck_summary(&fc, fixed, left);
+	/* Everything checked and nothing left: the ERROR mark has done its job. */
+	if (!err && fc.repair && !left)
+		meta_clear_error(fc.m);
 	ret = meta_unmount(fc.m);
 	if (!err && ret && fc.repair)
 		err = ret;

@@ -83,6 +83,9 @@ int meta_mount(struct blk_dev *dev, const struct meta_mount_opts *opts,
 int meta_unmount(struct meta *m);
 struct blk_dev *meta_dev(struct meta *m);
 const struct iomapfs_super *meta_super(struct meta *m);	/* in-memory copy */
+/* fsck found nothing left to repair: drop the ERROR mark, so the unmount
+ * that follows records the filesystem clean (e2fsck clears its flag). */
+void meta_clear_error(struct meta *m);
 /*
  * Did this mount find the journal superblock corrupt and ignore the log
  * (salvage_journal or no_replay)?  A writable mount has already written a

@@ -266,6 +266,16 @@ int meta_mount(struct blk_dev *dev, const struct meta_mount_opts *opts,
 	return 0;
 }
 
+void meta_clear_error(struct meta *m)
+{
+	meta_lock(m);
+	if (m->sb.state == IOMAPFS_STATE_ERROR) {
+		m->sb.state = 0;
+		m->sb_dirty = true;
+	}
+	meta_unlock(m);
+}
+
 int meta_unmount(struct meta *m)
 {
 	int err = 0;

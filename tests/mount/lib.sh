@@ -215,6 +215,38 @@ fsck_clean() {
 	fi
 }
 
+# After a write error shut the filesystem down: the superblock keeps its
+# ERROR mark ("run fsck") through the replaying mount, unless writing the
+# mark failed too; fsck -y must find nothing else to repair (one problem at
+# most), and fsck -n then passes.
+fsck_after_error() {
+	local img=${1:-$IMG} rc=0
+	timeout 120 "$FSCK" -y "$img" >"$WORK/fsck.log" 2>&1 || rc=$?
+	if [ "$rc" -gt 1 ] || ! grep -Eq ": clean, |: 1 problems repaired, 0 left" "$WORK/fsck.log"; then
+		cat "$WORK/fsck.log" >&2
+		fail "fsck.iomapfs -y $img exited $rc"
+	fi
+	fsck_clean "$img"
+}
+
+# After a shutdown: stat of FILE, a create beside it and a read of it
+# must each fail with EIO.
+expect_shut_down() {
+	timeout 60 python3 - "$1" <<'PY' || fail "not shut down (see above)"
+import errno, os, sys
+path = sys.argv[1]
+for what, op in (("stat", lambda: os.stat(path)),
+                 ("create", lambda: os.open(path + ".new", os.O_CREAT | os.O_WRONLY)),
+                 ("read", lambda: open(path, "rb").read(10))):
+    try:
+        op()
+        sys.exit(what + " succeeded after the shutdown")
+    except OSError as e:
+        if e.errno != errno.EIO:
+            sys.exit("%s failed with %s, want EIO" % (what, e))
+PY
+}
+
 stat_value() {
 	local name=$1 mnt=${2:-$MNT}
 	timeout 10 "$STAT" "$mnt" --once | awk -v n="$name" '$1 == n { print $2; f = 1 } END { exit !f }' ||
