@@ -40,7 +40,7 @@ struct inject_rule {
 };
 
 struct blk_inject {
-	struct blk_dev_lower	lower;
+	struct blk_dev_layer	lower;
 	pthread_mutex_t		lock;	/* the rules; task context only */
 	atomic_uint		armed;	/* rules set */
 	struct inject_rule	rule[INJ_NR];
