@@ -39,6 +39,7 @@ struct cache_counters {
 	atomic_ulong ioends_built, ioends_merged, ioends_submitted;
 	atomic_ulong evicted, dropbehind_freed, throttled;
 	atomic_ulong read_errors, write_errors;
+	atomic_ulong deferred[CACHE_DEFER_NR];
 };
 
 /* Flusher kick reasons (cache.flush_kick bits). */
@@ -137,6 +138,22 @@ struct cache_mapping {
 	bool			cb_queued;	/* under completion_lock */
 	struct task_batch_cb	batch_cb;
 };
+
+/*
+ * bio_complete_in_task() with the cache's reason counted.  The count moves
+ * first, so whoever sees the deferred completion's effects sees it
+ * counted; a bio that is not deferred (already in task context, or
+ * deferred before) takes it back.
+ */
+static inline bool cache_complete_in_task(struct cache *cache, struct bio *bio,
+					  enum cache_defer_reason reason)
+{
+	atomic_fetch_add(&cache->stat.deferred[reason], 1);
+	if (bio_complete_in_task(bio))
+		return true;
+	atomic_fetch_sub(&cache->stat.deferred[reason], 1);
+	return false;
+}
 
 /* ---- futex helpers (folio.c) ---- */
 void cache_futex_wait(atomic_uint *addr, unsigned val, unsigned timeout_ms);

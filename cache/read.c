@@ -8,7 +8,7 @@
  *
  * Holes, delalloc and unwritten ranges read as zeros without I/O.  A read
  * bio completes in the reaper (mark uptodate, unlock); a failed one is
- * deferred with BIO_DEFER_READ_ERROR and its folios are unlocked without
+ * deferred with CACHE_DEFER_READ_ERROR and its folios are unlocked without
  * PG_uptodate in the worker, and the read returns -EIO.
  */
 #include "internal.h"
@@ -32,7 +32,7 @@ static void cache_read_end_io(struct bio *bio)
 	struct cache *cache = bio->bi_private;
 	int status = bio->bi_status;
 
-	if (status && bio_complete_in_task(bio, BIO_DEFER_READ_ERROR))
+	if (status && cache_complete_in_task(cache, bio, CACHE_DEFER_READ_ERROR))
 		return;
 	if (status)
 		atomic_fetch_add(&cache->stat.read_errors, 1);

@@ -28,6 +28,8 @@ void cache_get_stats(struct cache *cache, struct cache_stats *st)
 	st->throttled = atomic_load(&c->throttled);
 	st->read_errors = atomic_load(&c->read_errors);
 	st->write_errors = atomic_load(&c->write_errors);
+	for (unsigned i = 0; i < CACHE_DEFER_NR; i++)
+		st->deferred[i] = atomic_load(&c->deferred[i]);
 }
 
 void cache_stats_for_each(const struct cache_stats *st,
@@ -50,4 +52,8 @@ void cache_stats_for_each(const struct cache_stats *st,
 	EMIT(read_errors);
 	EMIT(write_errors);
 #undef EMIT
+	fn(ctx, "deferred_dropbehind", st->deferred[CACHE_DEFER_DROPBEHIND]);
+	fn(ctx, "deferred_error", st->deferred[CACHE_DEFER_ERROR]);
+	fn(ctx, "deferred_unwritten", st->deferred[CACHE_DEFER_UNWRITTEN]);
+	fn(ctx, "deferred_read_error", st->deferred[CACHE_DEFER_READ_ERROR]);
 }

@@ -77,7 +77,7 @@ struct blk_dev_counters {
 	atomic_uint_fast64_t bytes_read, bytes_written, flushes;
 	atomic_uint_fast64_t io_errors, io_resubmits;
 	atomic_uint_fast64_t completed_in_reaper, completed_in_worker;
-	atomic_uint_fast64_t deferred[BIO_DEFER_NR];
+	atomic_uint_fast64_t deferred;
 	atomic_uint_fast64_t worker_batches, worker_batch_bios;
 	atomic_uint_fast64_t lat[BLK_LAT_BUCKETS];
 	atomic_uint_fast64_t lat_max_us;

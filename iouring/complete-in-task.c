@@ -48,8 +48,7 @@ static struct blk_worker *blk_current_worker(struct blk_dev *dev)
  * The counters move first: whoever sees the deferred completion's effects,
  * or the deferral counted, finds the bio covered by blk_drain_deferred().
  */
-static void __bio_complete_in_task(struct blk_dev *dev, struct bio *bio,
-				   enum bio_defer_reason reason)
+static void __bio_complete_in_task(struct blk_dev *dev, struct bio *bio)
 {
 	struct blk_worker *w = blk_current_worker(dev);
 	struct bio *old = atomic_load(&w->head);
@@ -57,7 +56,7 @@ static void __bio_complete_in_task(struct blk_dev *dev, struct bio *bio,
 	bio->bi_defer_ns = ktime_get_ns();
 	atomic_fetch_add(&w->queued, 1);
 	bio_uncount_reaper_completion(bio);
-	blk_count(&dev->stats.deferred[reason], 1);
+	blk_count(&dev->stats.deferred, 1);
 	do {
 		bio->bi_next = old;
 	} while (!atomic_compare_exchange_weak(&w->head, &old, bio));
@@ -65,7 +64,7 @@ static void __bio_complete_in_task(struct blk_dev *dev, struct bio *bio,
 		blk_worker_wake(w);
 }
 
-bool bio_complete_in_task(struct bio *bio, enum bio_defer_reason reason)
+bool bio_complete_in_task(struct bio *bio)
 {
 	struct blk_dev *dev = bio->bi_dev;
 
@@ -73,10 +72,10 @@ bool bio_complete_in_task(struct bio *bio, enum bio_defer_reason reason)
 		return false;	/* deferred once already: never re-offload */
 	if (!in_atomic_ctx())
 		return false;
-	if (WARN_ON_ONCE(!dev || !dev->workers || reason >= BIO_DEFER_NR))
+	if (WARN_ON_ONCE(!dev || !dev->workers))
 		return false;
 	atomic_fetch_or(&bio->bi_flags, BIO_COMPLETE_IN_TASK);
-	__bio_complete_in_task(dev, bio, reason);
+	__bio_complete_in_task(dev, bio);
 	return true;
 }
 

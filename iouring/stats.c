@@ -83,7 +83,6 @@ static void blk_stats_latency(struct blk_dev *dev, struct blk_stats *st)
 void blk_dev_get_stats(struct blk_dev *dev, struct blk_stats *st)
 {
 	const struct blk_dev_counters *c = &dev->stats;
-	unsigned i;
 
 	st->bios_submitted = LOAD(c->bios_submitted);
 	st->bios_completed = LOAD(c->bios_completed);
@@ -93,8 +92,7 @@ void blk_dev_get_stats(struct blk_dev *dev, struct blk_stats *st)
 	st->io_errors = LOAD(c->io_errors);
 	st->io_resubmits = LOAD(c->io_resubmits);
 	st->completed_in_reaper = LOAD(c->completed_in_reaper);
-	for (i = 0; i < BIO_DEFER_NR; i++)
-		st->deferred[i] = LOAD(c->deferred[i]);
+	st->deferred = LOAD(c->deferred);
 	st->completed_in_worker = LOAD(c->completed_in_worker);
 	st->worker_batches = LOAD(c->worker_batches);
 	st->worker_batch_bios = LOAD(c->worker_batch_bios);
@@ -119,10 +117,7 @@ void blk_stats_for_each(const struct blk_stats *st,
 	fn(ctx, "io_errors", st->io_errors);
 	fn(ctx, "io_resubmits", st->io_resubmits);
 	fn(ctx, "completed_in_reaper", st->completed_in_reaper);
-	fn(ctx, "deferred_dropbehind", st->deferred[BIO_DEFER_DROPBEHIND]);
-	fn(ctx, "deferred_error", st->deferred[BIO_DEFER_ERROR]);
-	fn(ctx, "deferred_unwritten", st->deferred[BIO_DEFER_UNWRITTEN]);
-	fn(ctx, "deferred_read_error", st->deferred[BIO_DEFER_READ_ERROR]);
+	fn(ctx, "deferred", st->deferred);
 	fn(ctx, "completed_in_worker", st->completed_in_worker);
 	fn(ctx, "worker_batches", st->worker_batches);
 	fn(ctx, "worker_batch_bios", st->worker_batch_bios);

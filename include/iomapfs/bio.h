@@ -129,22 +129,15 @@ void bio_endio(struct bio *bio);
  * Returns true if the bio was queued on the current CPU's batch; its
  * ->bi_end_io will run again, once, in that CPU's worker.  Returns false if
  * the caller is already in task context or the bio was deferred before.
- * @reason is a BIO_DEFER_* counter index for iomapfs-stat.
- */
-enum bio_defer_reason {
-	BIO_DEFER_DROPBEHIND,
-	BIO_DEFER_ERROR,	/* write error */
-	BIO_DEFER_UNWRITTEN,
-	BIO_DEFER_READ_ERROR,
-	BIO_DEFER_NR
-};
-/*
+ * Like the kernel's, it takes no reason: why a completion needs a task is
+ * the caller's business (the cache counts its own reasons).
+ *
  * "The current CPU" is sched_getcpu() % blk_nr_workers(): the batch of the
  * worker for the CPU the reaper runs on (see blk_dev_set_irq_affinity()).
  * The caller must not touch @bio after a true return: the worker may
  * already be running ->bi_end_io.
  */
-bool bio_complete_in_task(struct bio *bio, enum bio_defer_reason reason);
+bool bio_complete_in_task(struct bio *bio);
 
 /*
  * Batch callbacks, the analogue of blk_plug callbacks: a ->bi_end_io running
@@ -269,7 +262,7 @@ struct blk_stats {
 	uint64_t bytes_read, bytes_written, flushes;
 	uint64_t io_errors;
 	uint64_t completed_in_reaper;	/* ->bi_end_io finished without deferral */
-	uint64_t deferred[BIO_DEFER_NR];
+	uint64_t deferred;		/* bios queued by bio_complete_in_task() */
 	uint64_t completed_in_worker;	/* deferred ->bi_end_io calls (worker or draining caller) */
 	uint64_t worker_batches, worker_batch_bios;	/* mean batch = bios / batches */
 	uint64_t defer_lat_p50_us, defer_lat_p99_us;	/* deferral -> ->bi_end_io in worker */

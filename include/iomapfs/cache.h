@@ -283,12 +283,27 @@ struct cache_mapping_stat {
 };
 void cache_mapping_get_stat(struct cache_mapping *m, struct cache_mapping_stat *st);
 
+/*
+ * Why a completion of the cache's was handed to a task worker with
+ * bio_complete_in_task().  The block layer only counts deferrals; the
+ * reasons are the cache's, like the kernel's iomap users that decide
+ * for themselves when a bio must complete in task context.
+ */
+enum cache_defer_reason {
+	CACHE_DEFER_DROPBEHIND,		/* writeback of drop-behind folios */
+	CACHE_DEFER_ERROR,		/* writeback error */
+	CACHE_DEFER_UNWRITTEN,		/* unwritten-extent conversion */
+	CACHE_DEFER_READ_ERROR,
+	CACHE_DEFER_NR
+};
+
 struct cache_stats {
 	uint64_t pages_total, pages_resident, pages_dirty, pages_writeback;
 	uint64_t hits, misses, readahead_pages;
 	uint64_t ioends_built, ioends_merged, ioends_submitted;
 	uint64_t evicted, dropbehind_freed, throttled;
 	uint64_t read_errors, write_errors;
+	uint64_t deferred[CACHE_DEFER_NR];
 };
 void cache_get_stats(struct cache *cache, struct cache_stats *st);
 void cache_stats_for_each(const struct cache_stats *st,

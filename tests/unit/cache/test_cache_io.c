@@ -253,7 +253,7 @@ START_TEST(dropbehind_stream_keeps_few_folios)
 	total = st.pages_total;
 	cache_mapping_get_stat(fs->m, &ms);
 	ck_assert_uint_le(ms.cached, total / 8);
-	ck_assert_uint_gt(dev_deferred(fs, BIO_DEFER_DROPBEHIND), 0);
+	ck_assert_uint_gt(cache_deferred(fs, CACHE_DEFER_DROPBEHIND), 0);
 	ck_assert_uint_gt(st.dropbehind_freed, 0);
 
 	ck_assert_int_eq(read_through_cache(fs->m, got, 0, len, 128 * KiB), (ssize_t)len);
@@ -309,7 +309,7 @@ START_TEST(read_error_returns_eio_after_deferral)
 	atomic_store(&fs->fail_reads, 1);
 	ck_assert_int_eq(read_through_cache(fs->m, buf, 0, 64 * KiB, 64 * KiB), -EIO);
 	ck_assert_uint_gt(cache_stats_now(fs).read_errors, 0);
-	ck_assert_uint_gt(dev_deferred(fs, BIO_DEFER_READ_ERROR), 0);
+	ck_assert_uint_gt(cache_deferred(fs, CACHE_DEFER_READ_ERROR), 0);
 	/* The failure is not cached: once the device works, the read does. */
 	atomic_store(&fs->fail_reads, 0);
 	ck_assert_int_eq(read_through_cache(fs->m, buf, 0, 64 * KiB, 64 * KiB), 64 * KiB);
