@@ -40,6 +40,8 @@ struct cache_counters {
 	atomic_ulong evicted, dropbehind_freed, throttled;
 	atomic_ulong read_errors, write_errors;
 	atomic_ulong deferred[CACHE_DEFER_NR];
+	atomic_ulong dio_reads, dio_writes;
+	atomic_ulong dio_done_issuer, dio_done_reaper, dio_done_worker;
 };
 
 /* Flusher kick reasons (cache.flush_kick bits). */
