@@ -355,6 +355,8 @@ void daemon_usage(FILE *out, const char *prog)
 		"  readahead=SIZE          readahead window (1m)\n"
 		"  ro                      read-only\n"
 		"  allow_other, default_permissions (always), fsname=, subtype=,\n"
-		"  max_threads=N, max_idle_threads=N, and the kernel's mount flags\n",
+		"  max_threads=N           FUSE request threads at most (libfuse: 10)\n"
+		"  max_idle_threads=N      request threads kept idle (max_threads, else 16)\n"
+		"  and the kernel's mount flags\n",
 		prog);
 }
