@@ -59,6 +59,9 @@ struct cache {
 	char			*mem;
 	struct folio		*folios;
 	uint64_t		nr_folios;
+	pthread_t		prefault;	/* faults the arena in after mount */
+	bool			prefault_started;
+	atomic_bool		prefault_stop;
 
 	/* lru_lock: innermost.  Protects lru, free and nr_free. */
 	pthread_mutex_t		lru_lock;
