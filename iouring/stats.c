@@ -96,6 +96,8 @@ void blk_dev_get_stats(struct blk_dev *dev, struct blk_stats *st)
 	st->completed_in_worker = LOAD(c->completed_in_worker);
 	st->worker_batches = LOAD(c->worker_batches);
 	st->worker_batch_bios = LOAD(c->worker_batch_bios);
+	st->worker_delays = LOAD(c->worker_delays);
+	st->worker_kicks = LOAD(c->worker_kicks);
 	blk_stats_latency(dev, st);
 }
 
@@ -125,4 +127,6 @@ void blk_stats_for_each(const struct blk_stats *st,
 	fn(ctx, "defer_lat_p50_us", st->defer_lat_p50_us);
 	fn(ctx, "defer_lat_p99_us", st->defer_lat_p99_us);
 	fn(ctx, "defer_lat_max_us", st->defer_lat_max_us);
+	fn(ctx, "worker_delays", st->worker_delays);
+	fn(ctx, "worker_kicks", st->worker_kicks);
 }

@@ -158,6 +158,12 @@ void bio_task_batch_add_cb(struct task_batch_cb *cb);
 enum blk_offload_mode {
 	BLK_OFFLOAD_DELAYED,	/* delayed work: worker runs one "jiffy" after the first bio */
 	BLK_OFFLOAD_THREAD,	/* kthread variant: dedicated thread per CPU, woken at once */
+	/*
+	 * THREAD while deferrals arrive apart (more than a "jiffy" between
+	 * two on one worker) or a task waits (blk_deferred_wait_begin());
+	 * DELAYED while they stream in back to back and nobody waits.
+	 */
+	BLK_OFFLOAD_ADAPTIVE,
 };
 
 /*
@@ -255,6 +261,16 @@ int blk_dev_set_irq_affinity(struct blk_dev *dev, unsigned ring, unsigned cpu);
  * batch is run by the caller.  Task context, not from a worker of @dev.
  */
 void blk_drain_deferred(struct blk_dev *dev);
+/*
+ * A task waits for something a deferred completion may do (fsync or
+ * reclaim waiting for a folio's writeback to end): between begin and end,
+ * BLK_OFFLOAD_ADAPTIVE workers do not hold batches back, and one already
+ * holding its batch runs it now, as flush_delayed_work() would; the task
+ * does not wait for the workers themselves.  Cheap; a no-op in the other
+ * modes (DELAYED is the v6 design, measured as it is).  Task context.
+ */
+void blk_deferred_wait_begin(struct blk_dev *dev);
+void blk_deferred_wait_end(struct blk_dev *dev);
 
 /* ---- counters for iomapfs-stat ---- */
 struct blk_stats {
@@ -267,6 +283,8 @@ struct blk_stats {
 	uint64_t worker_batches, worker_batch_bios;	/* mean batch = bios / batches */
 	uint64_t defer_lat_p50_us, defer_lat_p99_us;	/* deferral -> ->bi_end_io in worker */
 	uint64_t defer_lat_max_us;
+	uint64_t worker_delays;		/* batches held back one "jiffy" (DELAYED, ADAPTIVE) */
+	uint64_t worker_kicks;		/* batches run at once for a waiter (ADAPTIVE) */
 	uint64_t io_resubmits;		/* short reads/writes resubmitted for the rest */
 };
 void blk_dev_get_stats(struct blk_dev *dev, struct blk_stats *st);

@@ -109,6 +109,68 @@ START_TEST(delayed_mode_batches_completions_that_end_together)
 }
 END_TEST
 
+START_TEST(adaptive_mode_runs_a_lone_deferral_at_once)
+{
+	/* The first deferral follows no other: no stream, no delay.  With a
+	 * one-hour delay the test would time out if it waited for it. */
+	struct blk_dev_config cfg = {
+		.offload = BLK_OFFLOAD_ADAPTIVE, .delay_us = ONE_HOUR_US, .nr_workers = 1,
+	};
+	char path[256], *buf = abuf(4096);
+	struct blk_stats st;
+	struct blk_dev *dev;
+	struct tio t;
+
+	blk_test_image(path, sizeof(path), "adaptive1", MiB);
+	dev = open_dev(path, &cfg);
+	submit_deferring_writes(dev, buf, &t, 1);
+	ck_assert(wait_atomic_ge(&t.ended, 1));
+	ck_assert_msg(starts_with(t.comm[1], "iomapfs-wq/"), "ran in %s", t.comm[1]);
+	get_stats(dev, &st);
+	ck_assert_uint_eq(st.worker_delays, 0);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+START_TEST(adaptive_mode_batches_a_stream_and_a_waiter_cuts_the_delay)
+{
+	/*
+	 * Deferrals back to back are a stream: the worker holds its batch
+	 * back (here for an hour, longer than the test's 30 s bound), until a
+	 * task that waits for it kicks it, as flush_delayed_work() would.
+	 */
+	struct blk_dev_config cfg = {
+		.offload = BLK_OFFLOAD_ADAPTIVE, .delay_us = ONE_HOUR_US, .nr_workers = 1,
+	};
+	enum { NR = 32 };
+	char path[256], *buf = abuf((NR + 1) * 4096);
+	struct tio first, t[NR];
+	struct blk_stats st;
+	struct blk_dev *dev;
+
+	blk_test_image(path, sizeof(path), "adaptive2", MiB);
+	dev = open_dev(path, &cfg);
+	/* The first runs at once; every later one follows it within the
+	 * "jiffy", so the worker is streaming before they arrive. */
+	submit_deferring_writes(dev, buf + NR * 4096, &first, 1);
+	ck_assert(wait_atomic_ge(&first.ended, 1));
+	submit_deferring_writes(dev, buf, t, NR);
+	ck_assert(wait_deferred(dev, NR + 1));
+	blk_dev_get_stats(dev, &st);
+	ck_assert_uint_ge(st.worker_delays, 1);		/* the stream is held back */
+	ck_assert_uint_eq(st.completed_in_worker, 1);
+	blk_deferred_wait_begin(dev);
+	ck_assert(wait_atomic_ge(&tio_final_calls, NR + 1));
+	blk_deferred_wait_end(dev);
+	get_stats(dev, &st);
+	ck_assert_uint_eq(st.worker_batch_bios, NR + 1);
+	ck_assert_uint_lt(st.worker_batches, NR);	/* batched, not one by one */
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
 START_TEST(thread_mode_wakes_worker_at_once)
 {
 	/* A delay that thread mode must ignore: the test would time out. */
@@ -458,6 +520,8 @@ static Suite *blk_defer_suite(void)
 	tcase_add_test(tc, deferred_reads_and_writes_run_in_worker_out_of_atomic_context);
 	tcase_add_test(tc, delayed_mode_batches_completions_that_end_together);
 	tcase_add_test(tc, thread_mode_wakes_worker_at_once);
+	tcase_add_test(tc, adaptive_mode_runs_a_lone_deferral_at_once);
+	tcase_add_test(tc, adaptive_mode_batches_a_stream_and_a_waiter_cuts_the_delay);
 	tcase_add_test(tc, reoffload_guard_runs_end_io_exactly_twice);
 	tcase_add_test(tc, complete_in_task_defers_only_from_atomic_context);
 	tcase_add_test(tc, offline_worker_keeps_bios_until_online_then_runs_them);

@@ -616,7 +616,8 @@ START_TEST(stats_for_each_names_every_counter)
 		"flushes", "io_errors", "io_resubmits", "completed_in_reaper",
 		"deferred", "completed_in_worker", "worker_batches",
 		"worker_batch_bios", "worker_batch_mean", "defer_lat_p50_us",
-		"defer_lat_p99_us", "defer_lat_max_us",
+		"defer_lat_p99_us", "defer_lat_max_us", "worker_delays",
+		"worker_kicks",
 	};
 	struct stat_row rows[32] = { { 0 } };
 	char path[256], *buf = abuf(3 * 4096);
