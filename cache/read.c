@@ -229,18 +229,31 @@ static void cache_readahead(struct cache_mapping *m, uint64_t first, uint64_t la
 		folio_put(batch[--n]);
 }
 
-/* Fill @res->iov from the folios, starting at @pos. */
+/*
+ * Fill @res->iov from the folios, starting at @pos.  A folio whose memory
+ * follows the previous one's extends its iovec: a 1 MiB reply of a file
+ * written sequentially is then a few segments, not 256, for the kernel to
+ * walk.
+ */
 static size_t read_fill_iov(struct cache_read_result *res, uint64_t pos, size_t len)
 {
+	struct iovec *last = NULL;
 	size_t done = 0;
 	unsigned i;
 
+	res->nr_iov = 0;
 	for (i = 0; i < res->nr && done < len; i++) {
 		uint32_t off = (uint32_t)((pos + done) & (PAGE_SIZE - 1));
 		size_t n = min_t(size_t, PAGE_SIZE - off, len - done);
+		char *p = (char *)res->folios[i]->data + off;
 
-		res->iov[i].iov_base = (char *)res->folios[i]->data + off;
-		res->iov[i].iov_len = n;
+		if (last && (char *)last->iov_base + last->iov_len == p) {
+			last->iov_len += n;
+		} else {
+			last = &res->iov[res->nr_iov++];
+			last->iov_base = p;
+			last->iov_len = n;
+		}
 		done += n;
 	}
 	res->bytes = done;
@@ -336,6 +349,7 @@ ssize_t cache_read(struct cache_mapping *m, uint64_t pos, size_t len,
 
 	res->mapping = m;
 	res->nr = 0;
+	res->nr_iov = 0;
 	res->bytes = 0;
 	if (pos >= isize || !len)
 		return 0;
@@ -379,5 +393,6 @@ void cache_read_done(struct cache_read_result *res)
 		folio_put(f);
 	}
 	res->nr = 0;
+	res->nr_iov = 0;
 	res->bytes = 0;
 }

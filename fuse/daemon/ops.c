@@ -563,7 +563,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (n < 0) {
 		reply_err(req, n);
 	} else {
-		fuse_reply_iov(req, res->iov, res->nr);
+		fuse_reply_iov(req, res->iov, res->nr_iov);
 		cache_read_done(res);
 	}
 	pthread_rwlock_unlock(&ip->rwsem);

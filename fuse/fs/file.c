@@ -445,6 +445,7 @@ ssize_t fs_read(struct fs_inode *ip, uint64_t pos, size_t len,
 	int err = file_check(ip, false);
 
 	res->nr = 0;
+	res->nr_iov = 0;
 	res->bytes = 0;
 	if (err)
 		return err;

@@ -244,7 +244,8 @@ bool cache_mapping_has_dirty(const struct cache_mapping *m);
 /*
  * Buffered read of up to @len bytes at @pos (clamped to i_size).  Fills
  * @res with referenced folios and iovecs pointing into folio memory, for a
- * zero-copy FUSE reply; cache_read_done() drops the references (and frees
+ * zero-copy FUSE reply (folios next to each other in the arena, as a
+ * sequentially filled file's mostly are, share one iovec); cache_read_done() drops the references (and frees
  * drop-behind folios).  Returns bytes or -errno (a read error).  It waits
  * for memory rather than returning short; a read is cut short only by an
  * I/O error after its first folio, or when the cache holds fewer than
@@ -254,7 +255,8 @@ bool cache_mapping_has_dirty(const struct cache_mapping *m);
  */
 struct cache_read_result {
 	struct cache_mapping *mapping;	/* set by cache_read() for cache_read_done() */
-	unsigned	nr;
+	unsigned	nr;		/* folios referenced */
+	unsigned	nr_iov;		/* segments: folios adjacent in memory are one */
 	size_t		bytes;
 	struct folio	*folios[288];	/* enough for 1 MiB unaligned */
 	struct iovec	iov[288];

@@ -323,7 +323,7 @@ ssize_t read_through_cache(struct cache_mapping *m, void *buf, uint64_t pos,
 			kfree(res);
 			return done ? (ssize_t)done : n;
 		}
-		for (i = 0; i < res->nr; i++) {
+		for (i = 0; i < res->nr_iov; i++) {
 			memcpy(out + done, res->iov[i].iov_base, res->iov[i].iov_len);
 			done += res->iov[i].iov_len;
 		}

@@ -168,7 +168,7 @@ static size_t read_all(struct fs_inode *ip, uint64_t pos, void *buf, size_t len)
 			break;
 		size_t off = 0;
 
-		for (unsigned i = 0; i < res->nr; i++) {
+		for (unsigned i = 0; i < res->nr_iov; i++) {
 			memcpy((char *)buf + done + off, res->iov[i].iov_base, res->iov[i].iov_len);
 			off += res->iov[i].iov_len;
 		}

@@ -191,7 +191,7 @@ START_TEST(direct_and_buffered_users_of_one_file_stay_coherent)
 	ck_assert_int_eq(fs_dio_write(ip, 8 * K, b, 16 * K, false), 16 * K);
 	n = fs_read(ip, 8 * K, 16 * K, res);		/* the stale folios are gone */
 	ck_assert_int_eq(n, 16 * K);
-	for (unsigned i = 0, off = 0; i < res->nr; off += res->iov[i].iov_len, i++)
+	for (unsigned i = 0, off = 0; i < res->nr_iov; off += res->iov[i].iov_len, i++)
 		ck_assert_mem_eq(res->iov[i].iov_base, (char *)b + off, res->iov[i].iov_len);
 	cache_read_done(res);
 	free(res);
