@@ -104,10 +104,26 @@ static int write_one_folio(struct cache_mapping *m, const struct iomap *iomap,
 	return err;
 }
 
+/*
+ * A drop-behind write starts the writeback of what it dirtied before it
+ * returns, as RWF_DONTCACHE does in generic_write_sync() with
+ * filemap_fdatawrite_range_kick(): a stream then holds only its in-flight
+ * part in the cache, and its folios are freed when that writeback
+ * completes instead of after the dirty expiry.  It does not wait; an error
+ * is recorded on the mapping for fsync, as any writeback error.
+ */
+static void dontcache_kick_writeback(struct cache_mapping *m, uint64_t pos,
+				     size_t len)
+{
+	writeback_mapping_range(m, pos >> PAGE_SHIFT, (pos + len - 1) >> PAGE_SHIFT,
+				false);
+}
+
 ssize_t cache_write(struct cache_mapping *m, uint64_t pos, const void *buf,
 		    size_t len)
 {
 	const char *p = buf;
+	uint64_t start = pos;
 	size_t done = 0;
 	int err = 0;
 
@@ -136,6 +152,8 @@ ssize_t cache_write(struct cache_mapping *m, uint64_t pos, const void *buf,
 		if (err)
 			break;
 	}
+	if (done && cache_mapping_dontcache(m))
+		dontcache_kick_writeback(m, start, done);
 	return done ? (ssize_t)done : err;
 }
 

@@ -41,6 +41,9 @@ struct cache_counters {
 	atomic_ulong ioends_built, ioends_merged, ioends_submitted;
 	atomic_ulong evicted, dropbehind_freed, throttled;
 	atomic_ulong read_errors, write_errors;
+	atomic_ulong deferred[CACHE_DEFER_NR];
+	atomic_ulong dio_reads, dio_writes;
+	atomic_ulong dio_done_issuer, dio_done_reaper, dio_done_worker;
 };
 
 /* Flusher kick reasons (cache.flush_kick bits). */
@@ -58,6 +61,9 @@ struct cache {
 	char			*mem;
 	struct folio		*folios;
 	uint64_t		nr_folios;
+	pthread_t		prefault;	/* faults the arena in after mount */
+	bool			prefault_started;
+	atomic_bool		prefault_stop;
 
 	/* lru_lock: innermost.  Protects lru, free and nr_free. */
 	pthread_mutex_t		lru_lock;
@@ -139,6 +145,22 @@ struct cache_mapping {
 	bool			cb_queued;	/* under completion_lock */
 	struct task_batch_cb	batch_cb;
 };
+
+/*
+ * bio_complete_in_task() with the cache's reason counted.  The count moves
+ * first, so whoever sees the deferred completion's effects sees it
+ * counted; a bio that is not deferred (already in task context, or
+ * deferred before) takes it back.
+ */
+static inline bool cache_complete_in_task(struct cache *cache, struct bio *bio,
+					  enum cache_defer_reason reason)
+{
+	atomic_fetch_add(&cache->stat.deferred[reason], 1);
+	if (bio_complete_in_task(bio))
+		return true;
+	atomic_fetch_sub(&cache->stat.deferred[reason], 1);
+	return false;
+}
 
 
 /* ---- folio.c: the arena, folio bits, locks and refs ---- */

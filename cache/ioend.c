@@ -357,16 +357,16 @@ static void ioend_queue_completion(struct ioend *ioend)
 	}
 }
 
-static bool ioend_needs_task(const struct ioend *ioend, enum bio_defer_reason *reason)
+static bool ioend_needs_task(const struct ioend *ioend, enum cache_defer_reason *reason)
 {
 	if (ioend->io_bio.bi_status)
-		*reason = BIO_DEFER_ERROR;
+		*reason = CACHE_DEFER_ERROR;
 	else if (ioend->io_flags & IOEND_F_DROPBEHIND)
-		*reason = BIO_DEFER_DROPBEHIND;
+		*reason = CACHE_DEFER_DROPBEHIND;
 	else if (ioend->io_flags & IOEND_F_UNWRITTEN)
-		*reason = BIO_DEFER_UNWRITTEN;
+		*reason = CACHE_DEFER_UNWRITTEN;
 	else if (ioend->io_flags & IOEND_F_SIZE)
-		*reason = BIO_DEFER_SIZE;
+		*reason = CACHE_DEFER_SIZE;
 	else
 		return false;
 	return true;
@@ -376,7 +376,7 @@ static bool ioend_needs_task(const struct ioend *ioend, enum bio_defer_reason *r
 static void ioend_writeback_end_bio(struct bio *bio)
 {
 	struct ioend *ioend = ioend_from_bio(bio);
-	enum bio_defer_reason reason;
+	enum cache_defer_reason reason;
 	struct list_head list;
 
 	ioend->io_error = bio->bi_status;
@@ -384,7 +384,7 @@ static void ioend_writeback_end_bio(struct bio *bio)
 		ioend_finish_in_reaper(ioend);
 		return;
 	}
-	if (bio_complete_in_task(bio, reason))
+	if (cache_complete_in_task(ioend->io_mapping->cache, bio, reason))
 		return;		/* runs again in a worker */
 	if (atomic_load(&bio->bi_flags) & BIO_COMPLETE_IN_TASK) {
 		ioend_queue_completion(ioend);	/* in the worker */

@@ -8,7 +8,7 @@
  *
  * Holes, delalloc and unwritten ranges read as zeros without I/O.  A read
  * bio completes in the reaper (mark uptodate, unlock); a failed one is
- * deferred with BIO_DEFER_READ_ERROR and its folios are unlocked without
+ * deferred with CACHE_DEFER_READ_ERROR and its folios are unlocked without
  * PG_uptodate in the worker and taken out of the mapping (nothing of a
  * failed read stays cached; a retry goes to the device), and the read
  * returns -EIO.  A read bio holds an I/O reference on its mapping
@@ -40,7 +40,7 @@ static void cache_read_end_io(struct bio *bio)
 	struct cache_mapping *m = bio->bi_private;
 	struct cache *cache = m->cache;
 
-	if (bio->bi_status && bio_complete_in_task(bio, BIO_DEFER_READ_ERROR))
+	if (bio->bi_status && cache_complete_in_task(cache, bio, CACHE_DEFER_READ_ERROR))
 		return;
 	if (bio->bi_status) {
 		atomic_fetch_add(&cache->stat.read_errors, 1);
@@ -243,18 +243,31 @@ static void cache_readahead(struct cache_mapping *m, uint64_t first, uint64_t la
 		folio_put(batch[--n]);
 }
 
-/* Fill @res->iov from the folios, starting at @pos. */
+/*
+ * Fill @res->iov from the folios, starting at @pos.  A folio whose memory
+ * follows the previous one's extends its iovec: a 1 MiB reply of a file
+ * written sequentially is then a few segments, not 256, for the kernel to
+ * walk.
+ */
 static size_t read_fill_iov(struct cache_read_result *res, uint64_t pos, size_t len)
 {
+	struct iovec *last = NULL;
 	size_t done = 0;
 	unsigned i;
 
+	res->nr_iov = 0;
 	for (i = 0; i < res->nr && done < len; i++) {
 		uint32_t off = (uint32_t)((pos + done) & (PAGE_SIZE - 1));
 		size_t n = min_t(size_t, PAGE_SIZE - off, len - done);
+		char *p = (char *)res->folios[i]->data + off;
 
-		res->iov[i].iov_base = (char *)res->folios[i]->data + off;
-		res->iov[i].iov_len = n;
+		if (last && (char *)last->iov_base + last->iov_len == p) {
+			last->iov_len += n;
+		} else {
+			last = &res->iov[res->nr_iov++];
+			last->iov_base = p;
+			last->iov_len = n;
+		}
 		done += n;
 	}
 	res->bytes = done;
@@ -350,6 +363,7 @@ ssize_t cache_read(struct cache_mapping *m, uint64_t pos, size_t len,
 
 	res->mapping = m;
 	res->nr = 0;
+	res->nr_iov = 0;
 	res->bytes = 0;
 	if (pos >= isize || !len)
 		return 0;
@@ -393,5 +407,6 @@ void cache_read_done(struct cache_read_result *res)
 		folio_put(f);
 	}
 	res->nr = 0;
+	res->nr_iov = 0;
 	res->bytes = 0;
 }

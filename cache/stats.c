@@ -28,6 +28,13 @@ void cache_get_stats(struct cache *cache, struct cache_stats *st)
 	st->throttled = atomic_load(&c->throttled);
 	st->read_errors = atomic_load(&c->read_errors);
 	st->write_errors = atomic_load(&c->write_errors);
+	st->dio_reads = atomic_load(&c->dio_reads);
+	st->dio_writes = atomic_load(&c->dio_writes);
+	st->dio_done_issuer = atomic_load(&c->dio_done_issuer);
+	st->dio_done_reaper = atomic_load(&c->dio_done_reaper);
+	st->dio_done_worker = atomic_load(&c->dio_done_worker);
+	for (unsigned i = 0; i < CACHE_DEFER_NR; i++)
+		st->deferred[i] = atomic_load(&c->deferred[i]);
 }
 
 void cache_stats_for_each(const struct cache_stats *st,
@@ -49,5 +56,16 @@ void cache_stats_for_each(const struct cache_stats *st,
 	EMIT(throttled);
 	EMIT(read_errors);
 	EMIT(write_errors);
+	EMIT(dio_reads);
+	EMIT(dio_writes);
+	EMIT(dio_done_issuer);
+	EMIT(dio_done_reaper);
+	EMIT(dio_done_worker);
 #undef EMIT
+	fn(ctx, "deferred_dropbehind", st->deferred[CACHE_DEFER_DROPBEHIND]);
+	fn(ctx, "deferred_error", st->deferred[CACHE_DEFER_ERROR]);
+	fn(ctx, "deferred_unwritten", st->deferred[CACHE_DEFER_UNWRITTEN]);
+	fn(ctx, "deferred_read_error", st->deferred[CACHE_DEFER_READ_ERROR]);
+	fn(ctx, "deferred_dio", st->deferred[CACHE_DEFER_DIO]);
+	fn(ctx, "deferred_size", st->deferred[CACHE_DEFER_SIZE]);
 }

@@ -59,6 +59,8 @@ struct blk_worker {
 	atomic_bool		online;
 	atomic_bool		stop;
 	atomic_bool		kick;		/* a drain waits: skip the DELAYED "jiffy" */
+	_Atomic uint64_t	last_push_ns;	/* ADAPTIVE: when the last bio was queued */
+	atomic_bool		streaming;	/* ADAPTIVE: the last two came within a jiffy */
 	atomic_uint		wake_seq;	/* futex word: bumped by every wakeup */
 	atomic_uint		queued;		/* bios pushed (drain bookkeeping) */
 	atomic_uint		done;		/* bios whose ->bi_end_io ran; futex word */
@@ -76,8 +78,9 @@ struct blk_dev_counters {
 	atomic_uint_fast64_t bytes_read, bytes_written, flushes;
 	atomic_uint_fast64_t io_errors, io_resubmits;
 	atomic_uint_fast64_t completed_in_reaper, completed_in_worker;
-	atomic_uint_fast64_t deferred[BIO_DEFER_NR];
+	atomic_uint_fast64_t deferred;
 	atomic_uint_fast64_t worker_batches, worker_batch_bios;
+	atomic_uint_fast64_t worker_delays, worker_kicks;
 	atomic_uint_fast64_t lat[BLK_LAT_BUCKETS];
 	atomic_uint_fast64_t lat_max_us;
 };
@@ -97,6 +100,7 @@ struct blk_dev {
 	struct blk_ring		*rings;
 	unsigned		nr_workers;
 	struct blk_worker	*workers;
+	atomic_uint		deferred_waiters;	/* ADAPTIVE: tasks in a wait */
 	struct blk_dev_counters	stats;
 	struct blk_log		*log;		/* the write log, or NULL */
 };

@@ -13,6 +13,9 @@
  *  - the first bio on an empty batch wakes the worker: at once
  *    (BLK_OFFLOAD_THREAD, the series' kthread variant, SCHED_FIFO where permitted) or after one
  *    "jiffy" so completions pile up (BLK_OFFLOAD_DELAYED, the delayed-workqueue design);
+ *    BLK_OFFLOAD_ADAPTIVE delays only while deferrals stream in back to
+ *    back and no task waits for one (blk_deferred_wait_begin(): a
+ *    waiter cuts a delay short, flush_delayed_work()'s idea);
  *  - hotplug: an offline worker's batch is drained by the caller, bios
  *    queued while offline wait, and bringing it online with a non-empty
  *    batch wakes it (the stranded-bios bug).
@@ -44,20 +47,34 @@ static struct blk_worker *blk_current_worker(struct blk_dev *dev)
 }
 
 /*
+ * ADAPTIVE: a deferral that follows the previous one on this worker within
+ * a "jiffy" is part of a stream, worth batching; one that comes later is
+ * not, and runs at once.  Only the reaper of this CPU writes these.
+ */
+static void blk_worker_note_arrival(struct blk_worker *w, uint64_t now)
+{
+	uint64_t last = atomic_exchange(&w->last_push_ns, now);
+
+	atomic_store(&w->streaming,
+		     last && now - last < w->dev->cfg.delay_us * 1000ull);
+}
+
+/*
  * Reaper (atomic context): push on this CPU's batch; no lock, no sleep.
  * The counters move first: whoever sees the deferred completion's effects,
  * or the deferral counted, finds the bio covered by blk_drain_deferred().
  */
-static void __bio_complete_in_task(struct blk_dev *dev, struct bio *bio,
-				   enum bio_defer_reason reason)
+static void __bio_complete_in_task(struct blk_dev *dev, struct bio *bio)
 {
 	struct blk_worker *w = blk_current_worker(dev);
 	struct bio *old = atomic_load(&w->head);
+	uint64_t now = ktime_get_ns();
 
-	bio->bi_defer_ns = ktime_get_ns();
+	bio->bi_defer_ns = now;
+	blk_worker_note_arrival(w, now);
 	atomic_fetch_add(&w->queued, 1);
 	bio_uncount_reaper_completion(bio);
-	blk_count(&dev->stats.deferred[reason], 1);
+	blk_count(&dev->stats.deferred, 1);
 	do {
 		bio->bi_next = old;
 	} while (!atomic_compare_exchange_weak(&w->head, &old, bio));
@@ -65,7 +82,7 @@ static void __bio_complete_in_task(struct blk_dev *dev, struct bio *bio,
 		blk_worker_wake(w);
 }
 
-bool bio_complete_in_task(struct bio *bio, enum bio_defer_reason reason)
+bool bio_complete_in_task(struct bio *bio)
 {
 	struct blk_dev *dev = bio->bi_dev;
 
@@ -73,10 +90,10 @@ bool bio_complete_in_task(struct bio *bio, enum bio_defer_reason reason)
 		return false;	/* deferred once already: never re-offload */
 	if (!in_atomic_ctx())
 		return false;
-	if (WARN_ON_ONCE(!dev || !dev->workers || reason >= BIO_DEFER_NR))
+	if (WARN_ON_ONCE(!dev || !dev->workers))
 		return false;
 	atomic_fetch_or(&bio->bi_flags, BIO_COMPLETE_IN_TASK);
-	__bio_complete_in_task(dev, bio, reason);
+	__bio_complete_in_task(dev, bio);
 	return true;
 }
 
@@ -183,6 +200,7 @@ static void blk_worker_delay(struct blk_worker *w)
 	uint64_t end = ktime_get_ns() + w->dev->cfg.delay_us * 1000ull;
 	uint64_t now;
 
+	blk_count(&w->dev->stats.worker_delays, 1);
 	while (!atomic_load(&w->stop) && !atomic_load(&w->kick) &&
 	       (now = ktime_get_ns()) < end) {
 		unsigned seq = atomic_load(&w->wake_seq);
@@ -203,20 +221,38 @@ static void blk_worker_set_fifo(void)
 	pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 }
 
+/* Hold the batch back a "jiffy"?  DELAYED always; ADAPTIVE in a stream. */
+static bool blk_worker_should_delay(struct blk_worker *w)
+{
+	switch (w->dev->cfg.offload) {
+	case BLK_OFFLOAD_DELAYED:
+		return true;
+	case BLK_OFFLOAD_ADAPTIVE:
+		if (!atomic_load(&w->streaming))
+			return false;
+		if (atomic_load(&w->dev->deferred_waiters)) {
+			blk_count(&w->dev->stats.worker_kicks, 1);
+			return false;	/* someone waits: never make it pay the delay */
+		}
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void *blk_worker_fn(void *arg)
 {
 	struct blk_worker *w = arg;
-	bool delayed = w->dev->cfg.offload == BLK_OFFLOAD_DELAYED;
 
 	thread_set_name("iomapfs-wq/%u", w->cpu);
-	if (!delayed)
+	if (w->dev->cfg.offload != BLK_OFFLOAD_DELAYED)
 		blk_worker_set_fifo();
 	for (;;) {
 		unsigned seq = atomic_load(&w->wake_seq);
 		bool stop = atomic_load(&w->stop);
 
 		if (atomic_load(&w->online) && atomic_load(&w->head)) {
-			if (delayed && !stop)
+			if (!stop && blk_worker_should_delay(w))
 				blk_worker_delay(w);
 			blk_worker_drain(w, true);
 			continue;
@@ -330,6 +366,28 @@ static void blk_worker_wait_done(struct blk_worker *w, unsigned target)
 			futex_wait(&w->done, done, 10 * 1000 * 1000);
 		atomic_fetch_sub(&w->done_waiters, 1);
 	}
+}
+
+void blk_deferred_wait_begin(struct blk_dev *dev)
+{
+	if (dev->cfg.offload != BLK_OFFLOAD_ADAPTIVE)
+		return;
+	atomic_fetch_add(&dev->deferred_waiters, 1);
+	for (unsigned i = 0; i < dev->nr_workers; i++) {
+		struct blk_worker *w = &dev->workers[i];
+
+		/* A worker inside its delay: cut it short. */
+		if (atomic_load(&w->head) && !atomic_load(&w->kick)) {
+			atomic_store(&w->kick, true);
+			blk_worker_wake(w);
+		}
+	}
+}
+
+void blk_deferred_wait_end(struct blk_dev *dev)
+{
+	if (dev->cfg.offload == BLK_OFFLOAD_ADAPTIVE)
+		atomic_fetch_sub(&dev->deferred_waiters, 1);
 }
 
 /* Task context, not from a worker of @dev. */

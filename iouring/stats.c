@@ -101,7 +101,6 @@ static void blk_stats_latency(struct blk_dev *dev, struct blk_stats *st)
 void blk_dev_get_stats(struct blk_dev *dev, struct blk_stats *st)
 {
 	const struct blk_dev_counters *c = &dev->stats;
-	unsigned i;
 
 	st->bios_submitted = LOAD(c->bios_submitted);
 	st->bios_completed = LOAD(c->bios_completed);
@@ -111,11 +110,12 @@ void blk_dev_get_stats(struct blk_dev *dev, struct blk_stats *st)
 	st->io_errors = LOAD(c->io_errors);
 	st->io_resubmits = LOAD(c->io_resubmits);
 	st->completed_in_reaper = LOAD(c->completed_in_reaper);
-	for (i = 0; i < BIO_DEFER_NR; i++)
-		st->deferred[i] = LOAD(c->deferred[i]);
+	st->deferred = LOAD(c->deferred);
 	st->completed_in_worker = LOAD(c->completed_in_worker);
 	st->worker_batches = LOAD(c->worker_batches);
 	st->worker_batch_bios = LOAD(c->worker_batch_bios);
+	st->worker_delays = LOAD(c->worker_delays);
+	st->worker_kicks = LOAD(c->worker_kicks);
 	blk_stats_latency(dev, st);
 }
 
@@ -147,11 +147,7 @@ void blk_stats_for_each(const struct blk_stats *st,
 	fn(ctx, "io_errors", st->io_errors);
 	fn(ctx, "io_resubmits", st->io_resubmits);
 	fn(ctx, "completed_in_reaper", st->completed_in_reaper);
-	fn(ctx, "deferred_dropbehind", st->deferred[BIO_DEFER_DROPBEHIND]);
-	fn(ctx, "deferred_error", st->deferred[BIO_DEFER_ERROR]);
-	fn(ctx, "deferred_unwritten", st->deferred[BIO_DEFER_UNWRITTEN]);
-	fn(ctx, "deferred_read_error", st->deferred[BIO_DEFER_READ_ERROR]);
-	fn(ctx, "deferred_size", st->deferred[BIO_DEFER_SIZE]);
+	fn(ctx, "deferred", st->deferred);
 	fn(ctx, "completed_in_worker", st->completed_in_worker);
 	fn(ctx, "worker_batches", st->worker_batches);
 	fn(ctx, "worker_batch_bios", st->worker_batch_bios);
@@ -161,4 +157,6 @@ void blk_stats_for_each(const struct blk_stats *st,
 	fn(ctx, "defer_lat_max_us", st->defer_lat_max_us);
 	for (unsigned k = 0; k < BLK_LAT_LOG2_BUCKETS; k++)
 		fn(ctx, defer_hist_names[k], st->defer_lat_log2[k]);
+	fn(ctx, "worker_delays", st->worker_delays);
+	fn(ctx, "worker_kicks", st->worker_kicks);
 }

@@ -664,7 +664,8 @@ static void usage(void)
 "  -b bytes    block size for collapse/insert and O_DIRECT (default st_blksize)\n"
 "  -f          no fallocate-based operations (falloc, punch, zero, collapse, insert)\n"
 "  -x op,...   disable these operations by name\n"
-"  -d          O_DIRECT: reads and writes aligned to the block size\n"
+"  -d, -Z      O_DIRECT: reads and writes aligned to the block size (-Z as\n"
+"              in fstests' fsx)\n"
 "  -M          also read and write through shared mappings (mapread, mapwrite)\n"
 "  -L path     operation log (default FILE.fsxlog; '-' for none)\n"
 "  -R log      replay the operations of a log instead of random ones\n"
@@ -694,7 +695,7 @@ static void parse_args(struct fsx *f, int argc, char **argv,
 
 	for (op = 0; op < OP_NR; op++)
 		f->enabled[op] = op != OP_MAPREAD && op != OP_MAPWRITE;
-	while ((c = getopt(argc, argv, "S:N:l:o:b:fx:dML:R:qh")) != -1) {
+	while ((c = getopt(argc, argv, "S:N:l:o:b:fx:dZML:R:qh")) != -1) {
 		switch (c) {
 		case 'S':
 			f->seed = strtoull(optarg, NULL, 0);
@@ -709,7 +710,8 @@ static void parse_args(struct fsx *f, int argc, char **argv,
 				f->enabled[op] = false;
 			break;
 		case 'x': disable_ops(f, optarg); break;
-		case 'd': f->direct = true; break;
+		case 'd':
+		case 'Z': f->direct = true; break;
 		case 'M':
 			f->mapped = true;
 			f->enabled[OP_MAPREAD] = f->enabled[OP_MAPWRITE] = true;

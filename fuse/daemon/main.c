@@ -107,14 +107,18 @@ static struct fuse_session *session_create(const struct daemon_opts *o,
 static int session_loop(struct fuse_session *se, const struct daemon_opts *o)
 {
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned idle = o->max_idle_threads;
 	int ret;
 
-	/* Enough idle threads that a burst of requests on every CPU finds
-	 * one waiting, without keeping libfuse's 10 on a small machine. */
+	/*
+	 * libfuse starts a thread whenever every request thread is busy and
+	 * ends one whenever more than max_idle_threads are idle.  Under a
+	 * steady load of a few jobs both happen on every burst (a limit of 4
+	 * made ~850 threads per 10 s on 2 CPUs): keep every thread it may
+	 * start, so a steady load reuses them.
+	 */
 	if (!idle)
-		idle = max_t(long, 4, 2 * (cpus > 0 ? cpus : 1));
+		idle = o->max_threads ? o->max_threads : DAEMON_DEF_IDLE_THREADS;
 	fuse_loop_cfg_set_clone_fd(cfg, 1);
 	fuse_loop_cfg_set_idle_threads(cfg, idle);
 	if (o->max_threads)

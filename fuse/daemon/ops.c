@@ -28,6 +28,7 @@ struct ops_file {
 	struct fs_inode	*ip;		/* referenced until release */
 	pthread_mutex_t	lock;		/* serializes fsyncs on this file: wb_err */
 	errseq_t	wb_err;		/* errseq sample: errors seen by this open */
+	bool		direct;		/* opened O_DIRECT: bypass the cache */
 };
 
 struct iomapfs_daemon *req_daemon(fuse_req_t req)
@@ -425,6 +426,9 @@ static int file_open(fuse_req_t req, struct fs_inode *ip, struct fuse_file_info 
 	pthread_mutex_init(&of->lock, NULL);
 	of->ip = ip;
 	of->wb_err = cache_errseq_sample(ip->mapping);
+	/* The kernel passes the open flags; fcntl(F_SETFL) changes of
+	 * O_DIRECT never reach us, so the open decides, as FUSE can. */
+	of->direct = fi->flags & O_DIRECT;
 	fs_inode_open(ip);
 	fi->fh = (uintptr_t)of;
 	/* The daemon's cache is the only cache: every read and write comes
@@ -541,18 +545,50 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  * inode: once the reply is out, the kernel may release the file and the
  * last reference go before we unlock (fs_read_hold says why).
  */
+/*
+ * O_DIRECT read: the device reads straight into an aligned buffer of this
+ * request, which the reply then copies to the kernel; the private cache is
+ * not touched.  false: the range is not block-aligned, read buffered.
+ */
+static bool read_direct(fuse_req_t req, struct fs_inode *ip, size_t size, off_t off)
+{
+	size_t alloc = (size + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1);
+	void *buf;
+	ssize_t n;
+
+	if (posix_memalign(&buf, PAGE_SIZE, alloc ? alloc : PAGE_SIZE)) {
+		reply_err(req, -ENOMEM);
+		return true;
+	}
+	n = fs_dio_read(ip, off, buf, size);
+	if (n == -ENOTBLK) {
+		free(buf);
+		return false;
+	}
+	if (n < 0)
+		reply_err(req, n);
+	else
+		fuse_reply_buf(req, buf, n);
+	free(buf);
+	return true;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct cache_read_result *res = kmalloc(sizeof(*res));
-	struct fs_inode *ip = fs_read_hold(file_of(fi)->ip);
+	struct cache_read_result *res;
+	struct fs_inode *ip = file_of(fi)->ip;
 	ssize_t n;
 
+	if (file_of(fi)->direct && read_direct(req, ip, size, off))
+		return;
+	res = kmalloc(sizeof(*res));
+	ip = fs_read_hold(ip);
 	n = fs_read(ip, off, size, res);
 	if (n < 0) {
 		reply_err(req, n);
 	} else {
-		fuse_reply_iov(req, res->iov, res->nr);
+		fuse_reply_iov(req, res->iov, res->nr_iov);
 		cache_read_done(res);
 	}
 	fs_read_unhold(ip);
@@ -573,7 +609,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct fs_inode *ip = file_of(fi)->ip;
 	mode_t before = inode_mode(ip);
 	bool kill = !caller_is_root(req) && (before & (S_ISUID | S_ISGID));
-	ssize_t n = fs_write(ip, off, buf, size, kill);
+	ssize_t n = file_of(fi)->direct ? fs_dio_write(ip, off, buf, size, kill) :
+					  fs_write(ip, off, buf, size, kill);
 
 	if (n < 0)
 		return reply_err(req, n);

@@ -68,8 +68,12 @@ struct daemon_opts {
 	char			*fuse_opts;	/* comma list for fuse_session_new */
 	char			*logfile;	/* -o logfile=PATH, or NULL */
 	char			*log_writes;	/* owns fs.blk.log_writes */
-	unsigned		max_threads, max_idle_threads;	/* 0: libfuse default */
+	unsigned		max_threads;		/* 0: libfuse's (10) */
+	unsigned		max_idle_threads;	/* 0: max_threads, else 16 */
 };
+/* Request threads kept idle by default: more than libfuse 3.14 ever
+ * starts (max_threads 10), so none is ended and started again. */
+#define DAEMON_DEF_IDLE_THREADS	16
 
 /*
  * Parse `iomapfs DEVICE MOUNTPOINT [-f] [-d] [-o opt[,opt...]]`.  Returns 0,

@@ -167,8 +167,10 @@ static int parse_own_opt(struct daemon_opts *o, const char *name, const char *va
 			o->fs.blk.offload = BLK_OFFLOAD_DELAYED;
 		else if (!strcmp(val, "thread"))
 			o->fs.blk.offload = BLK_OFFLOAD_THREAD;
+		else if (!strcmp(val, "adaptive"))
+			o->fs.blk.offload = BLK_OFFLOAD_ADAPTIVE;
 		else
-			return bad_value(name, val, "delayed or thread");
+			return bad_value(name, val, "delayed, thread or adaptive");
 	} else if (!strcmp(name, "offload_delay_us")) {
 		if (parse_uint(val, 1000000, &o->fs.blk.delay_us))
 			return bad_value(name, val, "microseconds, 0..1000000");
@@ -406,7 +408,7 @@ void daemon_usage(FILE *out, const char *prog)
 		"  -d                      FUSE debug output (implies -f)\n"
 		"options:\n"
 		"  cache_size=SIZE         page cache size, k/m/g suffixes (256m)\n"
-		"  offload=delayed|thread  how task workers run deferred completions (delayed)\n"
+		"  offload=delayed|thread|adaptive  how task workers run deferred completions (delayed)\n"
 		"  offload_delay_us=N      the delay of offload=delayed (1000)\n"
 		"  dontcache               every file is drop-behind\n"
 		"  dirty_background=PCT    flusher starts at this dirty share (10)\n"
@@ -423,6 +425,8 @@ void daemon_usage(FILE *out, const char *prog)
 		"                          syslog once in the background)\n"
 		"  relatime (default), strictatime, noatime, nodiratime, lazytime\n"
 		"  allow_other, default_permissions (always), fsname=, subtype=,\n"
-		"  max_threads=N, max_idle_threads=N, and the kernel's mount flags\n",
+		"  max_threads=N           FUSE request threads at most (libfuse: 10)\n"
+		"  max_idle_threads=N      request threads kept idle (max_threads, else 16)\n"
+		"  and the kernel's mount flags\n",
 		prog);
 }

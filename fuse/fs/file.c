@@ -25,6 +25,7 @@
  * punch and re-allocation under a long writeback must not send data to
  * freed blocks).
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "fs_internal.h"
@@ -154,6 +155,38 @@ static int map_reserve(struct fs_inode *ip, uint64_t fblk, uint64_t nblk,
 	return err;
 }
 
+static int wb_allocate(struct fs_inode *ip, uint64_t fblk, uint64_t nblk);
+
+/*
+ * A direct write (xfs_direct_write_iomap_begin): blocks now, never
+ * delalloc.  A hole, or delalloc left by a buffered write, is allocated
+ * as unwritten in a section, so a crash before the data lands reads
+ * zeros; ->dio_end_io converts it.  Under ip->rwsem held for writing.
+ */
+static int map_direct_write(struct fs_inode *ip, uint64_t fblk, uint64_t nblk,
+			    struct iomap *iomap)
+{
+	struct fs_extent e;
+	bool hole;
+	int err;
+
+	pthread_mutex_lock(&ip->lock);
+	hole = fs_ext_lookup(ip, fblk, &e) == -ENOENT;
+	pthread_mutex_unlock(&ip->lock);
+	if (hole || e.state == FS_EXT_DELALLOC) {
+		err = wb_allocate(ip, fblk, min_t(uint64_t, e.len, nblk));
+		if (err)
+			return err;
+	}
+	pthread_mutex_lock(&ip->lock);
+	hole = fs_ext_lookup(ip, fblk, &e) == -ENOENT;
+	ext_to_iomap(&e, hole, iomap);
+	pthread_mutex_unlock(&ip->lock);
+	if (WARN_ON_ONCE(hole || e.state == FS_EXT_DELALLOC))
+		return -EIO;	/* allocated and still not mapped */
+	return 0;
+}
+
 /* ->map_begin: task context, no folio locks held. */
 static int fs_map_begin(struct cache_mapping *mapping, uint64_t pos, uint64_t len,
 			unsigned flags, struct iomap *iomap)
@@ -166,6 +199,9 @@ static int fs_map_begin(struct cache_mapping *mapping, uint64_t pos, uint64_t le
 
 	if (fs_is_shutdown(ip->fs))
 		return -EIO;
+	if ((flags & (CACHE_MAP_WRITE | CACHE_MAP_DIRECT)) ==
+	    (CACHE_MAP_WRITE | CACHE_MAP_DIRECT))
+		return map_direct_write(ip, fblk, end - fblk, iomap);
 	pthread_mutex_lock(&ip->lock);
 	hole = fs_ext_lookup(ip, fblk, &e) == -ENOENT;
 	if (!hole || !(flags & CACHE_MAP_WRITE)) {
@@ -348,12 +384,12 @@ static int fs_writeback_submit(struct writeback_ctx *wpc, int error)
 	return cache_ioend_writeback_submit(wpc, error);
 }
 
-/* Under ip->lock: the on-disk size grows to the end of @ioend's data, never
- * past i_size (a truncate may have come since).  Did it grow? */
-static bool ioend_update_disk_size_locked(struct fs_inode *ip, const struct ioend *ioend)
+/* Under ip->lock: the on-disk size grows to @end, the end of data now on
+ * the device, never past i_size (a truncate may have come since).  Did it
+ * grow? */
+static bool update_disk_size_locked(struct fs_inode *ip, uint64_t end)
 {
-	uint64_t end = min_t(uint64_t, ioend->io_offset + ioend->io_size,
-			     cache_mapping_size(ip->mapping));
+	end = min_t(uint64_t, end, cache_mapping_size(ip->mapping));
 
 	if (end <= ip->di.size)
 		return false;
@@ -362,32 +398,31 @@ static bool ioend_update_disk_size_locked(struct fs_inode *ip, const struct ioen
 }
 
 /*
- * ->ioend_complete: worker context.  The data of the ioend is on the
- * device: mark its unwritten blocks written, move the on-disk size up to
- * its end and write the inode, in one section whose commit flushes that
- * data first (meta_txn_orders_data).  On an I/O error the range stays
- * unwritten (reads zeros, not garbage) and the size stays; the cache
- * records the error itself.
+ * The data of [pos, pos + len) is on the device (a writeback ioend or a
+ * direct write): mark its unwritten blocks written (if @convert), move the
+ * on-disk size up to its end and write the inode, in one section whose
+ * commit flushes that data first (meta_txn_orders_data).  On an I/O error
+ * the callers do not come here: the range stays unwritten (reads zeros, not
+ * garbage) and the size stays; the cache records the error itself.
  */
-static int fs_ioend_complete(struct ioend *ioend, int error)
+static int convert_and_write_inode(struct fs_inode *ip, uint64_t pos,
+				   uint64_t len, bool convert)
 {
-	struct fs_inode *ip = mapping_inode(ioend->io_mapping);
 	struct fs *fs = ip->fs;
-	uint64_t fblk = ioend->io_offset >> BLK_SHIFT;
-	uint64_t end = DIV_ROUND_UP(ioend->io_offset + ioend->io_size, BLK_SIZE);
+	uint64_t fblk = pos >> BLK_SHIFT;
+	uint64_t end = DIV_ROUND_UP(pos + len, BLK_SIZE);
 	int64_t n = 0;
 	bool grew;
 	int err;
 
-	if (error)
-		return 0;
 	if (fs_is_shutdown(fs))
 		return -EIO;
 	meta_begin(fs->meta);
 	pthread_mutex_lock(&ip->lock);
-	if (ioend->io_flags & IOEND_F_UNWRITTEN)
-		n = fs_ext_convert(ip, fblk, end - fblk, FS_EXT_UNWRITTEN, FS_EXT_WRITTEN);
-	grew = n >= 0 && ioend_update_disk_size_locked(ip, ioend);
+	if (convert)
+		n = fs_ext_convert(ip, fblk, end - fblk, FS_EXT_UNWRITTEN,
+				   FS_EXT_WRITTEN);
+	grew = n >= 0 && update_disk_size_locked(ip, pos + len);
 	pthread_mutex_unlock(&ip->lock);
 	if (n > 0 || grew)
 		meta_txn_orders_data(fs->meta);
@@ -398,11 +433,35 @@ static int fs_ioend_complete(struct ioend *ioend, int error)
 	return err;
 }
 
+static int fs_ioend_complete(struct ioend *ioend, int error)
+{
+	if (error)
+		return 0;
+	return convert_and_write_inode(mapping_inode(ioend->io_mapping),
+				       ioend->io_offset, ioend->io_size,
+				       ioend->io_flags & IOEND_F_UNWRITTEN);
+}
+
+/*
+ * ->dio_end_io (xfs_dio_write_end_io): the request thread that issued the
+ * direct write, or a worker.  The data is on the device: convert what it
+ * wrote into unwritten blocks and persist a grown size, in one section.
+ */
+static int fs_dio_end_io(struct cache_mapping *mapping, uint64_t pos,
+			 uint64_t len, unsigned flags, int error)
+{
+	if (error)
+		return 0;
+	return convert_and_write_inode(mapping_inode(mapping), pos, len,
+				       flags & CACHE_DIO_END_UNWRITTEN);
+}
+
 const struct cache_mapping_ops fs_file_mapping_ops = {
 	.map_begin		= fs_map_begin,
 	.writeback_range	= fs_writeback_range,
 	.writeback_submit	= fs_writeback_submit,
 	.ioend_complete		= fs_ioend_complete,
+	.dio_end_io		= fs_dio_end_io,
 };
 
 /* ---- read, write ---- */
@@ -464,6 +523,7 @@ ssize_t fs_read(struct fs_inode *ip, uint64_t pos, size_t len,
 	int err = file_check(ip, false);
 
 	res->nr = 0;
+	res->nr_iov = 0;
 	res->bytes = 0;
 	if (err)
 		return err;
@@ -531,8 +591,81 @@ int fs_file_modified(struct fs_inode *ip, bool kill_suidgid)
 	return fs_inode_mark_dirty(ip);
 }
 
-ssize_t fs_write(struct fs_inode *ip, uint64_t pos, const void *buf, size_t len,
-		 bool kill_suidgid)
+/* ---- direct I/O ---- */
+
+ssize_t fs_dio_read(struct fs_inode *ip, uint64_t pos, void *buf, size_t len)
+{
+	ssize_t n;
+	int err = file_check(ip, false);
+
+	if (err)
+		return err;
+	down_read(&ip->rwsem);
+	n = cache_dio_rw(ip->mapping, pos, buf, len, false, NULL);
+	up_read(&ip->rwsem);
+	if (n == -ENOTBLK)
+		atomic_fetch_add(&ip->fs->dio_fallbacks, 1);
+	else if (n > 0)
+		fs_inode_accessed(ip);
+	return n;
+}
+
+/*
+ * A direct write the cache cannot do directly (not block-aligned) goes
+ * through the cache and is then written back and invalidated, as the
+ * kernel's direct_write_fallback(): when it returns the data is on the
+ * device and no folio keeps a copy of whole blocks it wrote.
+ */
+static ssize_t dio_write_buffered(struct fs_inode *ip, uint64_t pos,
+				  const void *buf, size_t len)
+{
+	ssize_t n = cache_write(ip->mapping, pos, buf, len);
+	int err;
+
+	atomic_fetch_add(&ip->fs->dio_fallbacks, 1);
+	if (n <= 0)
+		return n;
+	err = cache_write_and_wait_range(ip->mapping, pos, pos + n, true);
+	cache_truncate_range(ip->mapping, pos, pos + n);
+	return err ? err : n;
+}
+
+/* The device reads O_DIRECT from aligned memory: copy a buffer that is
+ * not (libfuse hands write data right after the request's headers). */
+static ssize_t dio_write_locked(struct fs_inode *ip, uint64_t pos,
+				const void *buf, size_t len)
+{
+	unsigned lbs = blk_dev_logical_block_size(fs_dev(ip->fs));
+	void *bounce = NULL;
+	ssize_t n;
+
+	if ((uintptr_t)buf & (lbs - 1)) {
+		if (posix_memalign(&bounce, PAGE_SIZE, len))
+			return -ENOMEM;
+		memcpy(bounce, buf, len);
+		atomic_fetch_add(&ip->fs->dio_bounced, 1);
+	}
+	n = cache_dio_rw(ip->mapping, pos, bounce ? bounce : (void *)buf, len,
+			 true, NULL);
+	free(bounce);
+	if (n == -ENOTBLK)
+		n = dio_write_buffered(ip, pos, buf, len);
+	return n;
+}
+
+typedef ssize_t (*write_locked_fn)(struct fs_inode *ip, uint64_t pos,
+				   const void *buf, size_t len);
+
+static ssize_t buffered_write_locked(struct fs_inode *ip, uint64_t pos,
+				     const void *buf, size_t len)
+{
+	return cache_write(ip->mapping, pos, buf, len);
+}
+
+/* Checks and limits, the exclusive rwsem, and mtime/ctime after any data
+ * change: shared by buffered and direct writes. */
+static ssize_t file_write(struct fs_inode *ip, uint64_t pos, const void *buf,
+			  size_t len, bool kill_suidgid, write_locked_fn write)
 {
 	ssize_t n;
 	int err = file_check(ip, true);
@@ -545,7 +678,7 @@ ssize_t fs_write(struct fs_inode *ip, uint64_t pos, const void *buf, size_t len,
 	if (!len)
 		return 0;
 	down_write(&ip->rwsem);
-	n = cache_write(ip->mapping, pos, buf, len);
+	n = write(ip, pos, buf, len);
 	if (n > 0) {
 		err = fs_file_modified(ip, kill_suidgid);
 		if (err)
@@ -553,6 +686,18 @@ ssize_t fs_write(struct fs_inode *ip, uint64_t pos, const void *buf, size_t len,
 	}
 	up_write(&ip->rwsem);
 	return n;
+}
+
+ssize_t fs_write(struct fs_inode *ip, uint64_t pos, const void *buf, size_t len,
+		 bool kill_suidgid)
+{
+	return file_write(ip, pos, buf, len, kill_suidgid, buffered_write_locked);
+}
+
+ssize_t fs_dio_write(struct fs_inode *ip, uint64_t pos, const void *buf,
+		     size_t len, bool kill_suidgid)
+{
+	return file_write(ip, pos, buf, len, kill_suidgid, dio_write_locked);
 }
 
 /* ---- durability ---- */

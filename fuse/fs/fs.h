@@ -218,6 +218,17 @@ void fs_read_unhold(struct fs_inode *ip);
 /* Updates mtime/ctime, extends size; -EFBIG past IOMAPFS_MAX_FILE_SIZE. */
 ssize_t fs_write(struct fs_inode *ip, uint64_t pos, const void *buf, size_t len,
 		 bool kill_suidgid);
+/*
+ * O_DIRECT (cache_dio_rw): bypass the cache, coherent with buffered users.
+ * fs_dio_read fills @buf (aligned to the device's logical block size) and
+ * returns -ENOTBLK for a range that is not block-aligned: the caller reads
+ * buffered instead.  fs_dio_write takes any buffer and range: an unaligned
+ * one is written through the cache, written back and invalidated before it
+ * returns.  Counted as dio_fallbacks in fs_stats_for_each().
+ */
+ssize_t fs_dio_read(struct fs_inode *ip, uint64_t pos, void *buf, size_t len);
+ssize_t fs_dio_write(struct fs_inode *ip, uint64_t pos, const void *buf,
+		     size_t len, bool kill_suidgid);
 /* Write back, wait, commit the inode's metadata if needed, flush the device.
  * Returns the writeback error once per @since holder (errseq). */
 int fs_fsync(struct fs_inode *ip, bool datasync, errseq_t *since);

@@ -30,6 +30,8 @@ struct fs {
 	atomic_ulong		unwritten_converted;	/* ioend_complete calls that converted */
 	atomic_ulong		blocks_allocated;	/* at writeback (delalloc) */
 	atomic_ulong		fsyncs, commits_by_fsync;
+	atomic_ulong		dio_fallbacks;	/* unaligned O_DIRECT done buffered */
+	atomic_ulong		dio_bounced;	/* direct writes copied to aligned memory */
 };
 
 static inline bool fs_ro(const struct fs *fs) { return fs->opts.readonly; }

@@ -206,6 +206,8 @@ void fs_stats_for_each(struct fs *fs,
 	fn(ctx, "blocks_allocated", atomic_load(&fs->blocks_allocated));
 	fn(ctx, "fsyncs", atomic_load(&fs->fsyncs));
 	fn(ctx, "commits_by_fsync", atomic_load(&fs->commits_by_fsync));
+	fn(ctx, "dio_fallbacks", atomic_load(&fs->dio_fallbacks));
+	fn(ctx, "dio_bounced", atomic_load(&fs->dio_bounced));
 	fn(ctx, "inodes_cached", cached);
 	meta_get_stats(fs->meta, &ms);
 	fn(ctx, "meta_commits", ms.commits);

@@ -145,23 +145,15 @@ void bio_endio(struct bio *bio);
  * Returns true if the bio was queued on the current CPU's batch; its
  * ->bi_end_io will run again, once, in that CPU's worker.  Returns false if
  * the caller is already in task context or the bio was deferred before.
- * @reason is a BIO_DEFER_* counter index for iomapfs-stat.
- */
-enum bio_defer_reason {
-	BIO_DEFER_DROPBEHIND,
-	BIO_DEFER_ERROR,	/* write error */
-	BIO_DEFER_UNWRITTEN,
-	BIO_DEFER_READ_ERROR,
-	BIO_DEFER_SIZE,		/* write past the on-disk size: the fs moves it */
-	BIO_DEFER_NR
-};
-/*
+ * Like the kernel's, it takes no reason: why a completion needs a task is
+ * the caller's business (the cache counts its own reasons).
+ *
  * "The current CPU" is sched_getcpu() % blk_nr_workers(): the batch of the
  * worker for the CPU the reaper runs on (see blk_dev_set_irq_affinity()).
  * The caller must not touch @bio after a true return: the worker may
  * already be running ->bi_end_io.
  */
-bool bio_complete_in_task(struct bio *bio, enum bio_defer_reason reason);
+bool bio_complete_in_task(struct bio *bio);
 
 /*
  * Batch callbacks, the analogue of blk_plug callbacks: a ->bi_end_io running
@@ -182,6 +174,12 @@ void bio_task_batch_add_cb(struct task_batch_cb *cb);
 enum blk_offload_mode {
 	BLK_OFFLOAD_DELAYED,	/* delayed work: worker runs one "jiffy" after the first bio */
 	BLK_OFFLOAD_THREAD,	/* kthread variant: dedicated thread per CPU, woken at once */
+	/*
+	 * THREAD while deferrals arrive apart (more than a "jiffy" between
+	 * two on one worker) or a task waits (blk_deferred_wait_begin());
+	 * DELAYED while they stream in back to back and nobody waits.
+	 */
+	BLK_OFFLOAD_ADAPTIVE,
 };
 
 /*
@@ -381,6 +379,16 @@ int blk_dev_set_irq_affinity(struct blk_dev *dev, unsigned ring, unsigned cpu);
  * batch is run by the caller.  Task context, not from a worker of @dev.
  */
 void blk_drain_deferred(struct blk_dev *dev);
+/*
+ * A task waits for something a deferred completion may do (fsync or
+ * reclaim waiting for a folio's writeback to end): between begin and end,
+ * BLK_OFFLOAD_ADAPTIVE workers do not hold batches back, and one already
+ * holding its batch runs it now, as flush_delayed_work() would; the task
+ * does not wait for the workers themselves.  Cheap; a no-op in the other
+ * modes (DELAYED is the v6 design, measured as it is).  Task context.
+ */
+void blk_deferred_wait_begin(struct blk_dev *dev);
+void blk_deferred_wait_end(struct blk_dev *dev);
 
 /* ---- counters for iomapfs-stat ---- */
 #define BLK_LAT_LOG2_BUCKETS	24	/* the last starts at 2^23 us, ~8.4 s */
@@ -389,7 +397,7 @@ struct blk_stats {
 	uint64_t bytes_read, bytes_written, flushes;
 	uint64_t io_errors;
 	uint64_t completed_in_reaper;	/* ->bi_end_io finished without deferral */
-	uint64_t deferred[BIO_DEFER_NR];
+	uint64_t deferred;		/* bios queued by bio_complete_in_task() */
 	uint64_t completed_in_worker;	/* deferred ->bi_end_io calls (worker or draining caller) */
 	uint64_t worker_batches, worker_batch_bios;	/* mean batch = bios / batches */
 	uint64_t defer_lat_p50_us, defer_lat_p99_us;	/* deferral -> ->bi_end_io in worker */
@@ -400,6 +408,8 @@ struct blk_stats {
 	 * slower.  Exported as defer_hist_<lower bound>us.
 	 */
 	uint64_t defer_lat_log2[BLK_LAT_LOG2_BUCKETS];
+	uint64_t worker_delays;		/* batches held back one "jiffy" (DELAYED, ADAPTIVE) */
+	uint64_t worker_kicks;		/* batches run at once for a waiter (ADAPTIVE) */
 	uint64_t io_resubmits;		/* short reads/writes resubmitted for the rest */
 };
 void blk_dev_get_stats(struct blk_dev *dev, struct blk_stats *st);

@@ -90,6 +90,13 @@ struct iomap {
 enum {
 	CACHE_MAP_READ	= 1u << 0,	/* buffered read / readahead */
 	CACHE_MAP_WRITE	= 1u << 1,	/* buffered write: reserve space for delalloc */
+	CACHE_MAP_DIRECT = 1u << 2,	/* direct I/O: with WRITE, allocate now */
+};
+
+/* ->dio_end_io flags: what a completed direct write asks of the filesystem. */
+enum {
+	CACHE_DIO_END_UNWRITTEN	= 1u << 0,	/* it wrote into unwritten extents */
+	CACHE_DIO_END_SIZE	= 1u << 1,	/* it moved i_size (already in the mapping) */
 };
 
 /* ---- ioends: runs contiguous in file and on disk, with equal flags ---- */
@@ -142,7 +149,10 @@ struct cache_mapping_ops {
 	 * CACHE_MAP_WRITE: a buffered write is about to dirty this range; for
 	 * a hole the filesystem reserves space (delayed allocation) and reports
 	 * IOMAP_DELALLOC, or fails with -ENOSPC / -EDQUOT before any data is
-	 * copied.  Returns 0 or -errno.
+	 * copied.  CACHE_MAP_WRITE | CACHE_MAP_DIRECT: a direct write; a hole
+	 * or delalloc range gets blocks now, recorded unwritten (a crash before
+	 * ->dio_end_io reads zeros), and is reported IOMAP_UNWRITTEN: never
+	 * HOLE or DELALLOC.  Returns 0 or -errno.
 	 */
 	int (*map_begin)(struct cache_mapping *m, uint64_t pos, uint64_t len,
 			 unsigned flags, struct iomap *iomap);
@@ -175,6 +185,19 @@ struct cache_mapping_ops {
 	 * unwritten.  Returns 0 or -errno (recorded as a writeback error).
 	 */
 	int (*ioend_complete)(struct ioend *ioend, int error);
+
+	/*
+	 * Optional (required for direct writes to holes, unwritten extents or
+	 * past EOF).  Task context: the request thread that issued and waited
+	 * for the direct write, or a worker when nobody waits; no cache locks
+	 * held.  A direct write of [@pos, @pos + @len) completed with @error.
+	 * CACHE_DIO_END_UNWRITTEN: convert the range to written;
+	 * CACHE_DIO_END_SIZE: the mapping's size grew to cover it.  Persist
+	 * both in one transaction; on error leave the range unwritten.
+	 * Returns 0 or -errno (the write's result).
+	 */
+	int (*dio_end_io)(struct cache_mapping *m, uint64_t pos, uint64_t len,
+			  unsigned flags, int error);
 };
 
 /* Called by ->writeback_range: append @len bytes of @folio at @pos to the
@@ -225,7 +248,8 @@ bool cache_mapping_has_dirty(const struct cache_mapping *m);
 /*
  * Buffered read of up to @len bytes at @pos (clamped to i_size).  Fills
  * @res with referenced folios and iovecs pointing into folio memory, for a
- * zero-copy FUSE reply; cache_read_done() drops the references (and frees
+ * zero-copy FUSE reply (folios next to each other in the arena, as a
+ * sequentially filled file's mostly are, share one iovec); cache_read_done() drops the references (and frees
  * drop-behind folios).  Returns bytes or -errno (a read error).  It waits
  * for memory rather than returning short; a read is cut short only by an
  * I/O error after its first folio, or when the cache holds fewer than
@@ -235,7 +259,8 @@ bool cache_mapping_has_dirty(const struct cache_mapping *m);
  */
 struct cache_read_result {
 	struct cache_mapping *mapping;	/* set by cache_read() for cache_read_done() */
-	unsigned	nr;
+	unsigned	nr;		/* folios referenced */
+	unsigned	nr_iov;		/* segments: folios adjacent in memory are one */
 	size_t		bytes;
 	struct folio	*folios[288];	/* enough for 1 MiB unaligned */
 	struct iovec	iov[288];
@@ -252,6 +277,29 @@ void cache_read_done(struct cache_read_result *res);
  */
 ssize_t cache_write(struct cache_mapping *m, uint64_t pos, const void *buf,
 		    size_t len);
+
+/*
+ * Direct I/O (direct-io.c): read or write [@pos, @pos + @len) between @buf
+ * and the device, bypassing the folios, coherent with buffered users of
+ * the same file.  @pos and @len must be multiples of PAGE_SIZE and @buf
+ * aligned to the device's logical block size, else -ENOTBLK: the caller
+ * falls back to buffered I/O (as iomap_dio_rw's callers do).  A read stops
+ * at EOF.  The caller holds the inode's rw lock (shared for a read,
+ * exclusive for a write).
+ *
+ * @iocb NULL: synchronous; the caller waits and runs the completion work
+ * itself (IOCB_DIO_DEFER); returns bytes or -errno.  With @iocb: returns
+ * -EIOCBQUEUED (or an error before any I/O) and @iocb->ki_complete is
+ * called once with the result, in the reaper (a read) or a task worker
+ * (a write, an error).
+ */
+#define EIOCBQUEUED	529	/* the kernel's value; not a user errno */
+struct cache_dio_iocb {
+	void	(*ki_complete)(struct cache_dio_iocb *iocb, ssize_t ret);
+	void	*private;
+};
+ssize_t cache_dio_rw(struct cache_mapping *m, uint64_t pos, void *buf,
+		     size_t len, bool write, struct cache_dio_iocb *iocb);
 
 /* Zero [pos, pos+len) in cached folios (partial blocks at truncate/punch). */
 int cache_zero_range(struct cache_mapping *m, uint64_t pos, uint64_t len);
@@ -287,12 +335,32 @@ struct cache_mapping_stat {
 };
 void cache_mapping_get_stat(struct cache_mapping *m, struct cache_mapping_stat *st);
 
+/*
+ * Why a completion of the cache's was handed to a task worker with
+ * bio_complete_in_task().  The block layer only counts deferrals; the
+ * reasons are the cache's, like the kernel's iomap users that decide
+ * for themselves when a bio must complete in task context.
+ */
+enum cache_defer_reason {
+	CACHE_DEFER_DROPBEHIND,		/* writeback of drop-behind folios */
+	CACHE_DEFER_ERROR,		/* writeback error */
+	CACHE_DEFER_UNWRITTEN,		/* unwritten-extent conversion */
+	CACHE_DEFER_READ_ERROR,
+	CACHE_DEFER_DIO,		/* a direct write or error nobody waits for */
+	CACHE_DEFER_SIZE,		/* write past the on-disk size: the fs moves it */
+	CACHE_DEFER_NR
+};
+
 struct cache_stats {
 	uint64_t pages_total, pages_resident, pages_dirty, pages_writeback;
 	uint64_t hits, misses, readahead_pages;
 	uint64_t ioends_built, ioends_merged, ioends_submitted;
 	uint64_t evicted, dropbehind_freed, throttled;
 	uint64_t read_errors, write_errors;
+	uint64_t deferred[CACHE_DEFER_NR];
+	/* Direct I/O, and where each completion ran (direct-io.c). */
+	uint64_t dio_reads, dio_writes;
+	uint64_t dio_done_issuer, dio_done_reaper, dio_done_worker;
 };
 void cache_get_stats(struct cache *cache, struct cache_stats *st);
 void cache_stats_for_each(const struct cache_stats *st,

@@ -83,10 +83,10 @@ static void read_file(struct fs_inode *ip, const struct stat *st)
 
 	fs_inode_open(ip);
 	for (int i = 0; i < 3; i++) {
-		pthread_rwlock_rdlock(&ip->rwsem);
+		down_read(&ip->rwsem);
 		if (fs_read(ip, at[i], FUZZ_READ_BYTES, &res) >= 0)
 			cache_read_done(&res);
-		pthread_rwlock_unlock(&ip->rwsem);
+		up_read(&ip->rwsem);
 	}
 	fs_inode_release(ip);
 }

@@ -323,7 +323,7 @@ ssize_t read_through_cache(struct cache_mapping *m, void *buf, uint64_t pos,
 			kfree(res);
 			return done ? (ssize_t)done : n;
 		}
-		for (i = 0; i < res->nr; i++) {
+		for (i = 0; i < res->nr_iov; i++) {
 			memcpy(out + done, res->iov[i].iov_base, res->iov[i].iov_len);
 			done += res->iov[i].iov_len;
 		}
@@ -347,14 +347,14 @@ uint64_t dev_bytes_read(struct fake_fs *fs)
 	return dev_stats(fs).bytes_read;
 }
 
-uint64_t dev_deferred(struct fake_fs *fs, enum bio_defer_reason reason)
+uint64_t cache_deferred(struct fake_fs *fs, enum cache_defer_reason reason)
 {
 	struct timespec ts = { 0, 1000 * 1000 };
 	int i;
 
-	for (i = 0; i < 10000 && !dev_stats(fs).deferred[reason]; i++)
+	for (i = 0; i < 10000 && !cache_stats_now(fs).deferred[reason]; i++)
 		nanosleep(&ts, NULL);
-	return dev_stats(fs).deferred[reason];
+	return cache_stats_now(fs).deferred[reason];
 }
 
 struct cache_stats cache_stats_now(struct fake_fs *fs)

@@ -74,10 +74,10 @@ ssize_t read_through_cache(struct cache_mapping *m, void *buf, uint64_t pos,
 
 uint64_t dev_bytes_read(struct fake_fs *fs);
 /*
- * The block layer's deferred[@reason] counter; it is bumped by the reaper
- * just after queueing, so poll (bounded) until it is non-zero.
+ * The cache's deferred[@reason] counter; the reaper bumps it while it
+ * defers, so poll (bounded) until it is non-zero.
  */
-uint64_t dev_deferred(struct fake_fs *fs, enum bio_defer_reason reason);
+uint64_t cache_deferred(struct fake_fs *fs, enum cache_defer_reason reason);
 struct blk_stats dev_stats(struct fake_fs *fs);
 struct cache_stats cache_stats_now(struct fake_fs *fs);
 

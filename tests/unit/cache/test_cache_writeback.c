@@ -116,13 +116,7 @@ static void wait_deferred_total(struct fake_fs *fs, uint64_t n)
 	int i;
 
 	for (i = 0; i < 20000; i++) {
-		struct blk_stats st = dev_stats(fs);
-		uint64_t sum = 0;
-		unsigned r;
-
-		for (r = 0; r < BIO_DEFER_NR; r++)
-			sum += st.deferred[r];
-		if (sum >= n)
+		if (dev_stats(fs).deferred >= n)
 			return;
 		nanosleep(&ts, NULL);
 	}
@@ -197,7 +191,7 @@ static void check_conversion_in_worker(enum blk_offload_mode mode)
 	ck_assert_int_eq(atomic_load(&fs->complete_in_worker),
 			 atomic_load(&fs->complete_calls));
 	ck_assert_int_eq(atomic_load(&fs->complete_elsewhere), 0);
-	ck_assert_uint_gt(dev_deferred(fs, BIO_DEFER_UNWRITTEN), 0);
+	ck_assert_uint_gt(cache_deferred(fs, CACHE_DEFER_UNWRITTEN), 0);
 	ck_assert_uint_eq(atomic_load(&might_sleep_violations), 0);
 	fake_fs_destroy(fs);
 }
@@ -245,7 +239,7 @@ START_TEST(write_error_reported_once_per_sampler)
 	st = cache_stats_now(fs);
 	ck_assert_uint_gt(st.write_errors, 0);
 	ck_assert_uint_eq(st.pages_writeback, 0);
-	ck_assert_uint_gt(dev_deferred(fs, BIO_DEFER_ERROR), 0);
+	ck_assert_uint_gt(cache_deferred(fs, CACHE_DEFER_ERROR), 0);
 	/* The failed range stays unwritten: no stale blocks exposed. */
 	ck_assert(!fake_range_is_written(fs, 0, 64 * KiB));
 	ck_assert_int_gt(atomic_load(&fs->complete_errors), 0);

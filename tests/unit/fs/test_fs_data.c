@@ -168,7 +168,7 @@ static size_t read_all(struct fs_inode *ip, uint64_t pos, void *buf, size_t len)
 			break;
 		size_t off = 0;
 
-		for (unsigned i = 0; i < res->nr; i++) {
+		for (unsigned i = 0; i < res->nr_iov; i++) {
 			memcpy((char *)buf + done + off, res->iov[i].iov_base, res->iov[i].iov_len);
 			off += res->iov[i].iov_len;
 		}
@@ -320,7 +320,7 @@ END_TEST
 START_TEST(fallocate_then_partial_write_reads_zeros_and_data)
 {
 	struct fs_inode *ip = create_file("fa");
-	struct blk_stats bs;
+	struct cache_stats cs;
 
 	ck_assert_int_eq(fs_fallocate(ip, 0, 0, 4 * MiB), 0);
 	ck_assert_uint_eq(file_size(ip), 4 * MiB);
@@ -329,8 +329,8 @@ START_TEST(fallocate_then_partial_write_reads_zeros_and_data)
 	write_pattern(ip, MiB + 100, 8192, 9);
 	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
 	ck_assert_uint_gt(fs_stat("unwritten_converted"), 0);
-	blk_dev_get_stats(fs_dev(t.fs), &bs);
-	ck_assert_uint_gt(bs.deferred[BIO_DEFER_UNWRITTEN], 0);
+	cache_get_stats(fs_cache(t.fs), &cs);
+	ck_assert_uint_gt(cs.deferred[CACHE_DEFER_UNWRITTEN], 0);
 	expect_byte(ip, 0, MiB + 100, 0);
 	expect_pattern(ip, MiB + 100, 8192, 9);
 	expect_byte(ip, MiB + 100 + 8192, 3 * MiB - 100 - 8192, 0);

@@ -59,10 +59,10 @@ bool starts_with(const char *s, const char *prefix)
 	return !strncmp(s, prefix, strlen(prefix));
 }
 
-void tio_init(struct tio *t, int defer_reason)
+void tio_init(struct tio *t, bool defer)
 {
 	memset(t, 0, sizeof(*t));
-	t->defer_reason = defer_reason;
+	t->defer = defer;
 }
 
 static bool tio_try_defer(struct tio *t, struct bio *bio)
@@ -78,16 +78,14 @@ static bool tio_try_defer(struct tio *t, struct bio *bio)
 
 		if (fake)
 			atomic_ctx_enter();
-		ret = bio_complete_in_task(bio, BIO_DEFER_DROPBEHIND);
+		ret = bio_complete_in_task(bio);
 		if (fake)
 			atomic_ctx_exit();
 		return ret;
 	}
 	if (t->defer_on_error)
-		return bio->bi_status && bio_complete_in_task(bio, BIO_DEFER_ERROR);
-	if (t->defer_reason < 0)
-		return false;
-	return bio_complete_in_task(bio, t->defer_reason);
+		return bio->bi_status && bio_complete_in_task(bio);
+	return t->defer && bio_complete_in_task(bio);
 }
 
 /*
@@ -157,15 +155,11 @@ bool wait_deferred(struct blk_dev *dev, uint64_t nr)
 {
 	struct timespec ts = { 0, 1000 * 1000 };
 	struct blk_stats st;
-	int i, r;
+	int i;
 
 	for (i = 0; i < 30000; i++) {
-		uint64_t sum = 0;
-
 		blk_dev_get_stats(dev, &st);
-		for (r = 0; r < BIO_DEFER_NR; r++)
-			sum += st.deferred[r];
-		if (sum >= nr)
+		if (st.deferred >= nr)
 			return true;
 		nanosleep(&ts, NULL);
 	}

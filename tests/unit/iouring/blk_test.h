@@ -18,9 +18,9 @@
 
 /* What one tracked bio saw, call by call. */
 struct tio {
-	int			defer_reason;	/* -1: never defer */
+	bool			defer;		/* defer every first call */
 	bool			always_defer;	/* re-offload guard test */
-	bool			defer_on_error;	/* BIO_DEFER_ERROR when bi_status != 0 */
+	bool			defer_on_error;	/* defer only when bi_status != 0 */
 	atomic_int		calls;
 	atomic_int		ended;		/* the final call ran (1) */
 	char			comm[TIO_MAX_CALLS][16];
@@ -47,7 +47,7 @@ void fill_pattern(void *buf, size_t len, unsigned seed);
 void current_comm(char comm[16]);
 bool starts_with(const char *s, const char *prefix);
 
-void tio_init(struct tio *t, int defer_reason);
+void tio_init(struct tio *t, bool defer);
 void tio_end_io(struct bio *bio);
 /* A bio over @buf at @off whose ->bi_end_io is tio_end_io(). */
 struct bio *tio_bio(struct blk_dev *dev, enum req_op op, void *buf, size_t len,
@@ -56,7 +56,7 @@ struct bio *tio_bio(struct blk_dev *dev, enum req_op op, void *buf, size_t len,
 /* Poll until *@v >= @target or 30 s pass; true if reached. */
 bool wait_atomic_ge(atomic_int *v, int target);
 
-/* Poll until @nr bios were deferred (any reason) on @dev, or 30 s pass. */
+/* Poll until @nr bios were deferred on @dev, or 30 s pass. */
 bool wait_deferred(struct blk_dev *dev, uint64_t nr);
 
 struct blk_dev *open_dev(const char *path, const struct blk_dev_config *cfg);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Description: bio_complete_in_task() and its per-CPU workers: each
- * deferral reason runs in an "iomapfs-wq/N" thread out of atomic context,
+ * Description: bio_complete_in_task() and its per-CPU workers: a
+ * deferred read or write runs in an "iomapfs-wq/N" thread out of atomic context,
  * both offload modes, the re-offload guard (review of the series: infinite loop), the
  * hotplug analogue (review of the series: stranded bios on re-online), draining at
  * close and on demand, batch callbacks, and the latency statistics.
@@ -29,14 +29,14 @@ static unsigned pick_cpu(void)
 	return 0;
 }
 
-/* Submit @nr 4 KiB writes, each tracked by t[i] deferring with @reason. */
+/* Submit @nr 4 KiB writes, each tracked by t[i] that defers. */
 static void submit_deferring_writes(struct blk_dev *dev, char *buf, struct tio *t,
-				    int nr, int reason)
+				    int nr)
 {
 	int i;
 
 	for (i = 0; i < nr; i++) {
-		tio_init(&t[i], reason);
+		tio_init(&t[i], true);
 		submit_bio(tio_bio(dev, REQ_OP_WRITE, buf + i * 4096, 4096, i * 4096, &t[i]));
 	}
 }
@@ -47,23 +47,24 @@ static void get_stats(struct blk_dev *dev, struct blk_stats *st)
 	blk_dev_get_stats(dev, st);
 }
 
-START_TEST(each_deferral_reason_runs_in_worker_out_of_atomic_context)
+START_TEST(deferred_reads_and_writes_run_in_worker_out_of_atomic_context)
 {
-	char path[256], *buf = abuf(BIO_DEFER_NR * 4096);
-	struct tio t[BIO_DEFER_NR];
+	enum { NR = 4 };
+	char path[256], *buf = abuf(NR * 4096);
+	struct tio t[NR];
 	struct blk_stats st;
 	struct blk_dev *dev;
 	int r;
 
 	blk_test_image(path, sizeof(path), "reasons", MiB);
 	dev = open_dev(path, NULL);
-	for (r = 0; r < BIO_DEFER_NR; r++) {
-		enum req_op op = r == BIO_DEFER_READ_ERROR ? REQ_OP_READ : REQ_OP_WRITE;
+	for (r = 0; r < NR; r++) {
+		enum req_op op = r == NR - 1 ? REQ_OP_READ : REQ_OP_WRITE;
 
-		tio_init(&t[r], r);
+		tio_init(&t[r], true);
 		submit_bio(tio_bio(dev, op, buf + r * 4096, 4096, r * 4096, &t[r]));
 	}
-	for (r = 0; r < BIO_DEFER_NR; r++) {
+	for (r = 0; r < NR; r++) {
 		ck_assert(wait_atomic_ge(&t[r].ended, 1));
 		ck_assert_int_eq(atomic_load(&t[r].calls), 2);
 		ck_assert_str_eq(t[r].comm[0], "iomapfs-irq/0");
@@ -74,11 +75,10 @@ START_TEST(each_deferral_reason_runs_in_worker_out_of_atomic_context)
 		ck_assert_int_eq(t[r].status, 0);
 	}
 	get_stats(dev, &st);
-	for (r = 0; r < BIO_DEFER_NR; r++)
-		ck_assert_uint_eq(st.deferred[r], 1);
-	ck_assert_uint_eq(st.completed_in_worker, BIO_DEFER_NR);
+	ck_assert_uint_eq(st.deferred, NR);
+	ck_assert_uint_eq(st.completed_in_worker, NR);
 	ck_assert_uint_eq(st.completed_in_reaper, 0);
-	ck_assert_uint_eq(st.worker_batch_bios, BIO_DEFER_NR);
+	ck_assert_uint_eq(st.worker_batch_bios, NR);
 	blk_dev_close(dev);
 	free(buf);
 }
@@ -97,13 +97,75 @@ START_TEST(delayed_mode_batches_completions_that_end_together)
 
 	blk_test_image(path, sizeof(path), "delayed", MiB);
 	dev = open_dev(path, &cfg);
-	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_DROPBEHIND);
+	submit_deferring_writes(dev, buf, t, NR);
 	ck_assert(wait_atomic_ge(&tio_final_calls, NR));
 	get_stats(dev, &st);
 	ck_assert_uint_eq(st.worker_batch_bios, NR);
 	/* The "jiffy" let completions pile up: fewer batches than bios. */
 	ck_assert_uint_lt(st.worker_batches, NR);
 	ck_assert_uint_ge(st.worker_batches, 1);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+START_TEST(adaptive_mode_runs_a_lone_deferral_at_once)
+{
+	/* The first deferral follows no other: no stream, no delay.  With a
+	 * one-hour delay the test would time out if it waited for it. */
+	struct blk_dev_config cfg = {
+		.offload = BLK_OFFLOAD_ADAPTIVE, .delay_us = ONE_HOUR_US, .nr_workers = 1,
+	};
+	char path[256], *buf = abuf(4096);
+	struct blk_stats st;
+	struct blk_dev *dev;
+	struct tio t;
+
+	blk_test_image(path, sizeof(path), "adaptive1", MiB);
+	dev = open_dev(path, &cfg);
+	submit_deferring_writes(dev, buf, &t, 1);
+	ck_assert(wait_atomic_ge(&t.ended, 1));
+	ck_assert_msg(starts_with(t.comm[1], "iomapfs-wq/"), "ran in %s", t.comm[1]);
+	get_stats(dev, &st);
+	ck_assert_uint_eq(st.worker_delays, 0);
+	blk_dev_close(dev);
+	free(buf);
+}
+END_TEST
+
+START_TEST(adaptive_mode_batches_a_stream_and_a_waiter_cuts_the_delay)
+{
+	/*
+	 * Deferrals back to back are a stream: the worker holds its batch
+	 * back (here for an hour, longer than the test's 30 s bound), until a
+	 * task that waits for it kicks it, as flush_delayed_work() would.
+	 */
+	struct blk_dev_config cfg = {
+		.offload = BLK_OFFLOAD_ADAPTIVE, .delay_us = ONE_HOUR_US, .nr_workers = 1,
+	};
+	enum { NR = 32 };
+	char path[256], *buf = abuf((NR + 1) * 4096);
+	struct tio first, t[NR];
+	struct blk_stats st;
+	struct blk_dev *dev;
+
+	blk_test_image(path, sizeof(path), "adaptive2", MiB);
+	dev = open_dev(path, &cfg);
+	/* The first runs at once; every later one follows it within the
+	 * "jiffy", so the worker is streaming before they arrive. */
+	submit_deferring_writes(dev, buf + NR * 4096, &first, 1);
+	ck_assert(wait_atomic_ge(&first.ended, 1));
+	submit_deferring_writes(dev, buf, t, NR);
+	ck_assert(wait_deferred(dev, NR + 1));
+	blk_dev_get_stats(dev, &st);
+	ck_assert_uint_ge(st.worker_delays, 1);		/* the stream is held back */
+	ck_assert_uint_eq(st.completed_in_worker, 1);
+	blk_deferred_wait_begin(dev);
+	ck_assert(wait_atomic_ge(&tio_final_calls, NR + 1));
+	blk_deferred_wait_end(dev);
+	get_stats(dev, &st);
+	ck_assert_uint_eq(st.worker_batch_bios, NR + 1);
+	ck_assert_uint_lt(st.worker_batches, NR);	/* batched, not one by one */
 	blk_dev_close(dev);
 	free(buf);
 }
@@ -121,7 +183,7 @@ START_TEST(thread_mode_wakes_worker_at_once)
 
 	blk_test_image(path, sizeof(path), "thread", MiB);
 	dev = open_dev(path, &cfg);
-	submit_deferring_writes(dev, buf, &t, 1, BIO_DEFER_UNWRITTEN);
+	submit_deferring_writes(dev, buf, &t, 1);
 	ck_assert(wait_atomic_ge(&t.ended, 1));
 	ck_assert_msg(atomic_load(&t.calls) == 2, "calls %d comm0 %s def0 %d", atomic_load(&t.calls), t.comm[0], t.deferred[0]);
 	ck_assert_str_eq(t.comm[1], "iomapfs-wq/0");
@@ -140,7 +202,7 @@ START_TEST(reoffload_guard_runs_end_io_exactly_twice)
 
 	blk_test_image(path, sizeof(path), "reoffload", MiB);
 	dev = open_dev(path, NULL);
-	tio_init(&t, -1);
+	tio_init(&t, false);
 	t.always_defer = true;	/* defers on every call, even in the worker */
 	submit_bio(tio_bio(dev, REQ_OP_WRITE, buf, 4096, 0, &t));
 	ck_assert(wait_atomic_ge(&t.ended, 1));
@@ -149,7 +211,7 @@ START_TEST(reoffload_guard_runs_end_io_exactly_twice)
 	ck_assert(t.deferred[0]);
 	ck_assert(!t.deferred[1]);	/* the flag stopped the second offload */
 	ck_assert(starts_with(t.comm[1], "iomapfs-wq/"));
-	ck_assert_uint_eq(st.deferred[BIO_DEFER_DROPBEHIND], 1);
+	ck_assert_uint_eq(st.deferred, 1);
 	ck_assert_uint_eq(st.completed_in_worker, 1);
 	blk_dev_close(dev);
 	free(buf);
@@ -165,14 +227,14 @@ START_TEST(complete_in_task_defers_only_from_atomic_context)
 
 	blk_test_image(path, sizeof(path), "ctx", MiB);
 	dev = open_dev(path, NULL);
-	tio_init(&t, -1);
+	tio_init(&t, false);
 	bio = tio_bio(dev, REQ_OP_WRITE, NULL, 0, 0, &t);
 	/* Task context: nothing to do, and the bio is not marked. */
-	ck_assert(!bio_complete_in_task(bio, BIO_DEFER_ERROR));
+	ck_assert(!bio_complete_in_task(bio));
 	ck_assert_uint_eq(atomic_load(&bio->bi_flags) & BIO_COMPLETE_IN_TASK, 0);
 	/* Atomic context: queued, and ->bi_end_io runs in a worker. */
 	atomic_ctx_enter();
-	ck_assert(bio_complete_in_task(bio, BIO_DEFER_ERROR));
+	ck_assert(bio_complete_in_task(bio));
 	atomic_ctx_exit();
 	ck_assert(wait_atomic_ge(&t.ended, 1));
 	ck_assert(starts_with(t.comm[0], "iomapfs-wq/"));
@@ -199,7 +261,7 @@ START_TEST(offline_worker_keeps_bios_until_online_then_runs_them)
 	ck_assert_int_eq(blk_dev_set_irq_affinity(dev, 0, cpu), 0);
 	w = cpu % blk_nr_workers(dev);
 	blk_worker_offline(dev, w);
-	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_DROPBEHIND);
+	submit_deferring_writes(dev, buf, t, NR);
 	ck_assert(wait_deferred(dev, NR));
 	ck_assert_int_eq(atomic_load(&tio_final_calls), 0);
 	blk_worker_online(dev, w);
@@ -227,7 +289,7 @@ START_TEST(offline_drains_pending_batch_in_caller)
 
 	blk_test_image(path, sizeof(path), "offline", MiB);
 	dev = open_dev(path, &cfg);
-	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_ERROR);
+	submit_deferring_writes(dev, buf, t, NR);
 	ck_assert(wait_deferred(dev, NR));
 	blk_worker_offline(dev, 0);
 	ck_assert_int_eq(atomic_load(&tio_final_calls), NR);
@@ -252,7 +314,7 @@ START_TEST(close_completes_bios_deferred_to_offline_worker)
 	blk_test_image(path, sizeof(path), "close", MiB);
 	dev = open_dev(path, &cfg);
 	blk_worker_offline(dev, 0);
-	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_UNWRITTEN);
+	submit_deferring_writes(dev, buf, t, NR);
 	ck_assert(wait_deferred(dev, NR));
 	ck_assert_int_eq(atomic_load(&tio_final_calls), 0);
 	blk_dev_close(dev);
@@ -273,7 +335,7 @@ START_TEST(drain_deferred_runs_offline_workers_bios_in_caller)
 	blk_test_image(path, sizeof(path), "drain", MiB);
 	dev = open_dev(path, &cfg);
 	blk_worker_offline(dev, 0);
-	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_READ_ERROR);
+	submit_deferring_writes(dev, buf, t, NR);
 	ck_assert(wait_deferred(dev, NR));
 	blk_dev_wait_idle(dev);
 	ck_assert_int_eq(atomic_load(&tio_final_calls), NR);
@@ -300,7 +362,7 @@ START_TEST(drain_runs_delayed_batch_without_waiting_for_the_jiffy)
 
 	blk_test_image(path, sizeof(path), "kick", MiB);
 	dev = open_dev(path, &cfg);
-	submit_deferring_writes(dev, buf, t, NR, BIO_DEFER_DROPBEHIND);
+	submit_deferring_writes(dev, buf, t, NR);
 	ck_assert(wait_deferred(dev, NR));
 	blk_drain_deferred(dev);
 	ck_assert_int_eq(atomic_load(&tio_final_calls), NR);
@@ -325,7 +387,7 @@ static void stats_peeking_end_io(struct bio *bio)
 	int n = atomic_load(&seen_calls);
 
 	blk_dev_get_stats(bio->bi_dev, &seen_stats[n]);
-	if (bio_private_defers(bio) && bio_complete_in_task(bio, BIO_DEFER_UNWRITTEN)) {
+	if (bio_private_defers(bio) && bio_complete_in_task(bio)) {
 		atomic_store(&seen_calls, n + 1);
 		return;
 	}
@@ -364,7 +426,7 @@ START_TEST(counters_are_visible_before_end_io_runs)
 	 * its reaper pass was taken back. */
 	ck_assert_int_eq(atomic_load(&seen_calls), 3);
 	ck_assert_uint_eq(seen_stats[2].bios_completed, 2);
-	ck_assert_uint_eq(seen_stats[2].deferred[BIO_DEFER_UNWRITTEN], 1);
+	ck_assert_uint_eq(seen_stats[2].deferred, 1);
 	ck_assert_uint_eq(seen_stats[2].completed_in_reaper, 1);
 	ck_assert_uint_eq(seen_stats[2].completed_in_worker, 1);
 	ck_assert_uint_eq(seen_stats[2].worker_batches, 1);
@@ -404,7 +466,7 @@ START_TEST(batch_callback_runs_once_after_its_batch)
 	blk_test_image(path, sizeof(path), "batchcb", MiB);
 	dev = open_dev(path, &cfg);
 	for (i = 0; i < NR; i++) {
-		tio_init(&t[i], BIO_DEFER_UNWRITTEN);
+		tio_init(&t[i], true);
 		t[i].batch_cb = &cb;
 		submit_bio(tio_bio(dev, REQ_OP_WRITE, buf + i * 4096, 4096, i * 4096, &t[i]));
 	}
@@ -439,7 +501,7 @@ static void deferred_batch_stats(const char *name, struct blk_stats *st)
 
 	blk_test_image(path, sizeof(path), name, MiB);
 	dev = open_dev(path, &cfg);
-	submit_deferring_writes(dev, buf, t, LAT_NR, BIO_DEFER_DROPBEHIND);
+	submit_deferring_writes(dev, buf, t, LAT_NR);
 	ck_assert(wait_atomic_ge(&tio_final_calls, LAT_NR));
 	get_stats(dev, st);
 	blk_dev_close(dev);
@@ -486,9 +548,11 @@ static Suite *blk_defer_suite(void)
 	TCase *tc = tcase_create("defer");
 
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, each_deferral_reason_runs_in_worker_out_of_atomic_context);
+	tcase_add_test(tc, deferred_reads_and_writes_run_in_worker_out_of_atomic_context);
 	tcase_add_test(tc, delayed_mode_batches_completions_that_end_together);
 	tcase_add_test(tc, thread_mode_wakes_worker_at_once);
+	tcase_add_test(tc, adaptive_mode_runs_a_lone_deferral_at_once);
+	tcase_add_test(tc, adaptive_mode_batches_a_stream_and_a_waiter_cuts_the_delay);
 	tcase_add_test(tc, reoffload_guard_runs_end_io_exactly_twice);
 	tcase_add_test(tc, complete_in_task_defers_only_from_atomic_context);
 	tcase_add_test(tc, offline_worker_keeps_bios_until_online_then_runs_them);

@@ -59,8 +59,8 @@ START_TEST(write_then_read_returns_same_bytes)
 	dev = open_dev(path, NULL);
 	ck_assert_uint_eq(blk_dev_size(dev), MiB);
 	fill_pattern(wbuf, 16 * 4096, 1);
-	tio_init(&tw, -1);
-	tio_init(&tr, -1);
+	tio_init(&tw, false);
+	tio_init(&tr, false);
 	submit_bio(strided_bio(dev, REQ_OP_WRITE, wbuf, 8, 64 * 1024, &tw));
 	ck_assert(wait_atomic_ge(&tw.ended, 1));
 	ck_assert_int_eq(tw.status, 0);
@@ -94,7 +94,7 @@ START_TEST(flush_completes_and_is_counted)
 	blk_test_image(path, sizeof(path), "flush", MiB);
 	dev = open_dev(path, NULL);
 	ck_assert_int_eq(blkdev_issue_flush(dev), 0);
-	tio_init(&t, -1);
+	tio_init(&t, false);
 	submit_bio(tio_bio(dev, REQ_OP_FLUSH, NULL, 0, 0, &t));
 	ck_assert(wait_atomic_ge(&t.ended, 1));
 	ck_assert_int_eq(t.status, 0);
@@ -115,7 +115,7 @@ START_TEST(plain_completion_runs_in_reaper)
 
 	blk_test_image(path, sizeof(path), "reaper", MiB);
 	dev = open_dev(path, NULL);
-	tio_init(&t, -1);
+	tio_init(&t, false);
 	submit_bio(tio_bio(dev, REQ_OP_WRITE, buf, 4096, 0, &t));
 	ck_assert(wait_atomic_ge(&t.ended, 1));
 	ck_assert_int_eq(atomic_load(&t.calls), 1);
@@ -139,8 +139,8 @@ START_TEST(completed_in_reaper_counts_only_undeferred)
 
 	blk_test_image(path, sizeof(path), "count", MiB);
 	dev = open_dev(path, NULL);
-	tio_init(&plain, -1);
-	tio_init(&deferred, BIO_DEFER_DROPBEHIND);
+	tio_init(&plain, false);
+	tio_init(&deferred, true);
 	submit_bio(tio_bio(dev, REQ_OP_WRITE, buf, 4096, 0, &plain));
 	submit_bio(tio_bio(dev, REQ_OP_WRITE, buf + 4096, 4096, 4096, &deferred));
 	ck_assert(wait_atomic_ge(&plain.ended, 1));
@@ -150,7 +150,7 @@ START_TEST(completed_in_reaper_counts_only_undeferred)
 	ck_assert_uint_eq(st.bios_completed, 2);
 	ck_assert_uint_eq(st.completed_in_reaper, 1);
 	ck_assert_uint_eq(st.completed_in_worker, 1);
-	ck_assert_uint_eq(st.deferred[BIO_DEFER_DROPBEHIND], 1);
+	ck_assert_uint_eq(st.deferred, 1);
 	ck_assert_str_eq(deferred.comm[0], "iomapfs-irq/0");
 	ck_assert(starts_with(deferred.comm[1], "iomapfs-wq/"));
 	blk_dev_close(dev);
@@ -225,7 +225,7 @@ START_TEST(shutdown_fails_later_bios_and_leaves_image)
 	blk_dev_shutdown(dev);
 	ck_assert(blk_dev_is_shutdown(dev));
 
-	tio_init(&t, -1);
+	tio_init(&t, false);
 	submit_bio(tio_bio(dev, REQ_OP_WRITE, b, 4096, 8192, &t));
 	/* Failed in the submitting thread, synchronously, not in the reaper. */
 	ck_assert_int_eq(atomic_load(&t.ended), 1);
@@ -380,7 +380,7 @@ START_TEST(fault_backend_fails_nth_write_in_worker_via_error_deferral)
 	blk_dev_set_ops(dev, &fault_ops, &f);
 	fill_pattern(buf, 6 * 4096, 4);
 	for (i = 0; i < 6; i++) {
-		tio_init(&t[i], -1);
+		tio_init(&t[i], false);
 		t[i].defer_on_error = true;
 		submit_bio(tio_bio(dev, REQ_OP_WRITE, buf + i * 4096, 4096, i * 4096, &t[i]));
 	}
@@ -400,7 +400,7 @@ START_TEST(fault_backend_fails_nth_write_in_worker_via_error_deferral)
 	ck_assert(starts_with(t[2].comm[1], "iomapfs-wq/"));
 	ck_assert(!t[2].atomic_ctx[1]);
 	blk_dev_get_stats(dev, &st);
-	ck_assert_uint_eq(st.deferred[BIO_DEFER_ERROR], 1);
+	ck_assert_uint_eq(st.deferred, 1);
 	ck_assert_uint_eq(st.io_errors, 1);
 	ck_assert_uint_eq(st.bytes_written, 5 * 4096);
 	blk_dev_close(dev);
@@ -642,7 +642,7 @@ START_TEST(short_read_is_resubmitted_for_the_rest)
 	ck_assert_int_eq(blk_rw_sync(dev, REQ_OP_WRITE, w, 64 * 1024, 0), 0);
 	/* The image shrinks under the device: the read comes back short. */
 	ck_assert_int_eq(truncate(path, 40 * 1024), 0);
-	tio_init(&t, -1);
+	tio_init(&t, false);
 	submit_bio(tio_bio(dev, REQ_OP_READ, r, 64 * 1024, 0, &t));
 	ck_assert(wait_atomic_ge(&t.ended, 1));
 	/* The rest was asked for again, found nothing, and failed. */
@@ -670,7 +670,7 @@ static void *submit_many(void *arg)
 	unsigned i;
 
 	for (i = s->first; i < s->first + s->nr; i++) {
-		tio_init(&s->t[i], -1);
+		tio_init(&s->t[i], false);
 		submit_bio(tio_bio(s->dev, REQ_OP_WRITE, s->buf + i * 4096, 4096,
 				   (uint64_t)i * 4096, &s->t[i]));
 	}
@@ -799,8 +799,7 @@ START_TEST(stats_for_each_names_every_counter)
 	static const char *const expect[] = {
 		"bios_submitted", "bios_completed", "bytes_read", "bytes_written",
 		"flushes", "io_errors", "io_resubmits", "completed_in_reaper",
-		"deferred_dropbehind", "deferred_error", "deferred_unwritten",
-		"deferred_read_error", "deferred_size", "completed_in_worker", "worker_batches",
+		"deferred", "completed_in_worker", "worker_batches",
 		"worker_batch_bios", "worker_batch_mean", "defer_lat_p50_us",
 		"defer_lat_p99_us", "defer_lat_max_us",
 		"defer_hist_0us", "defer_hist_2us", "defer_hist_4us", "defer_hist_8us",
@@ -810,7 +809,7 @@ START_TEST(stats_for_each_names_every_counter)
 		"defer_hist_16384us", "defer_hist_32768us", "defer_hist_65536us",
 		"defer_hist_131072us", "defer_hist_262144us", "defer_hist_524288us",
 		"defer_hist_1048576us", "defer_hist_2097152us", "defer_hist_4194304us",
-		"defer_hist_8388608us",
+		"defer_hist_8388608us", "worker_delays", "worker_kicks",
 	};
 	struct stat_row rows[64] = { { 0 } };
 	char path[256], *buf = abuf(3 * 4096);
