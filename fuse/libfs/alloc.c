@@ -438,6 +438,9 @@ int free_extent(struct meta *m, uint64_t start, uint64_t len)
 	d->start = start;
 	d->len = len;
 	d->seq = atomic_load(&m->running_seq);
+	pthread_mutex_lock(&a->space_lock);
+	a->dfree_blocks += len;
+	pthread_mutex_unlock(&a->space_lock);
 	return 0;
 }
 
@@ -448,9 +451,10 @@ void meta_alloc_release(struct meta *m, uint64_t seq)
 
 	pthread_mutex_lock(&a->space_lock);
 	for (size_t i = 0; i < a->nr_dfree; i++) {
-		if (a->dfree[i].seq <= seq)
+		if (a->dfree[i].seq <= seq) {
 			busy_update(a, a->dfree[i].start, a->dfree[i].len, false);
-		else
+			a->dfree_blocks -= a->dfree[i].len;
+		} else
 			a->dfree[keep++] = a->dfree[i];
 	}
 	a->nr_dfree = keep;
@@ -499,11 +503,11 @@ void alloc_unreserve(struct meta *m, uint64_t n)
 void meta_get_space(struct meta *m, struct meta_space *sp)
 {
 	struct meta_alloc *a = &m->alloc;
-	uint64_t deferred = 0;
+	uint64_t deferred;
 
+	/* O(1): the B+tree's precheck calls this for every change. */
 	pthread_mutex_lock(&a->space_lock);
-	for (size_t i = 0; i < a->nr_dfree; i++)
-		deferred += a->dfree[i].len;
+	deferred = a->dfree_blocks;
 	sp->total_blocks = m->nr_blocks;
 	sp->free_blocks = a->nr_free;
 	sp->reserved_blocks = a->reserved;

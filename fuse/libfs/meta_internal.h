@@ -74,6 +74,7 @@ struct meta_alloc {
 	uint64_t		meta_reserve;
 	struct meta_dfree	*dfree;		/* under meta->lock */
 	size_t			nr_dfree, cap_dfree;
+	uint64_t		dfree_blocks;	/* their total length, under space_lock */
 };
 
 /*
