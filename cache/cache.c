@@ -1,32 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The cache object's lifetime: configuration defaults, the dirty
+ * The cache object's lifetime: configuration defaults (defaults.h), the dirty
  * thresholds, the folio arena and the flusher.
  */
 #include "internal.h"
 
+#include <iomapfs/defaults.h>
+
 static void cache_config_defaults(struct cache_config *cfg)
 {
 	if (!cfg->size_bytes)
-		cfg->size_bytes = 256ull << 20;
+		cfg->size_bytes = IOMAPFS_DEFAULT_CACHE_SIZE;
 	if (!cfg->dirty_background_pct)
-		cfg->dirty_background_pct = 10;
+		cfg->dirty_background_pct = IOMAPFS_DEFAULT_DIRTY_BACKGROUND_PCT;
 	if (!cfg->dirty_pct)
-		cfg->dirty_pct = 40;
+		cfg->dirty_pct = IOMAPFS_DEFAULT_DIRTY_PCT;
 	if (cfg->dirty_pct < cfg->dirty_background_pct)
 		cfg->dirty_pct = cfg->dirty_background_pct;
 	if (cfg->dirty_pct > 90)
 		cfg->dirty_pct = 90;
 	if (!cfg->dirty_expire_ms)
-		cfg->dirty_expire_ms = 3000;
+		cfg->dirty_expire_ms = IOMAPFS_DEFAULT_DIRTY_EXPIRE_MS;
 	if (!cfg->flush_interval_ms)
-		cfg->flush_interval_ms = 1000;
+		cfg->flush_interval_ms = IOMAPFS_DEFAULT_FLUSH_INTERVAL_MS;
 	if (!cfg->max_ioend_bytes)
-		cfg->max_ioend_bytes = 1u << 20;
+		cfg->max_ioend_bytes = IOMAPFS_DEFAULT_MAX_IOEND;
 	cfg->max_ioend_bytes = max_t(uint32_t, PAGE_SIZE,
 				     ALIGN_DOWN(cfg->max_ioend_bytes, PAGE_SIZE));
 	if (!cfg->readahead_bytes)
-		cfg->readahead_bytes = 1u << 20;
+		cfg->readahead_bytes = IOMAPFS_DEFAULT_READAHEAD;
 }
 
 int cache_create(const struct cache_config *cfg, struct blk_dev *dev,

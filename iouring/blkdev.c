@@ -7,6 +7,8 @@
  */
 #include "blk.h"
 
+#include <iomapfs/defaults.h>
+
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <string.h>
@@ -28,11 +30,11 @@ static void blk_config_defaults(struct blk_dev_config *c, const struct blk_dev_c
 	else
 		memset(c, 0, sizeof(*c));
 	if (!c->delay_us)
-		c->delay_us = 1000;
+		c->delay_us = IOMAPFS_DEFAULT_OFFLOAD_DELAY_US;
 	if (!c->nr_rings)
-		c->nr_rings = 1;
+		c->nr_rings = IOMAPFS_DEFAULT_NR_RINGS;
 	if (!c->queue_depth)
-		c->queue_depth = 128;
+		c->queue_depth = IOMAPFS_DEFAULT_QUEUE_DEPTH;
 	if (!c->nr_workers)
 		c->nr_workers = cpus > 0 ? cpus : 1;
 }

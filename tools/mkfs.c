@@ -9,6 +9,7 @@
  * (tools/progress.c); -q silences progress and summary.  Exit status 0 on
  * success, 1 on any error.
  */
+#include <iomapfs/defaults.h>
 #include "meta.h"
 #include "progress.h"
 
@@ -22,7 +23,7 @@ static void usage(FILE *f)
 		   "  -q    quiet: no progress, no summary\n"
 		   "  -L    volume label (up to 63 bytes)\n"
 		   "  -J    journal size in 4 KiB blocks (default: 1%% of the device,\n"
-		   "        1024..8192)\n");
+		   "        %u..%u)\n", IOMAPFS_DEFAULT_JOURNAL_MIN, IOMAPFS_DEFAULT_JOURNAL_MAX);
 }
 
 static int parse_u64(const char *s, uint64_t *out)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Every test, as CI runs them (root; about 10 minutes on 2 cores):
 #   1. build (tools/build.sh), unit tests of every layer (ctest -L unit)
-#   2. mount-level tests (ctest -L mount)
+#   2. mount-level tests (ctest -L mount), including the .deb install test
 #   3. the unit tests again under ASan+UBSan (build-asan/, jemalloc off)
 #   4. the fuzz targets, 20 s each from their seed corpus (tools/fuzz.sh)
 #   5. xfstests-lite, quick group, against iomapfs (tests/check -g quick)

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <iomapfs/defaults.h>
 #include "ops.h"
 
 #define MIN_CACHE_SIZE	(4ull << 20)	/* a few folios per worker and then some */
@@ -277,15 +278,22 @@ static void set_defaults(struct daemon_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->fs.cache = (struct cache_config){
-		.size_bytes = 256ull << 20, .dirty_background_pct = 10,
-		.dirty_pct = 40, .dirty_expire_ms = 3000, .flush_interval_ms = 1000,
-		.max_ioend_bytes = 1u << 20, .readahead_bytes = 1u << 20,
+		.size_bytes = IOMAPFS_DEFAULT_CACHE_SIZE,
+		.dirty_background_pct = IOMAPFS_DEFAULT_DIRTY_BACKGROUND_PCT,
+		.dirty_pct = IOMAPFS_DEFAULT_DIRTY_PCT,
+		.dirty_expire_ms = IOMAPFS_DEFAULT_DIRTY_EXPIRE_MS,
+		.flush_interval_ms = IOMAPFS_DEFAULT_FLUSH_INTERVAL_MS,
+		.max_ioend_bytes = IOMAPFS_DEFAULT_MAX_IOEND,
+		.readahead_bytes = IOMAPFS_DEFAULT_READAHEAD,
 	};
 	o->fs.blk = (struct blk_dev_config){
-		.offload = BLK_OFFLOAD_DELAYED, .delay_us = 1000, .nr_rings = 1,
-		.queue_depth = 128, .nr_workers = cpus > 0 ? cpus : 1,
+		.offload = BLK_OFFLOAD_DELAYED,
+		.delay_us = IOMAPFS_DEFAULT_OFFLOAD_DELAY_US,
+		.nr_rings = IOMAPFS_DEFAULT_NR_RINGS,
+		.queue_depth = IOMAPFS_DEFAULT_QUEUE_DEPTH,
+		.nr_workers = cpus > 0 ? cpus : 1,
 	};
-	o->fs.meta.commit_interval_ms = 5000;
+	o->fs.meta.commit_interval_ms = IOMAPFS_DEFAULT_COMMIT_INTERVAL_MS;
 }
 
 /* Escape commas and backslashes for libfuse's option parser. */
@@ -407,19 +415,19 @@ void daemon_usage(FILE *out, const char *prog)
 		"  -f                      stay in the foreground\n"
 		"  -d                      FUSE debug output (implies -f)\n"
 		"options:\n"
-		"  cache_size=SIZE         page cache size, k/m/g suffixes (256m)\n"
+		"  cache_size=SIZE         page cache size, k/m/g suffixes (%llum)\n"
 		"  offload=delayed|thread|adaptive  how task workers run deferred completions (delayed)\n"
-		"  offload_delay_us=N      the delay of offload=delayed (1000)\n"
+		"  offload_delay_us=N      the delay of offload=delayed (%u)\n"
 		"  dontcache               every file is drop-behind\n"
-		"  dirty_background=PCT    flusher starts at this dirty share (10)\n"
-		"  dirty_limit=PCT         writers are throttled at this dirty share (40)\n"
-		"  dirty_expire_ms=N       dirty data older than this is written back (3000)\n"
-		"  commit_interval_ms=N    journal commit interval (5000)\n"
+		"  dirty_background=PCT    flusher starts at this dirty share (%u)\n"
+		"  dirty_limit=PCT         writers are throttled at this dirty share (%u)\n"
+		"  dirty_expire_ms=N       dirty data older than this is written back (%u)\n"
+		"  commit_interval_ms=N    journal commit interval (%u)\n"
 		"  commit=each_section     debug: commit the journal after every metadata section\n"
 		"  log_writes=/PATH        record every device write, flush and fsync in PATH\n"
 		"                          (a file on another filesystem; see tools/iomapfs-replay)\n"
-		"  max_ioend=SIZE          ioend size cap (1m)\n"
-		"  readahead=SIZE          readahead window (1m)\n"
+		"  max_ioend=SIZE          ioend size cap (%uk)\n"
+		"  readahead=SIZE          readahead window (%uk)\n"
 		"  ro                      read-only\n"
 		"  logfile=PATH            append every message to PATH too (instead of\n"
 		"                          syslog once in the background)\n"
@@ -428,5 +436,8 @@ void daemon_usage(FILE *out, const char *prog)
 		"  max_threads=N           FUSE request threads at most (libfuse: 10)\n"
 		"  max_idle_threads=N      request threads kept idle (max_threads, else 16)\n"
 		"  and the kernel's mount flags\n",
-		prog);
+		prog, IOMAPFS_DEFAULT_CACHE_SIZE >> 20, IOMAPFS_DEFAULT_OFFLOAD_DELAY_US,
+		IOMAPFS_DEFAULT_DIRTY_BACKGROUND_PCT, IOMAPFS_DEFAULT_DIRTY_PCT,
+		IOMAPFS_DEFAULT_DIRTY_EXPIRE_MS, IOMAPFS_DEFAULT_COMMIT_INTERVAL_MS,
+		IOMAPFS_DEFAULT_MAX_IOEND >> 10, IOMAPFS_DEFAULT_READAHEAD >> 10);
 }

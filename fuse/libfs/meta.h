@@ -43,7 +43,8 @@ int meta_block_verify(struct meta *m, const void *block, uint32_t magic,
 
 struct mkfs_opts {
 	const char	*label;
-	uint64_t	journal_blocks;	/* 0: default (1% of the device, 1024..8192) */
+	uint64_t	journal_blocks;	/* 0: 1% of the device, within the
+					 * bounds in <iomapfs/defaults.h> */
 	bool		force;		/* overwrite an existing filesystem */
 	struct progress	progress;	/* optional: the bitmap write, in blocks */
 };
@@ -55,7 +56,8 @@ bool meta_probe(struct blk_dev *dev);
 
 struct meta_mount_opts {
 	bool		readonly;	/* fsck -n: never write, not even replay */
-	unsigned	commit_interval_ms;	/* default 5000; 0 = no log thread */
+	unsigned	commit_interval_ms;	/* 0 = no log thread; the daemon uses
+					 * IOMAPFS_DEFAULT_COMMIT_INTERVAL_MS */
 	bool		no_replay;	/* fsck: report a dirty journal instead of replaying
 					 * (its commits apply in memory); a corrupt
 					 * journal superblock is ignored, not fatal */

@@ -10,13 +10,14 @@
 
 #include "meta.h"
 
+#include <iomapfs/defaults.h>
+
 #include <pthread.h>
 #include <string.h>
 
 #define META_TREE_ID		1	/* blkhdr.owner of B+tree nodes */
 #define META_MAX_HEIGHT		12	/* 126-way interior nodes: far beyond any device */
 #define META_BUF_LIMIT_DEFAULT	(64u << 20)	/* clean buffers kept, bytes */
-#define META_COMMIT_MS_DEFAULT	5000
 #define META_JOURNAL_MAX	65536	/* blocks: replay reads the journal into memory */
 
 /*

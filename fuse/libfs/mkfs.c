@@ -24,7 +24,8 @@
 
 static uint64_t default_journal(uint64_t nr)
 {
-	uint64_t j = min_t(uint64_t, max_t(uint64_t, nr / 100, 1024), 8192);
+	uint64_t j = min_t(uint64_t, max_t(uint64_t, nr / 100, IOMAPFS_DEFAULT_JOURNAL_MIN),
+			   IOMAPFS_DEFAULT_JOURNAL_MAX);
 
 	/* Small images: the journal takes at most a quarter. */
 	return max_t(uint64_t, min_t(uint64_t, j, nr / 4), MKFS_MIN_JOURNAL);

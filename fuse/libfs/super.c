@@ -167,7 +167,8 @@ static struct meta *meta_alloc(struct blk_dev *dev, const struct iomapfs_super *
 	m->j_cap = sb->journal_blocks - 1;
 	m->j_head = 1;
 	INIT_LIST_HEAD(&m->txn_list);
-	m->commit_interval_ms = opts ? opts->commit_interval_ms : META_COMMIT_MS_DEFAULT;
+	m->commit_interval_ms = opts ? opts->commit_interval_ms :
+					     IOMAPFS_DEFAULT_COMMIT_INTERVAL_MS;
 	m->commit_each_section = opts && opts->commit_each_section;
 	mbuf_cache_init(m, opts && opts->buf_cache_bytes ? opts->buf_cache_bytes
 							 : META_BUF_LIMIT_DEFAULT);

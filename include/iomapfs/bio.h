@@ -201,9 +201,10 @@ struct blk_dev_ops {
 
 struct blk_dev_config {
 	enum blk_offload_mode	offload;
-	unsigned		delay_us;	/* BLK_OFFLOAD_DELAYED: the "jiffy" (default 1000) */
-	unsigned		nr_rings;	/* default 1; one reaper each */
-	unsigned		queue_depth;	/* SQ entries per ring (default 128) */
+	/* A zero field takes its default from <iomapfs/defaults.h>. */
+	unsigned		delay_us;	/* BLK_OFFLOAD_DELAYED: the "jiffy" */
+	unsigned		nr_rings;	/* one reaper each */
+	unsigned		queue_depth;	/* SQ entries per ring */
 	unsigned		nr_workers;	/* default: number of online CPUs */
 	bool			readonly;
 	bool			no_excl_lock;	/* mkfs -f on a mounted image: never set by the daemon */

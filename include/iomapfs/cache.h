@@ -209,14 +209,15 @@ int cache_ioend_writeback_submit(struct writeback_ctx *wpc, int error);
 
 /* ---- the cache ---- */
 
+/* A zero field takes its default from <iomapfs/defaults.h>. */
 struct cache_config {
-	uint64_t	size_bytes;		/* folio arena; default 256 MiB */
-	unsigned	dirty_background_pct;	/* flusher starts (default 10) */
-	unsigned	dirty_pct;		/* writers throttled (default 40) */
-	unsigned	dirty_expire_ms;	/* default 3000 */
-	unsigned	flush_interval_ms;	/* default 1000 */
-	uint32_t	max_ioend_bytes;	/* ioend size cap, default 1 MiB */
-	uint32_t	readahead_bytes;	/* default 1 MiB */
+	uint64_t	size_bytes;		/* folio arena */
+	unsigned	dirty_background_pct;	/* flusher starts */
+	unsigned	dirty_pct;		/* writers throttled */
+	unsigned	dirty_expire_ms;
+	unsigned	flush_interval_ms;
+	uint32_t	max_ioend_bytes;	/* ioend size cap */
+	uint32_t	readahead_bytes;
 	bool		dontcache_all;		/* -o dontcache */
 };
 
