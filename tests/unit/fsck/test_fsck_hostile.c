@@ -8,7 +8,8 @@
  * with a message), never a crash, and that nothing was written.  Extent
  * cases point a file's stored extent outside the data area and assert
  * that the inode is refused (-EUCLEAN) and fsck reports it (4); a tree
- * case points a B+tree child into the journal area.
+ * case points a B+tree child into the journal area; an inode case gives
+ * the root no links, which must be refused and repaired, not freed.
  */
 #include "test_fs_dir_util.h"
 #include "fuzz_image.h"
@@ -276,6 +277,35 @@ START_TEST(tree_node_in_the_journal_area_is_refused)
 }
 END_TEST
 
+static void unlink_root(struct iomapfs_dinode *di)
+{
+	di->nlink = 0;
+}
+
+/*
+ * Regression test: an inode read with a link count of 0 is freed at its
+ * last reference, and the root was no exception: a crafted root with no
+ * links was freed by the mount's own root check, and with it every name
+ * in the filesystem.  Now the mount refuses it (-EUCLEAN), fsck -y
+ * recounts the links (1), and the tree is intact.
+ */
+START_TEST(root_with_no_links_is_refused_not_freed)
+{
+	uint64_t ino = tfs_create(t.fs, ROOT, "kept", S_IFREG | 0644, NULL), found;
+	struct fs_mount_opts opts = { .cache.size_bytes = 16ull << 20,
+				      .blk.nr_workers = 1 };
+	struct fs *fs = NULL;
+
+	tfs_unmount(&t);
+	raw_inode_update(ROOT, unlink_root);
+	ck_assert_int_eq(fs_mount(t.image, &opts, &fs), -EUCLEAN);
+	ck_assert_int_eq(tfs_fsck(&t, true, NULL), FSCK_CORRECTED);
+	tfs_mount(&t);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "kept", &found), 0);
+	ck_assert_uint_eq(found, ino);
+}
+END_TEST
+
 /* A case group on a fresh, mounted image each. */
 static TCase *hostile_tcase(Suite *s, const char *name)
 {
@@ -300,6 +330,8 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, extent_past_the_device_end_is_refused);
 	tc = hostile_tcase(s, "tree");
 	tcase_add_test(tc, tree_node_in_the_journal_area_is_refused);
+	tc = hostile_tcase(s, "inodes");
+	tcase_add_test(tc, root_with_no_links_is_refused_not_freed);
 	return s;
 }
 
