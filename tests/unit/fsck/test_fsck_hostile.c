@@ -306,6 +306,36 @@ START_TEST(root_with_no_links_is_refused_not_freed)
 }
 END_TEST
 
+/*
+ * Regression test: replay wrote each image to the home block its
+ * descriptor named, even one inside the journal area, so a crafted
+ * transaction could overwrite the journal being replayed.  It is now
+ * refused before anything is written.
+ */
+START_TEST(journal_image_homed_in_the_journal_is_refused)
+{
+	struct iomapfs_super sb;
+	struct iomapfs_jsb *jsb;
+	struct iomapfs_jdesc *d;
+
+	crash_with_dirty_journal();
+	pio(false, &sb, sizeof(sb), 0);
+	forge.blocks = sb.journal_blocks;
+	forge.area = malloc(sb.journal_blocks * BLK);
+	pio(false, forge.area, sb.journal_blocks * BLK, sb.journal_start * BLK);
+	jsb = (void *)forge.area;
+	d = (void *)(forge.area + jsb->tail_block * BLK);
+	ck_assert_uint_eq(d->hdr.magic, IOMAPFS_JDESC_MAGIC);
+	ck_assert_uint_gt(d->nr_blocks, 0);
+	d->blocks[0] = sb.journal_start + sb.journal_blocks - 1;
+	fuzz_block_resign(d);
+	ck_assert_uint_gt(fuzz_journal_resign(&sb, forge_jblock, NULL, NULL), 0);
+	pio(true, forge.area, sb.journal_blocks * BLK, sb.journal_start * BLK);
+	free(forge.area);
+	expect_refused();
+}
+END_TEST
+
 /* A case group on a fresh, mounted image each. */
 static TCase *hostile_tcase(Suite *s, const char *name)
 {
@@ -325,6 +355,7 @@ static Suite *hostile_suite(void)
 
 	tcase_add_test(tc, replayed_superblock_with_another_block_count_is_refused);
 	tcase_add_test(tc, replayed_superblock_moving_the_bitmap_is_refused);
+	tcase_add_test(tc, journal_image_homed_in_the_journal_is_refused);
 	tc = hostile_tcase(s, "extents");
 	tcase_add_test(tc, extent_over_the_journal_is_refused);
 	tcase_add_test(tc, extent_past_the_device_end_is_refused);
