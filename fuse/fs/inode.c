@@ -134,18 +134,39 @@ static void inode_destroy(struct fs_inode *ip)
 	kfree(ip);
 }
 
+/*
+ * What is wrong with an inode item just read, or NULL.  An unlinked inode
+ * is freed at its last reference, so a root or reserved inode with no
+ * link (never the case on a sound image) would take the whole tree with
+ * it: refuse it, and fsck, which recounts links, can repair it.
+ */
+static const char *dinode_problem(const struct fs_inode *ip, uint32_t len)
+{
+	if (len != sizeof(ip->di) || ip->di.ino != ip->ino)
+		return "malformed inode item";
+	if (ip->ino < IOMAPFS_FIRST_INO && !ip->di.nlink)
+		return "reserved inode with no links";
+	if (ip->di.size > IOMAPFS_MAX_FILE_SIZE)
+		return "size past the largest file";
+	return NULL;
+}
+
 /* Read the INODE item and the extent map in a section of our own. */
 static int inode_read(struct fs_inode *ip)
 {
 	struct meta *m = ip->fs->meta;
 	struct iomapfs_key key = meta_key(ip->ino, IOMAPFS_ITEM_INODE, 0);
 	uint32_t len = sizeof(ip->di);
+	const char *why;
 	int err;
 
 	meta_begin(m);
 	err = btree_lookup(m, &key, &ip->di, &len);
-	if (!err && WARN_ON_ONCE(len != sizeof(ip->di) || ip->di.ino != ip->ino))
+	why = err ? NULL : dinode_problem(ip, len);
+	if (why) {
+		fprintf(stderr, "iomapfs: inode %llu: %s\n", (unsigned long long)ip->ino, why);
 		err = -EUCLEAN;
+	}
 	if (!err && S_ISREG(ip->di.mode))
 		err = fs_extent_load(ip);
 	meta_end(m);

@@ -158,25 +158,32 @@ static size_t replay_in_memory(struct meta *m, struct replay *r)
 }
 
 /*
- * Superblock images are validated before anything is applied: a bad one
- * fails the mount (fsck: an operational error) with nothing written.
+ * Home blocks are validated before anything is applied: a superblock
+ * image must pass meta_super_replay_problem(), and no image may go into
+ * the journal itself (mkfs puts nothing there that a transaction logs).
+ * A bad one fails the mount (fsck: an operational error) with nothing
+ * written.
  */
-static int replay_check_supers(struct replay *r)
+static int replay_check_homes(struct replay *r)
 {
-	const char *why;
+	struct meta *m = r->m;
+	const char *why = NULL;
+	size_t i;
 
-	for (size_t i = 0; i < r->nr_h; i++) {
-		if (r->h[i].blkno >= 2)
-			continue;
-		why = meta_super_replay_problem(r->m, r->h[i].data);
-		if (why) {
-			fprintf(stderr, "iomapfs: superblock image in the journal "
-				"(for block %llu): %s; not replaying\n",
-				(unsigned long long)r->h[i].blkno, why);
-			return -EUCLEAN;
-		}
+	for (i = 0; i < r->nr_h && !why; i++) {
+		uint64_t b = r->h[i].blkno;
+
+		if (b < 2)
+			why = meta_super_replay_problem(m, r->h[i].data);
+		else if (b >= m->sb.journal_start &&
+			 b < m->sb.journal_start + m->sb.journal_blocks)
+			why = "home block inside the journal";
 	}
-	return 0;
+	if (!why)
+		return 0;
+	fprintf(stderr, "iomapfs: journal image for block %llu: %s; not replaying\n",
+		(unsigned long long)r->h[i - 1].blkno, why);
+	return -EUCLEAN;
 }
 
 static int read_jsb(struct meta *m, uint64_t *tail_seq, uint64_t *tail_block)
@@ -320,7 +327,7 @@ int meta_journal_replay(struct meta *m, bool write, bool salvage)
 		nr++;
 	}
 	if (!err && nr)
-		err = replay_check_supers(&r);
+		err = replay_check_homes(&r);
 	if (!err)
 		journal_set_seq(m, seq);
 	if (!err && nr && write) {

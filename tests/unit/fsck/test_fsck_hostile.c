@@ -8,7 +8,8 @@
  * with a message), never a crash, and that nothing was written.  Extent
  * cases point a file's stored extent outside the data area and assert
  * that the inode is refused (-EUCLEAN) and fsck reports it (4); a tree
- * case points a B+tree child into the journal area.
+ * case points a B+tree child into the journal area; an inode case gives
+ * the root no links, which must be refused and repaired, not freed.
  */
 #include "test_fs_dir_util.h"
 #include "fuzz_image.h"
@@ -276,6 +277,65 @@ START_TEST(tree_node_in_the_journal_area_is_refused)
 }
 END_TEST
 
+static void unlink_root(struct iomapfs_dinode *di)
+{
+	di->nlink = 0;
+}
+
+/*
+ * Regression test: an inode read with a link count of 0 is freed at its
+ * last reference, and the root was no exception: a crafted root with no
+ * links was freed by the mount's own root check, and with it every name
+ * in the filesystem.  Now the mount refuses it (-EUCLEAN), fsck -y
+ * recounts the links (1), and the tree is intact.
+ */
+START_TEST(root_with_no_links_is_refused_not_freed)
+{
+	uint64_t ino = tfs_create(t.fs, ROOT, "kept", S_IFREG | 0644, NULL), found;
+	struct fs_mount_opts opts = { .cache.size_bytes = 16ull << 20,
+				      .blk.nr_workers = 1 };
+	struct fs *fs = NULL;
+
+	tfs_unmount(&t);
+	raw_inode_update(ROOT, unlink_root);
+	ck_assert_int_eq(fs_mount(t.image, &opts, &fs), -EUCLEAN);
+	ck_assert_int_eq(tfs_fsck(&t, true, NULL), FSCK_CORRECTED);
+	tfs_mount(&t);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "kept", &found), 0);
+	ck_assert_uint_eq(found, ino);
+}
+END_TEST
+
+/*
+ * Regression test: replay wrote each image to the home block its
+ * descriptor named, even one inside the journal area, so a crafted
+ * transaction could overwrite the journal being replayed.  It is now
+ * refused before anything is written.
+ */
+START_TEST(journal_image_homed_in_the_journal_is_refused)
+{
+	struct iomapfs_super sb;
+	struct iomapfs_jsb *jsb;
+	struct iomapfs_jdesc *d;
+
+	crash_with_dirty_journal();
+	pio(false, &sb, sizeof(sb), 0);
+	forge.blocks = sb.journal_blocks;
+	forge.area = malloc(sb.journal_blocks * BLK);
+	pio(false, forge.area, sb.journal_blocks * BLK, sb.journal_start * BLK);
+	jsb = (void *)forge.area;
+	d = (void *)(forge.area + jsb->tail_block * BLK);
+	ck_assert_uint_eq(d->hdr.magic, IOMAPFS_JDESC_MAGIC);
+	ck_assert_uint_gt(d->nr_blocks, 0);
+	d->blocks[0] = sb.journal_start + sb.journal_blocks - 1;
+	fuzz_block_resign(d);
+	ck_assert_uint_gt(fuzz_journal_resign(&sb, forge_jblock, NULL, NULL), 0);
+	pio(true, forge.area, sb.journal_blocks * BLK, sb.journal_start * BLK);
+	free(forge.area);
+	expect_refused();
+}
+END_TEST
+
 /* A case group on a fresh, mounted image each. */
 static TCase *hostile_tcase(Suite *s, const char *name)
 {
@@ -295,11 +355,14 @@ static Suite *hostile_suite(void)
 
 	tcase_add_test(tc, replayed_superblock_with_another_block_count_is_refused);
 	tcase_add_test(tc, replayed_superblock_moving_the_bitmap_is_refused);
+	tcase_add_test(tc, journal_image_homed_in_the_journal_is_refused);
 	tc = hostile_tcase(s, "extents");
 	tcase_add_test(tc, extent_over_the_journal_is_refused);
 	tcase_add_test(tc, extent_past_the_device_end_is_refused);
 	tc = hostile_tcase(s, "tree");
 	tcase_add_test(tc, tree_node_in_the_journal_area_is_refused);
+	tc = hostile_tcase(s, "inodes");
+	tcase_add_test(tc, root_with_no_links_is_refused_not_freed);
 	return s;
 }
 
