@@ -77,13 +77,14 @@ static int free_range_prepare(struct fs_inode *ip, uint64_t fblk, uint64_t end)
 /* The on-disk size while a truncate to @size is freeing blocks from the
  * end and has got down to file block @end: the file still holds its old
  * data below that, so a crash shows a partly done truncate, never blocks
- * past EOF. */
+ * past EOF.  Once @done, exactly @size.  Never above the on-disk size it
+ * had: data not yet written back moves it at ioend completion. */
 static uint64_t truncate_disk_size(const struct fs_inode *ip, uint64_t size,
-				   uint64_t end)
+				   uint64_t end, bool done)
 {
 	uint64_t mapped = end >= (UINT64_MAX >> BLK_SHIFT) ? UINT64_MAX : end << BLK_SHIFT;
 
-	return max_t(uint64_t, size, min_t(uint64_t, ip->di.size, mapped));
+	return min_t(uint64_t, ip->di.size, done ? size : max_t(uint64_t, size, mapped));
 }
 
 /*
@@ -103,7 +104,8 @@ static int free_range(struct fs_inode *ip, uint64_t fblk, uint64_t end,
 		err = fs_extent_punch_step(ip, fblk, &end);
 		if (!err && truncate) {
 			pthread_mutex_lock(&ip->lock);
-			fs_inode_set_disk_size_locked(ip, truncate_disk_size(ip, size, end));
+			fs_inode_set_disk_size_locked(ip, truncate_disk_size(ip, size, end,
+										   end <= fblk));
 			pthread_mutex_unlock(&ip->lock);
 		}
 		if (!err)
