@@ -77,14 +77,17 @@ static int free_range_prepare(struct fs_inode *ip, uint64_t fblk, uint64_t end)
 /* The on-disk size while a truncate to @size is freeing blocks from the
  * end and has got down to file block @end: the file still holds its old
  * data below that, so a crash shows a partly done truncate, never blocks
- * past EOF.  Once @done, exactly @size.  Never above the on-disk size it
- * had: data not yet written back moves it at ioend completion. */
+ * past EOF.  Once @done, exactly @size: the range between the old on-disk
+ * size and @size holds no written block (ioend completion grows the size
+ * with each conversion), so it reads as zeros, as a truncate promises. */
 static uint64_t truncate_disk_size(const struct fs_inode *ip, uint64_t size,
 				   uint64_t end, bool done)
 {
 	uint64_t mapped = end >= (UINT64_MAX >> BLK_SHIFT) ? UINT64_MAX : end << BLK_SHIFT;
 
-	return min_t(uint64_t, ip->di.size, done ? size : max_t(uint64_t, size, mapped));
+	if (done)
+		return size;
+	return max_t(uint64_t, size, min_t(uint64_t, ip->di.size, mapped));
 }
 
 /*

@@ -197,7 +197,7 @@ static uint8_t *read_file(struct fs_inode *ip, uint64_t *size)
 		ssize_t n = fs_read(ip, done, min_t(uint64_t, *size - done, MiB), res);
 
 		ck_assert_int_gt(n, 0);
-		for (unsigned i = 0, off = 0; i < res->nr; off += res->iov[i].iov_len, i++)
+		for (unsigned i = 0, off = 0; i < res->nr_iov; off += res->iov[i].iov_len, i++)
 			memcpy(buf + done + off, res->iov[i].iov_base, res->iov[i].iov_len);
 		cache_read_done(res);
 		done += n;
