@@ -68,24 +68,6 @@ static void log_queue(struct blk_log *log, struct blk_log_rec *r)
 	pthread_mutex_unlock(&log->lock);
 }
 
-static int log_pwrite(struct blk_log *log, const void *buf, size_t len, uint64_t off)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(log->fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		off += n;
-		len -= n;
-	}
-	return 0;
-}
-
 static int log_write_super(struct blk_log *log)
 {
 	char sec[BLK_LOG_SECTOR] = { 0 };
@@ -97,7 +79,7 @@ static int log_write_super(struct blk_log *log)
 	};
 
 	memcpy(sec, &sb, sizeof(sb));
-	return log_pwrite(log, sec, sizeof(sec), 0);
+	return full_pwrite(log->fd, sec, sizeof(sec), 0);
 }
 
 /* Writer thread: one entry sector, then the data sectors of a write. */
@@ -116,9 +98,9 @@ static int log_write_rec(struct blk_log *log, const struct blk_log_rec *r)
 	memcpy(sec, &e, sizeof(e));
 	if (r->e.flags & BLK_LOG_MARK)
 		memcpy(sec + sizeof(e), r->data, r->e.data_len);
-	err = log_pwrite(log, sec, sizeof(sec), off);
+	err = full_pwrite(log->fd, sec, sizeof(sec), off);
 	if (!err && r->e.nr_sectors)
-		err = log_pwrite(log, r->data, r->data_bytes, off + BLK_LOG_SECTOR);
+		err = full_pwrite(log->fd, r->data, r->data_bytes, off + BLK_LOG_SECTOR);
 	if (err)
 		return err;
 	log->pos += 1 + r->e.nr_sectors;

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <iomapfs/bio.h>
+#include <iomapfs/common.h>
 
 struct replay {
 	int		logfd, devfd;
@@ -55,30 +56,6 @@ struct entry {
 
 enum check_kind { CHECK_NONE, CHECK_EVERY_N, CHECK_FLUSH, CHECK_FUA };
 
-/* pread/pwrite all of @len bytes, retrying short transfers; 0 or -errno. */
-static int io_full(int fd, void *buf, size_t len, uint64_t off, bool write)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = write ? pwrite(fd, p, len, off) : pread(fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		off += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int read_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	return io_full(fd, buf, len, off, false);
-}
-
 static int open_log(struct replay *r, const char *path)
 {
 	char sec[BLK_LOG_SECTOR];
@@ -89,7 +66,7 @@ static int open_log(struct replay *r, const char *path)
 		fprintf(stderr, "iomapfs-replay: cannot open log %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	if (read_full(r->logfd, sec, sizeof(sec), 0)) {
+	if (full_pread(r->logfd, sec, sizeof(sec), 0)) {
 		fprintf(stderr, "iomapfs-replay: %s: cannot read the log super\n", path);
 		return -1;
 	}
@@ -111,7 +88,7 @@ static int read_entry(struct replay *r, struct entry *ent)
 	char sec[BLK_LOG_SECTOR];
 	struct blk_log_entry *e = &ent->e;
 
-	if (read_full(r->logfd, sec, sizeof(sec), r->pos)) {
+	if (full_pread(r->logfd, sec, sizeof(sec), r->pos)) {
 		fprintf(stderr, "iomapfs-replay: entry %" PRIu64 ": log cut short\n", r->cur);
 		return -1;
 	}
@@ -154,9 +131,9 @@ static int apply_write(struct replay *r, const struct entry *ent)
 	buf = malloc(len);
 	if (!buf)
 		return -ENOMEM;
-	err = read_full(r->logfd, buf, len, r->pos + BLK_LOG_SECTOR);
+	err = full_pread(r->logfd, buf, len, r->pos + BLK_LOG_SECTOR);
 	if (!err)
-		err = io_full(r->devfd, buf, len, ent->e.sector * BLK_LOG_SECTOR, true);
+		err = full_pwrite(r->devfd, buf, len, ent->e.sector * BLK_LOG_SECTOR);
 	free(buf);
 	if (err)
 		fprintf(stderr, "iomapfs-replay: entry %" PRIu64 ": %s\n", r->cur, strerror(-err));

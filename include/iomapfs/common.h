@@ -158,6 +158,14 @@ void *kmalloc_arena(size_t size, unsigned arena);
 void *kzalloc_arena(size_t size, unsigned arena);
 void kfree_arena(void *p, unsigned arena);
 
+/* ---- whole-buffer file I/O (lib/io.c) ----
+ * pread/pwrite all of @len bytes at @off, retrying short transfers and
+ * EINTR.  0, or -errno; -EIO when the file ends (read) or a write makes no
+ * progress before @len bytes.
+ */
+int full_pread(int fd, void *buf, size_t len, uint64_t off);
+int full_pwrite(int fd, const void *buf, size_t len, uint64_t off);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t ktime_get_ns(void);
 

@@ -211,7 +211,7 @@ void fuzz_image_write(struct fuzz_image *img, unsigned dev)
 	for (uint32_t i = 0; i < img->nr; i++) {
 		uint32_t b = img->list[i];
 
-		if (pwrite(fd, image_block(img, b), BLK, (off_t)b * BLK) != BLK)
+		if (full_pwrite(fd, image_block(img, b), BLK, (uint64_t)b * BLK))
 			abort();
 	}
 }
