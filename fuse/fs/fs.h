@@ -104,7 +104,14 @@ struct fs_mount_opts {
 
 /* Open @dev_path, mount the metadata engine and the cache. */
 int fs_mount(const char *dev_path, const struct fs_mount_opts *opts, struct fs **out);
-/* Write back everything, commit, unmount, close the device. */
+/*
+ * The same on a device the caller opened and will close (the fuzz target
+ * keeps one open across inputs): no error injection layer is stacked, and
+ * fs_unmount() leaves the device open.
+ */
+int fs_mount_dev(struct blk_dev *dev, const struct fs_mount_opts *opts, struct fs **out);
+/* Write back everything, commit, unmount, close the device (unless
+ * fs_mount_dev() borrowed it). */
 int fs_unmount(struct fs *fs);
 /* FS_IOC_SHUTDOWN (we implement NOLOGFLUSH: stop at once; what was fsynced
  * or committed survives, nothing later reaches the device).  Every later

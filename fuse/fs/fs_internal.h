@@ -16,6 +16,7 @@ struct fs {
 	struct meta		*meta;
 	struct cache		*cache;
 	struct blk_inject	*inject;	/* error injection, over the device */
+	bool			dev_borrowed;	/* fs_mount_dev: the caller closes dev */
 	struct fs_mount_opts	opts;
 	atomic_bool		shutdown;
 

@@ -38,14 +38,8 @@ static struct fs *fs_alloc(const struct fs_mount_opts *opts)
 		fs->opts.meta.readonly = true;
 		fs->opts.blk.readonly = true;
 	}
-	fs->ihash_size = IHASH_SIZE;
-	fs->ihash = kzalloc(fs->ihash_size * sizeof(*fs->ihash));
 	pthread_mutex_init(&fs->icache_lock, NULL);
 	pthread_cond_init(&fs->icache_wait, NULL);
-	if (!fs->ihash) {
-		fs_free(fs);
-		return NULL;
-	}
 	return fs;
 }
 
@@ -69,6 +63,41 @@ static int fs_check_root(struct fs *fs)
 	return 0;
 }
 
+/* Everything after the device: metadata, cache, root, orphans. */
+static int fs_mount_on_dev(struct fs *fs)
+{
+	int err = meta_mount(fs->dev, &fs->opts.meta, &fs->meta);
+
+	if (err)
+		return err;
+	/*
+	 * Buckets for the inodes the filesystem can hold, up to IHASH_SIZE: a
+	 * small image (a test's, a fuzz input's) does not zero and walk 16K.
+	 */
+	fs->ihash_size = 64;
+	while (fs->ihash_size < IHASH_SIZE &&
+	       fs->ihash_size < meta_super(fs->meta)->nr_blocks)
+		fs->ihash_size <<= 1;
+	fs->ihash = kzalloc(fs->ihash_size * sizeof(*fs->ihash));
+	if (!fs->ihash) {
+		err = -ENOMEM;
+		goto out_unmount;
+	}
+	err = cache_create(&fs->opts.cache, fs->dev, &fs->cache);
+	if (err)
+		goto out_unmount;
+	err = fs_check_root(fs);
+	if (!err && !fs_ro(fs))
+		err = fs_free_orphans(fs);
+	if (!err)
+		return 0;
+	fs_inode_evict_all(fs);
+	cache_destroy(fs->cache);
+out_unmount:
+	meta_unmount(fs->meta);
+	return err;
+}
+
 int fs_mount(const char *dev_path, const struct fs_mount_opts *opts, struct fs **out)
 {
 	struct fs *fs = fs_alloc(opts);
@@ -81,31 +110,35 @@ int fs_mount(const char *dev_path, const struct fs_mount_opts *opts, struct fs *
 		goto out_free;
 	/* Before any I/O: stacking is not safe under a running device. */
 	fs->inject = blk_inject_attach(fs->dev);
-	err = meta_mount(fs->dev, &fs->opts.meta, &fs->meta);
-	if (err)
-		goto out_close;
-	err = cache_create(&fs->opts.cache, fs->dev, &fs->cache);
-	if (err)
-		goto out_unmount;
-	err = fs_check_root(fs);
-	if (!err && !fs_ro(fs))
-		err = fs_free_orphans(fs);
-	if (err)
-		goto out_evict;
+	err = fs_mount_on_dev(fs);
+	if (err) {
+		blk_dev_close(fs->dev);
+		blk_inject_free(fs->inject);
+		goto out_free;
+	}
 	*out = fs;
 	return 0;
-
-out_evict:
-	fs_inode_evict_all(fs);
-	cache_destroy(fs->cache);
-out_unmount:
-	meta_unmount(fs->meta);
-out_close:
-	blk_dev_close(fs->dev);
-	blk_inject_free(fs->inject);
 out_free:
 	fs_free(fs);
 	return err;
+}
+
+int fs_mount_dev(struct blk_dev *dev, const struct fs_mount_opts *opts, struct fs **out)
+{
+	struct fs *fs = fs_alloc(opts);
+	int err;
+
+	if (!fs)
+		return -ENOMEM;
+	fs->dev = dev;
+	fs->dev_borrowed = true;
+	err = fs_mount_on_dev(fs);
+	if (err) {
+		fs_free(fs);
+		return err;
+	}
+	*out = fs;
+	return 0;
 }
 
 static void first_err(int *err, int e)
@@ -126,8 +159,10 @@ int fs_unmount(struct fs *fs)
 	first_err(&err, fs_inode_evict_all(fs));
 	cache_destroy(fs->cache);
 	first_err(&err, meta_unmount(fs->meta));
-	blk_dev_close(fs->dev);
-	blk_inject_free(fs->inject);
+	if (!fs->dev_borrowed) {
+		blk_dev_close(fs->dev);
+		blk_inject_free(fs->inject);
+	}
 	if (shutdown)
 		err = 0;	/* shut down on purpose: nothing more was owed */
 	fs_free(fs);

@@ -371,30 +371,27 @@ static int super_peek(struct blk_dev *dev, struct iomapfs_super *sb)
 	return err;
 }
 
-static int fsck_open(struct fsck *fc, struct blk_dev **dev)
+/*
+ * Mount the metadata engine on @dev (open already) and size the block map.
+ * Says itself why it failed.
+ */
+static int fsck_mount(struct fsck *fc, struct blk_dev *dev)
 {
-	struct blk_dev_config cfg = { .readonly = !fc->repair, .nr_workers = 1 };
 	struct meta_mount_opts mo = { .readonly = !fc->repair,
 				      .no_replay = !fc->repair, .salvage_journal = true };
 	struct iomapfs_super sb;
-	int err = blk_dev_open(fc->dev_path, &cfg, dev);
+	int err = super_peek(dev, &sb);
 
-	if (err) {
-		fprintf(fc->log, "%s: cannot open: %s\n", fc->dev_path, strerror(-err));
-		return err;
-	}
-	err = super_peek(*dev, &sb);
 	if (err == -EINVAL)
 		fprintf(fc->log, "%s: not an iomapfs filesystem\n", fc->dev_path);
 	if (!err && sb.state != IOMAPFS_STATE_CLEAN)
 		fsck_problem(fc, true, "not cleanly unmounted: the journal may need replay");
 	if (!err)
-		err = meta_mount(*dev, &mo, &fc->m);
+		err = meta_mount(dev, &mo, &fc->m);
 	if (err) {
 		if (err != -EINVAL)
 			fprintf(fc->log, "%s: cannot mount: %s\n", fc->dev_path,
 				strerror(-err));
-		blk_dev_close(*dev);
 		return err;
 	}
 	if (meta_journal_was_salvaged(fc->m))
@@ -407,7 +404,6 @@ static int fsck_open(struct fsck *fc, struct blk_dev **dev)
 	fprintf(fc->log, "%s: out of memory for the block map\n", fc->dev_path);
 	meta_unmount(fc->m);
 	fc->m = NULL;
-	blk_dev_close(*dev);
 	return -ENOMEM;
 }
 
@@ -538,19 +534,19 @@ static void fsck_summary(const struct fsck *fc, long fixed, long left)
 			(unsigned long long)fc->nr_blocks);
 }
 
-int fs_fsck(const char *dev_path, const struct fsck_opts *opts, FILE *log)
+int fs_fsck_dev(struct blk_dev *dev, const char *name, const struct fsck_opts *opts,
+		FILE *log)
 {
-	struct fsck fc = { .dev_path = dev_path, .opts = opts, .log = log,
+	struct fsck fc = { .dev_path = name, .opts = opts, .log = log,
 			   .repair = !opts->no_change };
-	struct blk_dev *dev = NULL;
 	long found = 0, fixed = 0, left = 0;
 	int err, ret;
 
 	if (opts->no_change && opts->yes) {
-		fprintf(log, "%s: -n and -y together make no sense\n", dev_path);
+		fprintf(log, "%s: -n and -y together make no sense\n", name);
 		return FSCK_USAGE;
 	}
-	err = fsck_open(&fc, &dev);	/* says itself why it failed */
+	err = fsck_mount(&fc, dev);	/* says itself why it failed */
 	if (err) {
 		fsck_free(&fc);
 		return FSCK_ERROR;
@@ -567,12 +563,31 @@ int fs_fsck(const char *dev_path, const struct fsck_opts *opts, FILE *log)
 	ret = meta_unmount(fc.m);
 	if (!err && ret && fc.repair)
 		err = ret;
-	blk_dev_close(dev);
 	fsck_free(&fc);
 	if (err) {
-		fprintf(log, "%s: fsck failed: %s\n", dev_path, strerror(-err));
+		fprintf(log, "%s: fsck failed: %s\n", name, strerror(-err));
 		return FSCK_ERROR;
 	}
 	return left ? FSCK_UNCORRECTED : fixed ? FSCK_CORRECTED : FSCK_OK;
+}
+
+int fs_fsck(const char *dev_path, const struct fsck_opts *opts, FILE *log)
+{
+	struct blk_dev_config cfg = { .readonly = opts->no_change, .nr_workers = 1 };
+	struct blk_dev *dev;
+	int err, ret;
+
+	if (opts->no_change && opts->yes) {
+		fprintf(log, "%s: -n and -y together make no sense\n", dev_path);
+		return FSCK_USAGE;
+	}
+	err = blk_dev_open(dev_path, &cfg, &dev);
+	if (err) {
+		fprintf(log, "%s: cannot open: %s\n", dev_path, strerror(-err));
+		return FSCK_ERROR;
+	}
+	ret = fs_fsck_dev(dev, dev_path, opts, log);
+	blk_dev_close(dev);
+	return ret;
 }
 

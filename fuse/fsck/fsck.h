@@ -21,5 +21,14 @@ struct fsck_opts {
 };
 /* Check every structure on @dev_path; returns fsck(8) exit bits. */
 int fs_fsck(const char *dev_path, const struct fsck_opts *opts, FILE *log);
+/*
+ * The same on a device the caller opened (and closes): @name is what the
+ * messages call it.  The fuzz target keeps one device open across inputs,
+ * so each input costs the check and not a device open.  With -n nothing is
+ * written, whether or not the device was opened read-only.
+ */
+struct blk_dev;
+int fs_fsck_dev(struct blk_dev *dev, const char *name, const struct fsck_opts *opts,
+		FILE *log);
 
 #endif /* IOMAPFS_FSCK_H */

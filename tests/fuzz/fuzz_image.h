@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What the fuzz targets share: the input encoding, the in-memory image it
- * decodes to, checksum re-signing, and the memfd that turns the image into
- * a device the real block layer opens (/proc/self/fd/N).  The journal
+ * decodes to, checksum re-signing, and the device over it (a memfd the
+ * real block layer opens, with an in-memory backend as its medium).  The journal
  * walker is also used by the unit tests that forge journal contents.
  *
  * Input encoding (little-endian), chosen so that inputs stay a few KiB
@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <iomapfs/bio.h>
 #include <iomapfs/format.h>
 
 #define FUZZ_IMAGE_BLOCKS	1024u	/* 4 MiB: what make-corpus.sh formats */
@@ -35,36 +37,40 @@ struct fuzz_record_hdr {
 } __attribute__((packed));
 
 /*
- * Devices in rotation.  Closing a device does not drop its flock at once
- * (io_uring tears the ring down, with its file reference, in a kernel
- * work item), and blk_dev_open waits 20 ms for a busy device: each open
- * gets the next memfd instead, long released by the time it comes round.
+ * An image as the blocks an input touched; every other block is zero.
+ * The same buffer is the medium of the in-memory device backend that the
+ * targets' device uses (fuzz_image_open): what a mount or fsck -y writes
+ * lands here, and the next input starts from zeros again.
  */
-#define FUZZ_NR_DEVS		8
-
-/* An image as the blocks an input touched; every other block is zero. */
 struct fuzz_image {
-	int		fd[FUZZ_NR_DEVS];	/* memfds, FUZZ_IMAGE_BLOCKS blocks */
-	char		path[FUZZ_NR_DEVS][32];	/* "/proc/self/fd/N" */
-	unsigned	next;
-	uint8_t		*blocks;	/* FUZZ_IMAGE_BLOCKS * 4096 */
-	uint8_t		touched[FUZZ_IMAGE_BLOCKS];
+	int		fd;			/* memfd of the image's size: what
+						 * blk_dev_open opens and flocks */
+	char		path[32];		/* "/proc/self/fd/N" */
+	uint8_t		*blocks;		/* FUZZ_IMAGE_BLOCKS * 4096 */
+	uint8_t		touched[FUZZ_IMAGE_BLOCKS];	/* by the input or a write */
 	uint32_t	list[FUZZ_IMAGE_BLOCKS];	/* touched blocks, in order */
 	uint32_t	nr;
+	uint32_t	nr_input;		/* of them, patched by the input */
+	pthread_mutex_t	lock;			/* touched/list/nr during I/O */
 };
 
-/* Once per process: the memfds and the block buffer.  Aborts on failure. */
+/* Once per process: the memfd and the block buffer.  Aborts on failure. */
 void fuzz_image_init(struct fuzz_image *img);
 /*
- * Decode @data into the image.  Returns 0, or -EINVAL for an input too
- * short to be anything (the target then returns without running).
+ * Open the device over the image, once per process: the real blk_dev_open
+ * (rings, reaper, worker), then the in-memory backend in place of io_uring,
+ * which completes each bio in the submitting thread (as a device that
+ * finished at once) after copying to or from img->blocks.  Bios still go
+ * through submit_bio, its checks and bio_endio; only the medium is memory.
+ * Aborts on failure.
+ */
+struct blk_dev *fuzz_image_open(struct fuzz_image *img);
+/*
+ * Decode @data into the image (every block written since the last load is
+ * zero again first).  Returns 0, or -EINVAL for an input too short to be
+ * anything (the target then returns without running).
  */
 int fuzz_image_load(struct fuzz_image *img, const uint8_t *data, size_t size);
-/* Write the image to the next memfd (reset to zeros first); its path,
- * for blk_dev_open.  Once per device open. */
-const char *fuzz_image_dev(struct fuzz_image *img);
-/* Write the image to memfd @dev (a device a target keeps open). */
-void fuzz_image_write(struct fuzz_image *img, unsigned dev);
 
 /* Recompute the checksum of a block that starts with a known magic. */
 void fuzz_block_resign(void *block);

@@ -7,6 +7,8 @@
  * end: the extent map), readlink, listxattr and getxattr of every name;
  * then unmount.  Bounded: FUZZ_MAX_INODES inodes, FUZZ_MAX_ENTRIES
  * entries per directory, so a directory loop on a crafted image ends.
+ * The device (in-memory medium, fuzz_image_open) stays open across inputs;
+ * each input mounts and unmounts the filesystem on it (fs_mount_dev).
  */
 #include "fuzz_image.h"
 #include "fs.h"
@@ -20,6 +22,7 @@
 #define FUZZ_READ_BYTES		(64u << 10)
 
 static struct fuzz_image img;
+static struct blk_dev *dev;
 
 struct walk {
 	struct fs	*fs;
@@ -40,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_image_init(&img);
+	dev = fuzz_image_open(&img);
 	return 0;
 }
 
@@ -130,9 +134,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (fuzz_image_load(&img, data, size))
 		return -1;
-	opts.cache.size_bytes = 4u << 20;
-	opts.blk.nr_workers = 1;
-	if (fs_mount(fuzz_image_dev(&img), &opts, &w.fs))
+	/* A small arena (a mount maps and frees it); 64 folios still hold
+	 * one FUZZ_READ_BYTES read. */
+	opts.cache.size_bytes = 256u << 10;
+	opts.meta.buf_cache_bytes = 1u << 20;
+	if (fs_mount_dev(dev, &opts, &w.fs))
 		return 0;
 	w.head = w.tail = w.nr_seen = 0;
 	walk_first_visit(&w, IOMAPFS_ROOT_INO);
