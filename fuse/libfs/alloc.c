@@ -342,6 +342,8 @@ static int __alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
 		return -EROFS;
 	if (WARN_ON_ONCE(!meta_lock_held(m)) || !min_len || min_len > max_len)
 		return -EINVAL;
+	if (unlikely(a->fail_countdown) && (a->fail_countdown == 1 || !--a->fail_countdown))
+		return -EIO;	/* meta_alloc_fail_after(): stays at 1 */
 	limit = alloc_limit(a, meta, from_resv);
 	if (limit < min_len)
 		return -ENOSPC;
@@ -361,6 +363,13 @@ static int __alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
 	*start = r.start;
 	*len = r.len;
 	return 0;
+}
+
+void meta_alloc_fail_after(struct meta *m, unsigned n)
+{
+	meta_lock(m);
+	m->alloc.fail_countdown = n;
+	meta_unlock(m);
 }
 
 int alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,

@@ -167,6 +167,15 @@ int meta_commit_no_checkpoint(struct meta *m, bool torn);
  * Takes the metadata lock: call it outside a section.
  */
 void meta_crash_after_sections(struct meta *m, unsigned n);
+/*
+ * Test hook for error-path tests, never called by the daemon: from the
+ * @n-th block allocation from now on (data or metadata, any thread), every
+ * allocation fails with -EIO, as if the bitmap block it needed could not
+ * be read, until a call with 0.  Lets a test fail an operation that
+ * allocates in pieces part way through, with no later retry succeeding
+ * behind its back.  Takes the metadata lock: call it outside a section.
+ */
+void meta_alloc_fail_after(struct meta *m, unsigned n);
 /* Stop all metadata I/O (FS_IOC_SHUTDOWN); later calls fail with -EIO. */
 void meta_shutdown(struct meta *m);
 bool meta_is_shutdown(struct meta *m);

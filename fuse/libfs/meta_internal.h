@@ -76,6 +76,7 @@ struct meta_alloc {
 	struct meta_dfree	*dfree;		/* under meta->lock */
 	size_t			nr_dfree, cap_dfree;
 	uint64_t		dfree_blocks;	/* their total length, under space_lock */
+	unsigned		fail_countdown;	/* meta_alloc_fail_after(); meta->lock */
 };
 
 /*
