@@ -151,6 +151,9 @@ static void dio_submit(struct dio *dio, uint64_t addr, char *buf, uint64_t len)
 		struct bio *bio = bio_alloc(dev, 1, op);
 
 		bio->bi_sector = addr >> SECTOR_SHIFT;
+		/* File data like the cache's own I/O: error injection's
+		 * data_read and data_write classes count these too. */
+		bio->bi_class = BIO_CLASS_DATA;
 		bio->bi_end_io = dio_bio_end_io;
 		bio->bi_private = dio;
 		bio_add_buf(bio, buf, n);
