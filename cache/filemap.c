@@ -371,6 +371,42 @@ void cache_mapping_set_error(struct cache_mapping *m, int error)
 	} while (!atomic_compare_exchange_weak(&m->errseq, &old, new));
 }
 
+void filemap_discard_failed_folio(struct cache_mapping *m, struct folio *folio)
+{
+	if (filemap_invalidate_folio(m, folio, 1))
+		return;
+	/*
+	 * Somebody holds it (a walker's reference, a reply in flight): leave
+	 * it in place but not uptodate, so the next reader or partial writer
+	 * reads the device's bytes into it first.  Locked by somebody else:
+	 * a writer, whose new bytes will be written back in their turn.
+	 */
+	if (!folio_trylock(folio))
+		return;
+	if (folio->mapping == m && !folio_test(folio, PG_dirty | PG_writeback))
+		folio_clear_flag_wake(folio, PG_uptodate);
+	folio_unlock(folio);
+}
+
+void cache_mapping_set_ino(struct cache_mapping *m, uint64_t ino)
+{
+	m->ino = ino;
+}
+
+void mapping_write_error(struct cache_mapping *m, uint64_t pos, uint64_t len, int error)
+{
+	cache_mapping_set_error(m, error);
+	atomic_fetch_add(&m->cache->stat.write_errors, 1);
+	/* Shut down (FS_IOC_SHUTDOWN, a failed commit): every write fails on
+	 * purpose, the shutdown itself was the message. */
+	if (blk_dev_is_shutdown(m->cache->dev))
+		return;
+	iomapfs_err("inode %llu: writeback of bytes %llu-%llu failed: %s; fsync"
+		    " reports it, the cached copy is dropped", (unsigned long long)m->ino,
+		    (unsigned long long)pos, (unsigned long long)(pos + len - 1),
+		    strerror(-error));
+}
+
 /* An error nobody has seen yet is reported to this new sampler too. */
 errseq_t cache_errseq_sample(struct cache_mapping *m)
 {

@@ -112,6 +112,7 @@ struct cache_mapping {
 	struct cache		*cache;
 	const struct cache_mapping_ops *ops;
 	void			*host;
+	uint64_t		ino;		/* for messages (cache_mapping_set_ino) */
 
 	/* lock: the index and its marks; folio->mapping/index while in it. */
 	pthread_mutex_t		lock;
@@ -145,6 +146,22 @@ struct cache_mapping {
 	bool			cb_queued;	/* under completion_lock */
 	struct task_batch_cb	batch_cb;
 };
+
+/*
+ * Writeback of [pos, pos + len) failed with @error: record it for fsync
+ * (errseq), count it, and log it once with the inode and the range.  The
+ * callers then discard the failed folios once their writeback has ended
+ * (filemap_discard_failed_folio), so that a read returns what the device
+ * holds rather than bytes that never reached it.  Task context.
+ */
+void mapping_write_error(struct cache_mapping *m, uint64_t pos, uint64_t len, int error);
+/*
+ * The folio whose write failed, writeback ended, a reference held by the
+ * caller: evicted if nobody else uses it, else made !uptodate (it is read
+ * from the device again before anybody is served from it), unless it was
+ * redirtied meanwhile (its new bytes go out at the next writeback).
+ */
+void filemap_discard_failed_folio(struct cache_mapping *m, struct folio *folio);
 
 /*
  * bio_complete_in_task() with the cache's reason counted.  The count moves

@@ -197,13 +197,17 @@ static void folio_end_write_task(struct folio *folio, uint32_t bytes, void *arg)
 	might_sleep();
 	if (a->error)
 		folio_set_flag(folio, PG_error);
-	if (dropbehind)
+	if (dropbehind || a->error)
 		folio_get(folio);	/* alive past the end of writeback */
 	ioend_folio_finish_write(folio, bytes);
-	if (dropbehind) {
+	/* A failed folio goes like a drop-behind one: its bytes are not on
+	 * the device, so it must not be served as if they were. */
+	if (a->error)
+		filemap_discard_failed_folio(a->m, folio);
+	else if (dropbehind)
 		filemap_invalidate_folio(a->m, folio, 1);
+	if (dropbehind || a->error)
 		folio_put(folio);
-	}
 }
 
 static void ioend_finish_in_task(struct ioend *ioend, int error)
@@ -212,10 +216,8 @@ static void ioend_finish_in_task(struct ioend *ioend, int error)
 	struct cache *cache = a.m->cache;
 
 	might_sleep();
-	if (error) {
-		cache_mapping_set_error(a.m, error);
-		atomic_fetch_add(&cache->stat.write_errors, 1);
-	}
+	if (error)
+		mapping_write_error(a.m, ioend->io_offset, ioend->io_size, error);
 	bio_for_each_folio(cache, &ioend->io_bio, folio_end_write_task, &a);
 	bio_put(&ioend->io_bio);
 	mapping_io_put(a.m);

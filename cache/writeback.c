@@ -60,11 +60,18 @@ static int writeback_folio(struct writeback_ctx *wpc, struct folio *folio)
 		}
 		pos += (uint64_t)ret;
 	}
-	if (error)
-		cache_mapping_set_error(m, error);
+	if (error) {
+		mapping_write_error(m, folio_pos(folio), PAGE_SIZE, error);
+		folio_get(folio);	/* alive past the end of writeback */
+	}
 	folio_unlock(folio);
 	/* Drop the loop's bias: ends writeback now if nothing was added. */
 	ioend_folio_finish_write(folio, 1);
+	if (error) {
+		/* As a failed ioend's folios (ioend.c): not served again. */
+		filemap_discard_failed_folio(m, folio);
+		folio_put(folio);
+	}
 	return error;
 }
 

@@ -381,9 +381,7 @@ static int falloc_punch(struct fs_inode *ip, uint64_t off, uint64_t end)
 	return free_range(ip, bs, be, false, 0);
 }
 
-/* Under ip->lock: drop the delalloc pieces of [bs, be); their folios are
- * gone already.  Returns blocks to unreserve. */
-static uint64_t drop_delalloc_locked(struct fs_inode *ip, uint64_t bs, uint64_t be)
+uint64_t fs_delalloc_drop_locked(struct fs_inode *ip, uint64_t bs, uint64_t be)
 {
 	uint64_t fblk = bs, n = 0;
 	struct fs_extent e;
@@ -427,7 +425,7 @@ static int falloc_zero_step(struct fs_inode *ip, uint64_t *pos, uint64_t be)
 
 		if (i < ip->nr_ext && ip->ext[i].fblk < be)
 			stop = min_t(uint64_t, be, ip->ext[i].fblk + ip->ext[i].len);
-		unreserve += drop_delalloc_locked(ip, *pos, stop);
+		unreserve += fs_delalloc_drop_locked(ip, *pos, stop);
 		n = fs_ext_convert(ip, *pos, stop - *pos, FS_EXT_WRITTEN, FS_EXT_UNWRITTEN);
 		err = n < 0 ? (int)n : fs_extent_store(ip);
 		if (!err)

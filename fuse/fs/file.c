@@ -344,6 +344,25 @@ static int wb_map(struct writeback_ctx *wpc, struct fs_inode *ip, uint64_t pos,
 	return -EIO;
 }
 
+/*
+ * Mapping [pos, +len) for writeback failed (allocation, a metadata read):
+ * the cache drops the folio with its data and records the error for fsync.
+ * Drop its delalloc blocks too, as xfs_discard_folio() does, so that the
+ * reservation comes back to statfs now and a read sees a hole, which is
+ * what the disk holds, rather than a delalloc extent nothing will write.
+ */
+static void wb_discard_delalloc(struct fs_inode *ip, uint64_t pos, uint32_t len)
+{
+	uint64_t unreserve;
+
+	pthread_mutex_lock(&ip->lock);
+	unreserve = fs_delalloc_drop_locked(ip, pos >> BLK_SHIFT,
+					    DIV_ROUND_UP(pos + len, BLK_SIZE));
+	pthread_mutex_unlock(&ip->lock);
+	if (unreserve)
+		alloc_unreserve(fs_meta(ip->fs), unreserve);
+}
+
 /* ->writeback_range: flusher or fsync thread; @folio locked, under writeback. */
 static ssize_t fs_writeback_range(struct writeback_ctx *wpc, struct folio *folio,
 				  uint64_t pos, uint32_t len, uint64_t end_pos)
@@ -360,8 +379,10 @@ static ssize_t fs_writeback_range(struct writeback_ctx *wpc, struct folio *folio
 	pthread_mutex_unlock(&ip->lock);
 	if (!valid) {
 		err = wb_map(wpc, ip, pos, len);
-		if (err)
+		if (err) {
+			wb_discard_delalloc(ip, pos, len);
 			return err;
+		}
 	}
 	map_end = wpc->iomap.offset + wpc->iomap.length;
 	return cache_add_to_ioend(wpc, folio, pos, end_pos,

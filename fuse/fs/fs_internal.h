@@ -129,6 +129,10 @@ int fs_ext_reserve(struct fs_inode *ip, uint32_t more);
 uint64_t fs_delalloc_meta_blocks(uint64_t nr_delalloc);
 uint64_t fs_delalloc_sub_locked(struct fs_inode *ip, uint64_t n);
 uint64_t fs_delalloc_trim_locked(struct fs_inode *ip);
+/* Under ip->lock: drop the delalloc pieces of [bs, be), whose folios are
+ * gone (zero range) or whose data is lost (failed writeback).  Returns
+ * the blocks to give back with alloc_unreserve(). */
+uint64_t fs_delalloc_drop_locked(struct fs_inode *ip, uint64_t bs, uint64_t be);
 
 /*
  * The in-memory extent map (ip->ext, sorted by fblk, no overlaps; adjacent

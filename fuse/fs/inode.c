@@ -111,6 +111,7 @@ static int inode_setup_mapping(struct fs_inode *ip)
 		ip->mapping = NULL;
 		return -ENOMEM;
 	}
+	cache_mapping_set_ino(ip->mapping, ip->ino);
 	cache_mapping_set_size(ip->mapping, ip->di.size);
 	cache_mapping_set_dontcache(ip->mapping,
 				    ip->di.flags & IOMAPFS_INODE_DONTCACHE);

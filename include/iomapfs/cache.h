@@ -237,6 +237,8 @@ struct cache_mapping *cache_mapping_create(struct cache *cache,
 void cache_mapping_destroy(struct cache_mapping *m);
 void *cache_mapping_host(const struct cache_mapping *m);
 struct cache *cache_mapping_cache(const struct cache_mapping *m);
+/* The number messages name the mapping by (the inode number); 0 if unset. */
+void cache_mapping_set_ino(struct cache_mapping *m, uint64_t ino);
 
 /* i_size lives here, like the VFS inode's; the filesystem persists it. */
 uint64_t cache_mapping_size(const struct cache_mapping *m);

@@ -6,7 +6,7 @@
 # them, and never on one opened afterwards (errseq); nothing hangs.  The
 # knob is root only: nobody else may set or read it.
 . "$(dirname "$0")/lib.sh" "$@"
-allow_log "I/O error"
+allow_log "I/O error|writeback of bytes"
 
 setup_image 128M
 mount_fs
