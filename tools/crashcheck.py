@@ -406,8 +406,8 @@ def wl_fsxlite(mnt, orc, args):
 def wl_reuse(mnt, orc, args):
     """Block reuse, --ops rounds on a nearly full filesystem (a fallocated
     filler leaves about 1.3 MiB: the metadata reserve and room for one
-    file; data allocation continues after the previous extent, so from the
-    fifth or so file on every file lands in blocks that an earlier one
+    256 KiB file; data allocation continues after the previous extent, so
+    from the sixth file on every file lands in blocks that an earlier one
     freed): file A is written and fsynced, then
     deleted and the deletion committed, then file B is written into the
     blocks A freed (through delalloc, or into extents fallocated first in
@@ -425,7 +425,7 @@ def wl_reuse(mnt, orc, args):
     os.fsync(filler.fd)
     orc.synced(filler.req())
     for r in range(args.ops):
-        size = maxsize // 4 * (1 + r % 4)
+        size = maxsize - 4096 * (r % 3)	# not always whole ioends
         for name, fid, falloc in (("a", "a%03d" % r, False), ("b", "b%03d" % r, r % 2)):
             f = PatternFile(mnt, "/%s%d" % (name, r), fid)
             if falloc:
