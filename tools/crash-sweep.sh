@@ -8,11 +8,15 @@
 #   fsx        10,000 operations on three pattern files
 #   fsstress   fsstress-lite, 4 processes x 2,000 operations
 #   fsx-lite   10,000 operations
+#   reuse      12 rounds of a deleted file's blocks rewritten by another
 #   ace-OP-file and ace-OP-dir for create, link, rename, truncate, punch,
 #              falloc, setxattr, acl and chmodacl
 #
 #   tools/crash-sweep.sh [WORKDIR] [WORKLOAD...]
 #
+# FSX_OPS, FSSTRESS_OPS (per process), FSXLITE_OPS and REUSE_OPS scale a
+# shorter sweep down; JOBS (2) is crashcheck.py's --jobs; MODES picks the
+# commit policies ("normal each_section").
 # Prints one summary line per run ("WORKLOAD MODE: N crash states, N
 # consistent, N inconsistent") and exits 1 if any run found an
 # inconsistent state; each run's report stays in WORKDIR/WORKLOAD.MODE.out.
@@ -25,15 +29,17 @@ export IOMAPFS_BIN
 
 workloads=("$@")
 if [ ${#workloads[@]} -eq 0 ]; then
-	workloads=(fsx fsstress fsx-lite)
+	workloads=(fsx fsstress fsx-lite reuse)
 	for op in create link rename truncate punch falloc setxattr acl chmodacl; do
 		workloads+=("ace-$op-file" "ace-$op-dir")
 	done
 fi
 ops_for() {
 	case $1 in
-	fsx|fsx-lite) echo 10000 ;;
-	fsstress) echo 2000 ;;
+	fsx) echo "${FSX_OPS:-10000}" ;;
+	fsx-lite) echo "${FSXLITE_OPS:-10000}" ;;
+	fsstress) echo "${FSSTRESS_OPS:-2000}" ;;
+	reuse) echo "${REUSE_OPS:-12}" ;;
 	*) echo 1 ;;
 	esac
 }
@@ -41,15 +47,16 @@ ops_for() {
 mkdir -p "$work"
 fail=0
 for wl in "${workloads[@]}"; do
-	for mode in normal each_section; do
+	for mode in ${MODES:-normal each_section}; do
 		extra=()
 		[ $mode = each_section ] && extra=(--each-section)
 		out=$work/$wl.$mode.out
+		t0=$SECONDS
 		timeout -k 30 43200 python3 "$top/tools/crashcheck.py" run "$wl" \
 			-d "$work/$wl.$mode" --ops "$(ops_for "$wl")" --subsets 20 \
-			--seed 7 "${extra[@]}" > "$out" 2>&1
+			--seed 7 --jobs "${JOBS:-2}" "${extra[@]}" > "$out" 2>&1
 		rc=$?
-		echo "$wl $mode: $(tail -n 1 "$out")"
+		echo "$wl $mode: $(tail -n 1 "$out") ($((SECONDS - t0)) s)"
 		[ $rc -eq 0 ] || fail=1
 		[ $rc -eq 0 ] && rm -rf "$work/$wl.$mode"
 	done

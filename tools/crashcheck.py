@@ -26,19 +26,23 @@ every write boundary of every flush epoch (which includes every flush
 point and every mark), and per epoch up to --subsets seeded random subsets
 of the epoch's writes (a power cut may lose any of the writes since the
 last flush; FUA writes never).  For each state it copies the image as of
-the epoch's flush, applies the state's writes, mounts it (the journal
-replay a mount does), checks the oracle, unmounts and runs
-fsck.iomapfs -n.  The oracle: every requirement active at that point holds
-(a file fsynced and not touched since has exactly its fsynced size and
-contents), in every state a file's access ACL agrees with its mode, and
-with pattern workloads every 16-byte record of every file
-is zeros or "<id>:<offset>" for that file and that offset, so stale or
-foreign bytes show.  The last line is
+the epoch's flush (a sparse copy, on /dev/shm unless --work says
+otherwise), applies the state's writes, mounts it with a small cache (the
+journal replay a mount does), checks the oracle, unmounts and runs
+fsck.iomapfs -n; --jobs workers (2) do this in parallel, each with its own
+images and mount point.  The oracle: every requirement active at that
+point holds (a file fsynced and not touched since has exactly its fsynced
+size and contents), in every state a file's access ACL agrees with its
+mode, and with pattern workloads every file has a name the workload gave
+a file, is no longer than that file ever was, and each of its 16-byte
+records is zeros or "<id>:<offset>" for that file's id and that offset,
+so stale bytes and another file's bytes show.  The last line is
 "N crash states, N consistent, N inconsistent"; the exit status is 1 if
 any state is inconsistent or fsck said "cannot repair".
 
 Workloads: fsx (random writes, truncates, punches, zeroing, fallocate
-and fsync/fdatasync of three pattern files), ace-OP-file / ace-OP-dir
+and fsync/fdatasync of three pattern files), reuse (a deleted file's
+blocks rewritten by another file: --ops rounds), ace-OP-file / ace-OP-dir
 (one operation then fsync of the file or of its directory; OP is create,
 link, rename, truncate, punch, falloc, setxattr, acl, chmodacl: chmod of
 a file with an ACL), fsstress
@@ -51,9 +55,12 @@ ace-verify checks it.  This runs on any filesystem (tests/generic/106).
 """
 
 import argparse
+import errno
 import hashlib
 import json
+import multiprocessing
 import os
+import queue
 import random
 import shutil
 import signal
@@ -61,6 +68,7 @@ import stat
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 LOG_FLUSH, LOG_FUA, LOG_MARK = 1, 2, 8
@@ -106,9 +114,10 @@ class Mount:
         deadline = time.time() + 20
         while not os.path.ismount(mnt):
             if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
                 self.err.seek(0)
-                raise OSError("mount failed: " + self.err.read().strip()[-300:])
+                msg = self.err.read().strip()[-300:]
+                self.stop()
+                raise OSError("mount failed: " + msg)
             time.sleep(0.005)
 
     def stop(self):
@@ -168,6 +177,7 @@ class Oracle:
         self.active.update(reqs)
 
     def close(self):
+        self.fp.write(json.dumps({"names": PatternFile.names}) + "\n")
         self.fp.close()
 
 
@@ -182,14 +192,37 @@ def sync_dir(path):
 
 
 class PatternFile:
-    """A file whose model (bytearray) follows every change."""
+    """A file whose model (bytearray) follows every change.  Every name a
+    pattern file ever had is registered with its id and the largest size it
+    ever had: in any crash state a file under that name may hold only that
+    id's records (or zeros) and may not be longer."""
     opened = []	# closed by record() before it unmounts
+    names = {}	# name -> {"ids": [fid, ...], "max": bytes}
 
     def __init__(self, mnt, rel, fid):
-        self.rel, self.fid, self.data = rel, fid, bytearray()
+        self.mnt, self.rel, self.fid, self.data = mnt, rel, fid, bytearray()
+        self.aliases = []
+        self.alias(rel)
         self.path = os.path.join(mnt, rel.lstrip("/"))
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         PatternFile.opened.append(self.fd)
+
+    def alias(self, rel):
+        """@rel names this file from now on (a link or a rename)."""
+        ent = PatternFile.names.setdefault(rel, {"ids": [], "max": 0})
+        if self.fid not in ent["ids"]:
+            ent["ids"].append(self.fid)
+        ent["max"] = max(ent["max"], len(self.data))
+        self.aliases.append(rel)
+
+    def _grew(self):
+        for rel in self.aliases:
+            ent = PatternFile.names[rel]
+            ent["max"] = max(ent["max"], len(self.data))
+
+    def close(self):
+        PatternFile.opened.remove(self.fd)
+        os.close(self.fd)
 
     @classmethod
     def close_all(cls):
@@ -206,17 +239,20 @@ class PatternFile:
         if len(self.data) < off:
             self.data.extend(bytes(off - len(self.data)))
         self.data[off:off + length] = buf
+        self._grew()
 
     def truncate(self, size):
         os.ftruncate(self.fd, size)
         del self.data[size:]
         self.data.extend(bytes(size - len(self.data)))
+        self._grew()
 
     def zero(self, off, length, mode, keep):
         fallocate(self.fd, mode, off, length)
         end = off + length
         if not keep and end > len(self.data):
             self.data.extend(bytes(end - len(self.data)))
+            self._grew()
         end = min(end, len(self.data))
         if mode & (FALLOC_PUNCH | FALLOC_ZERO) and end > off:
             self.data[off:end] = bytes(end - off)
@@ -300,12 +336,14 @@ def ace_op(mnt, orc, op, target, foo):
         return j("/A"), {"exists:/A/new": {}}
     if op == "link":
         orc.touch(["absent:/B/link"])
+        foo.alias("/B/link")
         os.link(foo.path, j("/B/link"))
         reqs = dict(foo.req())
         reqs["file:/B/link"] = file_req(foo.fid, foo.data)
         return (foo.path if target == "file" else j("/B")), reqs
     if op == "rename":
         orc.touch(["file:/A/foo"])
+        foo.alias("/B/baz")
         os.rename(foo.path, j("/B/baz"))
         reqs = {"file:/B/baz": file_req(foo.fid, foo.data), "absent:/A/foo": {}}
         if target == "file":
@@ -365,9 +403,48 @@ def wl_fsxlite(mnt, orc, args):
                    check=True, stdout=subprocess.DEVNULL)
 
 
+def wl_reuse(mnt, orc, args):
+    """Block reuse, --ops rounds on a nearly full filesystem (a fallocated
+    filler leaves about 1.3 MiB: the metadata reserve and room for one
+    256 KiB file; data allocation continues after the previous extent, so
+    from the sixth file on every file lands in blocks that an earlier one
+    freed): file A is written and fsynced, then
+    deleted and the deletion committed, then file B is written into the
+    blocks A freed (through delalloc, or into extents fallocated first in
+    odd rounds: unwritten either way, converted after the data write) and
+    fsynced; B is deleted in turn, and the next round's A takes its
+    blocks.  Unless the commit that converts a file's extents is ordered
+    after its data (the pre-flush), a crash state can have the conversion
+    without the data, and the file then shows the other's records."""
+    maxsize = 256 * 1024
+    sync_dir(mnt)
+    vfs = os.statvfs(mnt)
+    fill = vfs.f_bavail * vfs.f_frsize - maxsize - 64 * 1024
+    filler = PatternFile(mnt, "/filler", "fill")
+    filler.zero(0, fill, FALLOC_KEEP, True)	# size 0: nothing to read back
+    os.fsync(filler.fd)
+    orc.synced(filler.req())
+    for r in range(args.ops):
+        size = maxsize - 4096 * (r % 3)	# not always whole ioends
+        for name, fid, falloc in (("a", "a%03d" % r, False), ("b", "b%03d" % r, r % 2)):
+            f = PatternFile(mnt, "/%s%d" % (name, r), fid)
+            if falloc:
+                f.zero(0, size, 0, False)
+            f.write(0, size)
+            os.fsync(f.fd)
+            orc.synced(f.req())
+            orc.touch(["file:" + f.rel])
+            f.close()
+            os.unlink(f.path)
+            sync_dir(mnt)
+            orc.synced({"absent:" + f.rel: {}})
+
+
 def workload_fn(name):
     if name == "fsx":
         return wl_fsx, True
+    if name == "reuse":
+        return wl_reuse, True
     if name == "fsstress":
         return wl_fsstress, False
     if name == "fsx-lite":
@@ -430,17 +507,20 @@ def read_log(logpath):
 
 
 def load_oracle(path):
-    marks, pat = {}, False
+    """(marks by name, pattern workload?, names: name -> {"ids", "max"})"""
+    marks, pat, names = {}, False, None
     if not os.path.exists(path):
-        return marks, pat
+        return marks, pat, names
     with open(path) as f:
         for i, line in enumerate(f):
             rec = json.loads(line)
             if i == 0:
                 pat = rec.get("pattern", False)
+            elif "names" in rec:
+                names = rec["names"]
             else:
                 marks[rec["mark"]] = rec
-    return marks, pat
+    return marks, pat, names
 
 
 class State:
@@ -507,25 +587,70 @@ def apply_entries(img, logpath, ents, idxs):
             df.write(lf.read(nr * SECTOR))
 
 
-def check_record_data(rel, data, fids):
-    """Pattern workloads: every record is zeros or names this file's id
-    and its own offset."""
-    zero = bytes(REC)
-    fid = None
-    for off in range(0, len(data), REC):
-        r = data[off:off + REC]
-        if r == zero[:len(r)]:
-            continue
-        if len(r) == REC and r[4:5] == b":" and r[15:] == b"\n":
-            rid = r[:4].decode(errors="replace")
+def sparse_copy(src, dst):
+    """Copy @src to a new @dst, only its data segments: an image is mostly
+    holes, so this costs what the image holds, not its size."""
+    try:
+        os.unlink(dst)
+    except FileNotFoundError:
+        pass
+    with open(src, "rb") as s, open(dst, "wb") as d:
+        size = os.fstat(s.fileno()).st_size
+        d.truncate(size)
+        off = 0
+        while off < size:
             try:
-                roff = int(r[5:15], 16)
-            except ValueError:
-                roff = -1
-            if rid in fids and roff == off and (fid is None or rid == fid):
-                fid = rid
+                off = os.lseek(s.fileno(), off, os.SEEK_DATA)
+            except OSError:	# ENXIO: no data after off
+                break
+            end = os.lseek(s.fileno(), off, os.SEEK_HOLE)
+            while off < end:
+                off += copy_range(s.fileno(), d.fileno(), off, end - off)
+
+
+def copy_range(sfd, dfd, off, length):
+    """Copy up to @length bytes at @off; how many were copied."""
+    try:
+        n = os.copy_file_range(sfd, dfd, length, off, off)
+    except OSError as e:	# EXDEV: the base image is not on the tmpfs
+        if e.errno != errno.EXDEV:
+            raise
+        n = os.pwrite(dfd, os.pread(sfd, min(length, 1 << 20), off), off)
+    if n <= 0:
+        raise OSError(errno.EIO, "image copy: no progress at %d" % off)
+    return n
+
+
+_patterns = {}
+
+
+def pattern_prefix(fid, length):
+    """pattern(fid, 0, length), cached and grown as needed."""
+    p = _patterns.get(fid, b"")
+    if len(p) < length:
+        n = max(length, 2 * len(p), 64 * 1024)
+        n += -n % REC
+        p = _patterns[fid] = pattern(fid, 0, n)
+    return p
+
+
+def check_record_data(rel, data, ids):
+    """Pattern workloads: every 16-byte record is zeros or the record that
+    one of @ids (the files this name ever held) has at that offset.  Whole
+    4 KiB blocks are compared at once; a block that matches nothing is
+    looked at record by record, which is also how a partial last record
+    is judged (a prefix of what the file was given)."""
+    exp = [pattern_prefix(fid, len(data)) for fid in ids]
+    zero = bytes(4096)
+    for blk in range(0, len(data), 4096):
+        c = data[blk:blk + 4096]
+        if c == zero[:len(c)] or any(c == e[blk:blk + len(c)] for e in exp):
+            continue
+        for off in range(blk, blk + len(c), REC):
+            r = data[off:off + REC]
+            if r == zero[:len(r)] or any(r == e[off:off + len(r)] for e in exp):
                 continue
-        return "%s: bytes at %d it was never given: %r" % (rel, off, bytes(r))
+            return "%s: bytes at %d it was never given: %r" % (rel, off, bytes(r))
     return None
 
 
@@ -588,8 +713,10 @@ def acl_mode_problem(path, rel):
     return None
 
 
-def walk_files(mnt, pat, fids):
-    """Read everything (a crash state must be readable); pattern checks."""
+def walk_files(mnt, pat, names):
+    """Read everything (a crash state must be readable); pattern checks:
+    each file holds only its own records and is no longer than it ever
+    was, and no name appears that the workload never gave a file."""
     problems = []
     for root, dirs, files in os.walk(mnt):
         for name in files:
@@ -606,10 +733,18 @@ def walk_files(mnt, pat, fids):
             except OSError as e:
                 problems.append("%s: %s" % (rel, e.strerror))
                 continue
-            if pat:
-                msg = check_record_data(rel, data, fids)
-                if msg:
-                    problems.append(msg)
+            if not pat:
+                continue
+            ent = names.get(rel)
+            if ent is None:
+                problems.append("%s: a name the workload never created" % rel)
+                continue
+            if len(data) > ent["max"]:
+                problems.append("%s: size %d, larger than it ever was (%d)" % (
+                    rel, len(data), ent["max"]))
+            msg = check_record_data(rel, data, ent["ids"])
+            if msg:
+                problems.append(msg)
     return problems
 
 
@@ -620,20 +755,25 @@ def fsck(img):
     return r.returncode, out
 
 
-def check_state(st, work, durable, logpath, ents, pat, fids):
+# A crash state needs a few folios, not the default cache: the daemon
+# populates its whole cache arena at mount, which was most of a state's cost.
+STATE_MOUNT_OPTS = "cache_size=4m"
+
+
+def check_state(st, work, durable, ctx):
     """Returns (problems, fsck said cannot repair)."""
     img = os.path.join(work, "state.img")
     mnt = os.path.join(work, "smnt")
-    shutil.copyfile(durable, img)
-    apply_entries(img, logpath, ents, st.writes)
+    sparse_copy(durable, img)
+    apply_entries(img, ctx.logpath, ctx.ents, st.writes)
     problems = []
     try:
-        m = Mount(img, mnt)
+        m = Mount(img, mnt, STATE_MOUNT_OPTS)
     except OSError as e:
         return [str(e)], False
     try:
         problems += check_reqs(mnt, st.reqs)
-        problems += walk_files(mnt, pat, fids)
+        problems += walk_files(mnt, ctx.pat, ctx.names)
     finally:
         rc = m.stop()
     if rc:
@@ -661,26 +801,93 @@ def problem_kind(msg):
     return "other: " + msg.split(":")[-1].strip()
 
 
+class Ctx:
+    """What every worker needs to build and judge a state."""
+
+    def __init__(self, args):
+        self.logpath = os.path.join(args.dir, "log")
+        self.base = os.path.join(args.dir, "base.img")
+        self.ents = read_log(self.logpath)
+        self.marks, self.pat, names = load_oracle(os.path.join(args.dir, "oracle.jsonl"))
+        self.names = names or {}
+
+
+def work_dir(args):
+    """Crash images on a tmpfs when there is one: a copy and the device's
+    cache flushes then cost nothing (tmpfs takes O_DIRECT since 6.6)."""
+    if args.work:
+        base = args.work
+    elif os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        base = "/dev/shm"
+    else:
+        base = args.dir
+    return tempfile.mkdtemp(prefix="crashcheck.", dir=base)
+
+
+def worker(k, jobs, states, ctx, work, out):
+    """Check states k, k+jobs, ... in order; each worker keeps its own
+    image as of the latest flush and advances it as the states do."""
+    wdir = os.path.join(work, "w%d" % k)
+    os.makedirs(os.path.join(wdir, "smnt"), exist_ok=True)
+    durable = os.path.join(wdir, "durable.img")
+    sparse_copy(ctx.base, durable)
+    applied = 0
+    for i in range(k, len(states), jobs):
+        st = states[i]
+        if st.epoch_start > applied:
+            apply_entries(durable, ctx.logpath, ctx.ents,
+                          [n for n in range(applied, st.epoch_start)
+                           if ctx.ents[n][0] == "write"])
+            applied = st.epoch_start
+        problems, cr = check_state(st, wdir, durable, ctx)
+        out((i, problems, cr))
+
+
+def run_states(states, ctx, jobs, work):
+    """{state index: (problems, cannot repair)} from @jobs workers."""
+    results = {}
+    if jobs <= 1:
+        worker(0, 1, states, ctx, work, lambda r: results.update({r[0]: r[1:]}))
+        return results
+    mp = multiprocessing.get_context("fork")
+    q = mp.Queue()
+    procs = [mp.Process(target=worker, args=(k, jobs, states, ctx, work, q.put))
+             for k in range(jobs)]
+    try:
+        for p in procs:
+            p.start()
+        while len(results) < len(states):
+            try:
+                i, problems, cr = q.get(timeout=5)
+                results[i] = (problems, cr)
+            except queue.Empty:
+                if any(p.exitcode not in (None, 0) for p in procs):
+                    die("a checker worker failed")
+    finally:
+        for p in procs:	# SIGTERM: each unmounts its state on the way out
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(150)
+    return results
+
+
 def check(args):
-    logpath = os.path.join(args.dir, "log")
-    ents = read_log(logpath)
-    marks, pat = load_oracle(os.path.join(args.dir, "oracle.jsonl"))
-    fids = {r["id"] for m in marks.values() for r in m.get("add", {}).values() if "id" in r}
-    states = enumerate_states(ents, marks, args.subsets, args.seed)
+    ctx = Ctx(args)
+    states = enumerate_states(ctx.ents, ctx.marks, args.subsets, args.seed)
     if args.max_states and len(states) > args.max_states:
         rnd = random.Random(args.seed)
         states = sorted(rnd.sample(states, args.max_states), key=lambda s: s.epoch_start)
-    work = os.path.join(args.dir, "check")
-    os.makedirs(os.path.join(work, "smnt"), exist_ok=True)
-    durable = os.path.join(work, "durable.img")
-    shutil.copyfile(os.path.join(args.dir, "base.img"), durable)
-    applied, bad, cannot, kinds = 0, 0, 0, {}
-    for st in states:
-        if st.epoch_start > applied:	# advance the durable image
-            apply_entries(durable, logpath, ents,
-                          [i for i in range(applied, st.epoch_start) if ents[i][0] == "write"])
-            applied = st.epoch_start
-        problems, cr = check_state(st, work, durable, logpath, ents, pat, fids)
+    work = work_dir(args)
+    start = time.time()
+    try:
+        results = run_states(states, ctx, args.jobs, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    secs = time.time() - start
+    bad, cannot, kinds = 0, 0, {}
+    for i, st in enumerate(states):
+        problems, cr = results[i]
         cannot += cr
         for k in {problem_kind(p) for p in problems}:
             kinds[k] = kinds.get(k, 0) + 1
@@ -693,11 +900,12 @@ def check(args):
                     print("    " + p)
         elif args.verbose:
             print("ok: crash %s" % st.desc)
-    shutil.rmtree(work, ignore_errors=True)
     for k in sorted(kinds):
         print("%d crash states: %s" % (kinds[k], k))
     if cannot:
         print("fsck said \"cannot repair\" for %d crash states" % cannot)
+    print("checked in %.1f s with %d jobs (%.1f states/s)" % (
+        secs, args.jobs, len(states) / secs if secs else 0), file=sys.stderr)
     print("%d crash states, %d consistent, %d inconsistent" % (
         len(states), len(states) - bad, bad))
     return 1 if bad or cannot else 0
@@ -713,12 +921,11 @@ def shutdown_mode(args):
         finally:
             PatternFile.close_all()
         with open(args.expect, "w") as f:
-            json.dump(orc.active, f)
+            json.dump({"reqs": orc.active, "names": PatternFile.names}, f)
         return 0
     with open(args.expect) as f:
-        reqs = json.load(f)
-    problems = check_reqs(args.dir, reqs) + walk_files(args.dir, True, {
-        r["id"] for r in reqs.values() if "id" in r})
+        exp = json.load(f)
+    problems = check_reqs(args.dir, exp["reqs"]) + walk_files(args.dir, True, exp["names"])
     for p in problems:
         print(p)
     return 1 if problems else 0
@@ -739,6 +946,10 @@ def main():
     ap.add_argument("--max-states", type=int, default=0,
                     help="check a seeded sample of this many states (0: all)")
     ap.add_argument("--show", type=int, default=5, help="inconsistent states to describe")
+    ap.add_argument("-j", "--jobs", type=int, default=2,
+                    help="states checked in parallel, each with its own image and mount")
+    ap.add_argument("--work", help="where crash images are built (default: a "
+                    "directory in /dev/shm, else in DIR)")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--expect", help="ace-do/ace-verify: the requirements file")
     args = ap.parse_args()
