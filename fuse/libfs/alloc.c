@@ -253,7 +253,7 @@ static int find_extent(struct meta *m, uint64_t goal, uint64_t min_len,
 }
 
 /* Take [start, start+len), already busy in memory, in the bitmap block(s);
- * on failure busy again.  Under meta->lock. */
+ * on failure it is free in memory again.  Under meta->lock. */
 static int take_extent(struct meta *m, uint64_t start, uint64_t len)
 {
 	int err = bitmap_update(m, start, len, true);
