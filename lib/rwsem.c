@@ -15,6 +15,17 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* glibc's writer-preferring kind: a waiting writer holds back new readers. */
+static void rwlock_init_writer_first(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(l, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
 #ifdef IOMAPFS_DEBUG_LOCKS
 
 #define HELD_MAX	16	/* distinct rwsems one thread may hold at once */
@@ -68,6 +79,13 @@ static void check_acquire(struct rwsem *s, bool write)
 		rwsem_bug(s, "taken again by the thread that holds it for writing");
 	if (h && write)
 		rwsem_bug(s, "taken for writing by a thread that holds it for reading");
+}
+
+void rwsem_init_writer_first(struct rwsem *s)
+{
+	rwsem_init(s);
+	pthread_rwlock_destroy(&s->lock);
+	rwlock_init_writer_first(&s->lock);
 }
 
 void rwsem_init(struct rwsem *s)
@@ -130,6 +148,7 @@ void up_write(struct rwsem *s)
 #else /* !IOMAPFS_DEBUG_LOCKS */
 
 void rwsem_init(struct rwsem *s) { pthread_rwlock_init(&s->lock, NULL); }
+void rwsem_init_writer_first(struct rwsem *s) { rwlock_init_writer_first(&s->lock); }
 void rwsem_destroy(struct rwsem *s) { pthread_rwlock_destroy(&s->lock); }
 void down_read(struct rwsem *s) { pthread_rwlock_rdlock(&s->lock); }
 void up_read(struct rwsem *s) { pthread_rwlock_unlock(&s->lock); }

@@ -234,9 +234,9 @@ static int readdir_dot(struct fs *fs, uint64_t dir, uint64_t *parent)
 	uint32_t len = sizeof(di);
 	int err;
 
-	meta_begin(fs->meta);
+	meta_begin_read(fs->meta);
 	err = btree_lookup(fs->meta, &key, &di, &len);
-	meta_end(fs->meta);
+	meta_end_read(fs->meta);
 	if (err)
 		return err;
 	if (!S_ISDIR(di.mode))
@@ -269,7 +269,7 @@ static int readdir_batch(struct fs *fs, uint64_t dir, uint64_t key_pos,
 	*nr = 0;
 	if (key_pos == UINT64_MAX)
 		return 0;
-	meta_begin(fs->meta);
+	meta_begin_read(fs->meta);
 	while (*nr < READDIR_BATCH) {
 		uint32_t vlen = sizeof(buf);
 		struct readdir_ent *e = &ents[*nr];
@@ -291,7 +291,7 @@ static int readdir_batch(struct fs *fs, uint64_t dir, uint64_t key_pos,
 			break;
 		meta_key_next(&key);
 	}
-	meta_end(fs->meta);
+	meta_end_read(fs->meta);
 	return err == -ENOENT ? 0 : err;
 }
 

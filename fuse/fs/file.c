@@ -723,16 +723,16 @@ ssize_t fs_dio_write(struct fs_inode *ip, uint64_t pos, const void *buf,
 
 /* ---- durability ---- */
 
-/* Was the inode changed in a transaction that is not durable yet?  For
- * fdatasync only changes of size and extents count. */
-static bool inode_needs_commit(struct fs_inode *ip, bool datasync)
+/* The transaction that last changed the inode (for fdatasync only changes
+ * of size and extents count): fsync makes it durable. */
+static uint64_t inode_fsync_txn(struct fs_inode *ip, bool datasync)
 {
 	uint64_t last;
 
 	pthread_mutex_lock(&ip->lock);
 	last = datasync ? ip->last_data_txn : ip->last_txn;
 	pthread_mutex_unlock(&ip->lock);
-	return last > meta_durable_seq(fs_meta(ip->fs));
+	return last;
 }
 
 /* The writeback error for this fsync: once per @since holder (errseq), or
@@ -766,8 +766,12 @@ int fs_fsync(struct fs_inode *ip, bool datasync, errseq_t *since)
 		pthread_mutex_unlock(&ip->lock);
 		if (dirty)
 			err = fs_inode_mark_dirty(ip);
-		if (!err && inode_needs_commit(ip, datasync)) {
-			err = meta_commit(fs->meta);	/* flushes the device too */
+		uint64_t txn = inode_fsync_txn(ip, datasync);
+
+		if (!err && txn > meta_durable_seq(fs->meta)) {
+			/* Waits for that transaction only: a commit already
+			 * writing it is not repeated.  Flushes the device too. */
+			err = meta_commit_seq(fs->meta, txn);
 			atomic_fetch_add(&fs->commits_by_fsync, 1);
 		} else if (!err) {
 			err = blkdev_issue_flush(fs->dev);

@@ -20,8 +20,8 @@
  *
  *	fs_inode.rwsem (writes, truncate, fallocate exclusive; reads shared)
  *	  -> folio lock -> cache_mapping.lock ... (cache/internal.h)
- *	  -> the metadata lock (meta_begin; taken under a folio lock by
- *	     ->writeback_range)
+ *	  -> the metadata lock (meta_begin for writing, taken under a folio
+ *	     lock by ->writeback_range; meta_begin_read shared, for lookups)
  *	    -> fs_inode.lock
  *	      -> fs.icache_lock (a leaf)
  *

@@ -161,7 +161,7 @@ static int inode_read(struct fs_inode *ip)
 	const char *why;
 	int err;
 
-	meta_begin(m);
+	meta_begin_read(m);
 	err = btree_lookup(m, &key, &ip->di, &len);
 	why = err ? NULL : dinode_problem(ip, len);
 	if (why) {
@@ -170,7 +170,7 @@ static int inode_read(struct fs_inode *ip)
 	}
 	if (!err && S_ISREG(ip->di.mode))
 		err = fs_extent_load(ip);
-	meta_end(m);
+	meta_end_read(m);
 	return err;
 }
 
@@ -780,7 +780,7 @@ static int orphan_batch(struct fs *fs, uint64_t *next, uint64_t *inos, unsigned 
 	int err = 0;
 
 	*nr = 0;
-	meta_begin(fs->meta);
+	meta_begin_read(fs->meta);
 	while (*nr < ORPHAN_BATCH) {
 		uint64_t val;
 		uint32_t len = sizeof(val);
@@ -794,7 +794,7 @@ static int orphan_batch(struct fs *fs, uint64_t *next, uint64_t *inos, unsigned 
 			break;
 		meta_key_next(&key);
 	}
-	meta_end(fs->meta);
+	meta_end_read(fs->meta);
 	return err == -ENOENT ? 0 : err;
 }
 

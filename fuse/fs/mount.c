@@ -204,9 +204,9 @@ int fs_statfs(struct fs *fs, struct statvfs *st)
 	/* Inodes are B+tree items: as many as there is room for. */
 	st->f_ffree = sp.avail_blocks;
 	st->f_favail = sp.avail_blocks;
-	meta_begin(fs->meta);
+	meta_begin_read(fs->meta);
 	st->f_files = sb->nr_inodes + sp.avail_blocks;
-	meta_end(fs->meta);
+	meta_end_read(fs->meta);
 	memcpy(&fsid, sb->uuid, sizeof(fsid));
 	st->f_fsid = fsid;
 	st->f_namemax = IOMAPFS_NAME_MAX;

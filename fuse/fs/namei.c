@@ -120,9 +120,9 @@ static int ns_find(struct fs *fs, uint64_t dir, const char *name, uint64_t *ino)
 {
 	int err;
 
-	meta_begin(fs->meta);
+	meta_begin_read(fs->meta);
 	err = fs_dir_find(fs, dir, name, ino, NULL);
-	meta_end(fs->meta);
+	meta_end_read(fs->meta);
 	return err;
 }
 
@@ -198,7 +198,7 @@ ssize_t fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size)
 		return -EINVAL;
 	}
 	len = di_get(ip, size);
-	meta_begin(fs->meta);
+	meta_begin_read(fs->meta);
 	for (uint64_t chunk = 0; done < len && done < size && !err; chunk++) {
 		char tmp[IOMAPFS_ITEM_MAX];
 		struct iomapfs_key key = meta_key(ino, IOMAPFS_ITEM_SYMLINK, chunk);
@@ -212,7 +212,7 @@ ssize_t fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size)
 			done += min_t(size_t, vlen, size - done);
 		}
 	}
-	meta_end(fs->meta);
+	meta_end_read(fs->meta);
 	fs_iput(ip);
 	if (err)
 		return err == -ENOENT ? -EIO : err;

@@ -329,7 +329,7 @@ ssize_t fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *value,
 		return ret;
 	xattr_bucket_init(&b, ino);
 	x = (const void *)b.val;
-	meta_begin(fs->meta);
+	meta_begin_read(fs->meta);
 	ret = fs_bucket_find(fs->meta, &b, name);
 	if (ret == -ENOENT)
 		ret = -ENODATA;
@@ -339,7 +339,7 @@ ssize_t fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *value,
 		ret = xattr_value_read(fs->meta, ino, &b, value);
 	if (!ret)
 		ret = x->value_len;
-	meta_end(fs->meta);
+	meta_end_read(fs->meta);
 	fs_iput(ip);
 	return ret;
 }
@@ -386,9 +386,9 @@ ssize_t fs_listxattr(struct fs *fs, uint64_t ino, char *list, size_t size)
 
 	if (ret)
 		return ret;
-	meta_begin(fs->meta);
+	meta_begin_read(fs->meta);
 	ret = xattr_list_locked(fs->meta, ino, list, size);
-	meta_end(fs->meta);
+	meta_end_read(fs->meta);
 	fs_iput(ip);
 	return ret;
 }

@@ -252,17 +252,18 @@ static int find_extent(struct meta *m, uint64_t goal, uint64_t min_len,
 	return 0;
 }
 
-/* Take [start, start+len): bitmap block(s) and busy[].  Under meta->lock. */
+/* Take [start, start+len), already busy in memory, in the bitmap block(s);
+ * on failure it is free in memory again.  Under meta->lock. */
 static int take_extent(struct meta *m, uint64_t start, uint64_t len)
 {
 	int err = bitmap_update(m, start, len, true);
 
-	if (err)
-		return err;
-	pthread_mutex_lock(&m->alloc.space_lock);
-	busy_update(&m->alloc, start, len, true);
-	pthread_mutex_unlock(&m->alloc.space_lock);
-	return 0;
+	if (err) {
+		pthread_mutex_lock(&m->alloc.space_lock);
+		busy_update(&m->alloc, start, len, false);
+		pthread_mutex_unlock(&m->alloc.space_lock);
+	}
+	return err;
 }
 
 /*
@@ -281,22 +282,17 @@ static int take_extent(struct meta *m, uint64_t start, uint64_t len)
  *     is why a section that grows the tree on a user's request checks
  *     meta_check_growth() first, leaving the reserve to writeback.
  */
-static uint64_t alloc_limit(struct meta_alloc *a, bool meta, bool from_reservation)
+static uint64_t alloc_limit_locked(struct meta_alloc *a, bool meta, bool from_reservation)
 {
-	uint64_t keep, limit;
+	uint64_t keep;
 
-	/* ->reserved changes under space_lock without the metadata lock
-	 * (alloc_reserve from a buffered write), so read it under it too. */
-	pthread_mutex_lock(&a->space_lock);
 	if (from_reservation)
 		keep = 0;
 	else if (meta)
 		keep = a->reserved;
 	else
 		keep = a->reserved + a->meta_reserve;
-	limit = a->nr_free > keep ? a->nr_free - keep : 0;
-	pthread_mutex_unlock(&a->space_lock);
-	return limit;
+	return a->nr_free > keep ? a->nr_free - keep : 0;
 }
 
 int meta_check_growth(struct meta *m, uint64_t nr_items, uint64_t nr_bytes)
@@ -344,13 +340,19 @@ static int __alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
 		return -EINVAL;
 	if (unlikely(a->fail_countdown) && (a->fail_countdown == 1 || !--a->fail_countdown))
 		return -EIO;	/* meta_alloc_fail_after(): stays at 1 */
-	limit = alloc_limit(a, meta, from_resv);
-	if (limit < min_len)
-		return -ENOSPC;
+	/* space_lock across the search and busy[]: ->reserved changes
+	 * without the metadata lock (alloc_reserve from a buffered write),
+	 * and a commit releases frees into busy[] without it. */
+	pthread_mutex_lock(&a->space_lock);
+	limit = alloc_limit_locked(a, meta, from_resv);
+	err = limit < min_len ? -ENOSPC : 0;
 	max_len = min_t(uint64_t, max_len, limit);
-	if (!goal)
-		goal = meta ? a->goal_meta : a->goal_data;
-	err = find_extent(m, goal, min_len, max_len, &r);
+	if (!err)
+		err = find_extent(m, goal ? goal : meta ? a->goal_meta : a->goal_data,
+				  min_len, max_len, &r);
+	if (!err)
+		busy_update(a, r.start, r.len, true);
+	pthread_mutex_unlock(&a->space_lock);
 	if (err)
 		return err;
 	err = take_extent(m, r.start, r.len);
@@ -439,6 +441,8 @@ int free_extent(struct meta *m, uint64_t start, uint64_t len)
 		return err;
 	for (uint64_t b = start; b < start + len; b++)
 		mbuf_forget(m, b);	/* a freed B+tree node is never written */
+	/* space_lock: a commit releases dfree[] without the metadata lock. */
+	pthread_mutex_lock(&a->space_lock);
 	if (a->nr_dfree == a->cap_dfree) {
 		a->cap_dfree = a->cap_dfree ? 2 * a->cap_dfree : 64;
 		a->dfree = krealloc(a->dfree, a->cap_dfree * sizeof(*a->dfree));
@@ -447,7 +451,6 @@ int free_extent(struct meta *m, uint64_t start, uint64_t len)
 	d->start = start;
 	d->len = len;
 	d->seq = atomic_load(&m->running_seq);
-	pthread_mutex_lock(&a->space_lock);
 	a->dfree_blocks += len;
 	pthread_mutex_unlock(&a->space_lock);
 	return 0;

@@ -23,7 +23,9 @@
  * alloc_extent(meta=true); a section checks up front that the tree can
  * grow by a full path, so a split never fails for lack of space.
  *
- * Everything here runs in a section (the metadata lock held).
+ * Everything here runs in a section (the metadata lock held); lookups and
+ * iteration also in a read section, where they share the nodes with other
+ * readers and change nothing but the buffer cache (buf.c).
  */
 #include "btree_internal.h"
 
@@ -105,9 +107,11 @@ static bool node_sane(struct mbuf *b, int level)
 		return h->nritems >= 1 && h->nritems <= PTRS_MAX;
 	if (h->free_end > IOMAPFS_BLOCK_SIZE || NODE_HDR + h->nritems * ITEM_SZ > h->free_end)
 		return false;
-	if (!b->checked && !leaf_values_sane(b))
+	/* Concurrent readers may both check: the same answer, so relaxed. */
+	if (!atomic_load_explicit(&b->checked, memory_order_relaxed) &&
+	    !leaf_values_sane(b))
 		return false;
-	b->checked = true;
+	atomic_store_explicit(&b->checked, true, memory_order_relaxed);
 	return true;
 }
 
@@ -429,7 +433,7 @@ static int btree_precheck(struct meta *m, bool modify)
 
 	if (atomic_load(&m->shutdown))
 		return -EIO;
-	if (WARN_ON_ONCE(!meta_lock_held(m)))
+	if (WARN_ON_ONCE(!(modify ? meta_lock_held(m) : meta_lock_held_any(m))))
 		return -EIO;
 	if (!modify)
 		return 0;

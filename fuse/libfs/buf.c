@@ -10,7 +10,18 @@
  * Also the small bio batch (struct meta_io) that the journal uses to write
  * many blocks at once and wait for them.
  *
- * Every function here runs with the metadata lock held, except mio_*.
+ * Concurrency: the cache's own lock (bc.lock, a leaf) protects the hash,
+ * the LRU, every buffer's refs and dirty flag; it is never held across
+ * I/O.  Buffer contents are the metadata lock's: read sections (shared)
+ * only read them, write sections (exclusive) change them, and a commit
+ * writes frozen copies, never the buffers.  Two readers missing the same
+ * block both read it, and the second to finish uses the first one's
+ * buffer: a block that is not cached cannot change under a reader, since
+ * every writer is excluded and a buffer being written home stays pinned
+ * (hence cached) until its write completes.
+ *
+ * mbuf_* run in a section (either kind) unless noted; mio_* anywhere in
+ * task context.
  */
 #include "meta_internal.h"
 
@@ -36,6 +47,7 @@ int mbuf_cache_init(struct meta *m, size_t limit_bytes)
 	size_t most;
 
 	INIT_LIST_HEAD(&bc->lru);
+	pthread_mutex_init(&bc->lock, NULL);
 	bc->limit = max_t(size_t, limit_bytes / IOMAPFS_BLOCK_SIZE, 64);
 	/*
 	 * About one slot per buffer the cache can hold, and never more than
@@ -76,11 +88,14 @@ void mbuf_cache_destroy(struct meta *m)
 		}
 	}
 	kfree(bc->hash);
+	if (bc->hash)
+		pthread_mutex_destroy(&bc->lock);
 	bc->hash = NULL;
 	bc->nr_cached = 0;
 	atomic_store(&m->st_buf_cached, 0);
 }
 
+/* Under bc.lock. */
 static struct mbuf *mbuf_find(struct meta_bufcache *bc, uint64_t blkno)
 {
 	struct mbuf *b = *hash_slot(bc, blkno);
@@ -90,6 +105,7 @@ static struct mbuf *mbuf_find(struct meta_bufcache *bc, uint64_t blkno)
 	return b;
 }
 
+/* Under bc.lock. */
 static void mbuf_unhash(struct meta_bufcache *bc, struct mbuf *b)
 {
 	struct mbuf **pp = hash_slot(bc, b->blkno);
@@ -102,7 +118,8 @@ static void mbuf_unhash(struct meta_bufcache *bc, struct mbuf *b)
 				  memory_order_relaxed);
 }
 
-/* Evict clean, unreferenced buffers, oldest first, down to the limit. */
+/* Evict clean, unreferenced buffers, oldest first, down to the limit.
+ * Under bc.lock. */
 static void mbuf_shrink(struct meta_bufcache *bc)
 {
 	struct mbuf *b, *n;
@@ -120,91 +137,135 @@ static void mbuf_shrink(struct meta_bufcache *bc)
 	}
 }
 
-static struct mbuf *mbuf_insert(struct meta *m, uint64_t blkno)
+/* A buffer for @blkno with one reference, not in the cache yet. */
+static struct mbuf *mbuf_alloc(uint64_t blkno)
 {
-	struct meta_bufcache *bc = &m->bc;
 	struct mbuf *b = kzalloc(sizeof(*b));
-	struct mbuf **slot;
 
-	mbuf_shrink(bc);
 	b->blkno = blkno;
 	b->data = meta_alloc_block();
 	b->refs = 1;
 	INIT_LIST_HEAD(&b->txn);
+	INIT_LIST_HEAD(&b->lru);
+	return b;
+}
+
+/* Put @b (from mbuf_alloc) in the cache.  Under bc.lock. */
+static void mbuf_hash(struct meta *m, struct mbuf *b)
+{
+	struct meta_bufcache *bc = &m->bc;
+	struct mbuf **slot = hash_slot(bc, b->blkno);
+
+	mbuf_shrink(bc);
 	list_add_tail(&b->lru, &bc->lru);
-	slot = hash_slot(bc, blkno);
 	b->hnext = *slot;
 	*slot = b;
 	bc->nr_cached++;
 	atomic_fetch_add_explicit(&m->st_buf_cached, 1, memory_order_relaxed);
-	return b;
 }
 
+/* Under bc.lock. */
 static void mbuf_touch(struct meta_bufcache *bc, struct mbuf *b)
 {
 	if (!b->dirty)
 		list_move_tail(&b->lru, &bc->lru);
 }
 
-struct mbuf *mbuf_read(struct meta *m, uint64_t blkno, uint32_t magic)
+/* Under bc.lock: a new reference to cached @b, checked against @magic. */
+static struct mbuf *mbuf_hit(struct meta *m, struct mbuf *b, uint32_t magic)
 {
-	struct mbuf *b = mbuf_find(&m->bc, blkno);
+	atomic_fetch_add_explicit(&m->st_buf_hits, 1, memory_order_relaxed);
+	/* A cached block of another kind (a corrupt pointer to a bitmap
+	 * block, say) must not be used as this kind. */
+	if (magic && ((struct iomapfs_blkhdr *)b->data)->magic != magic) {
+		iomapfs_err("metadata block %llu: bad magic", (unsigned long long)b->blkno);
+		return ERR_PTR(-EUCLEAN);
+	}
+	b->refs++;
+	mbuf_touch(&m->bc, b);
+	return b;
+}
+
+/* Read and verify block @blkno into a buffer of its own, outside bc.lock. */
+static struct mbuf *mbuf_load(struct meta *m, uint64_t blkno, uint32_t magic)
+{
+	struct mbuf *b = mbuf_alloc(blkno);
 	const char *why;
 	int err;
 
-	if (b) {
-		atomic_fetch_add_explicit(&m->st_buf_hits, 1, memory_order_relaxed);
-		/* A cached block of another kind (a corrupt pointer to a bitmap
-		 * block, say) must not be used as this kind. */
-		if (magic && ((struct iomapfs_blkhdr *)b->data)->magic != magic) {
-			iomapfs_err("metadata block %llu: bad magic",
-				(unsigned long long)blkno);
-			return ERR_PTR(-EUCLEAN);
-		}
-		b->refs++;
-		mbuf_touch(&m->bc, b);
-		return b;
+	atomic_fetch_add_explicit(&m->st_buf_misses, 1, memory_order_relaxed);
+	err = blk_rw_sync_class(m->dev, REQ_OP_READ, BIO_CLASS_META, b->data,
+				IOMAPFS_BLOCK_SIZE, blkno << IOMAPFS_BLOCK_SHIFT);
+	why = err || !magic ? NULL : meta_block_problem(m, b->data, magic, blkno);
+	if (why) {
+		iomapfs_err("metadata block %llu: %s", (unsigned long long)blkno, why);
+		err = -EUCLEAN;
 	}
+	if (err) {
+		mbuf_free(b);
+		return ERR_PTR(err);
+	}
+	return b;
+}
+
+struct mbuf *mbuf_read(struct meta *m, uint64_t blkno, uint32_t magic)
+{
+	struct meta_bufcache *bc = &m->bc;
+	struct mbuf *b, *nb;
+
+	pthread_mutex_lock(&bc->lock);
+	b = mbuf_find(bc, blkno);
+	if (b)
+		b = mbuf_hit(m, b, magic);
+	pthread_mutex_unlock(&bc->lock);
+	if (b)
+		return b;
 	if (blkno >= m->nr_blocks) {
 		iomapfs_err("metadata block %llu beyond the device (%llu blocks)",
 			(unsigned long long)blkno, (unsigned long long)m->nr_blocks);
 		return ERR_PTR(-EUCLEAN);
 	}
-	atomic_fetch_add_explicit(&m->st_buf_misses, 1, memory_order_relaxed);
-	b = mbuf_insert(m, blkno);
-	err = blk_rw_sync_class(m->dev, REQ_OP_READ, BIO_CLASS_META, b->data, IOMAPFS_BLOCK_SIZE,
-			  blkno << IOMAPFS_BLOCK_SHIFT);
-	if (err)
-		goto out_drop;
-	why = magic ? meta_block_problem(m, b->data, magic, blkno) : NULL;
-	if (why) {
-		iomapfs_err("metadata block %llu: %s",
-			(unsigned long long)blkno, why);
-		err = -EUCLEAN;
-		goto out_drop;
-	}
+	nb = mbuf_load(m, blkno, magic);
+	if (IS_ERR(nb))
+		return nb;
+	pthread_mutex_lock(&bc->lock);
+	b = mbuf_find(bc, blkno);	/* another reader loaded it meanwhile */
+	if (b)
+		b = mbuf_hit(m, b, magic);
+	else
+		mbuf_hash(m, nb);
+	pthread_mutex_unlock(&bc->lock);
+	if (!b)
+		return nb;
+	mbuf_free(nb);
 	return b;
-
-out_drop:
-	list_del_init(&b->lru);
-	mbuf_unhash(&m->bc, b);
-	mbuf_free(b);
-	return ERR_PTR(err);
 }
 
 struct mbuf *mbuf_new(struct meta *m, uint64_t blkno)
 {
-	struct mbuf *b = mbuf_find(&m->bc, blkno);
+	struct meta_bufcache *bc = &m->bc;
+	struct mbuf *b;
 
+	pthread_mutex_lock(&bc->lock);
+	b = mbuf_find(bc, blkno);
 	if (b) {
 		/* A stale clean copy of a block that was freed and reused. */
 		b->refs++;
-		b->checked = false;
-		mbuf_touch(&m->bc, b);
+		atomic_store_explicit(&b->checked, false, memory_order_relaxed);
+		mbuf_touch(bc, b);
 		memset(b->data, 0, IOMAPFS_BLOCK_SIZE);
-		return b;
+	} else {
+		b = mbuf_alloc(blkno);
+		mbuf_hash(m, b);
 	}
-	return mbuf_insert(m, blkno);
+	pthread_mutex_unlock(&bc->lock);
+	return b;
+}
+
+/* Under bc.lock: may @blkno be read ahead (in range, not cached)? */
+static bool mbuf_wants_readahead(struct meta *m, uint64_t blkno)
+{
+	return blkno < m->nr_blocks && !mbuf_find(&m->bc, blkno);
 }
 
 /*
@@ -212,6 +273,7 @@ struct mbuf *mbuf_new(struct meta *m, uint64_t blkno)
  * (consecutive blocks share a bio), so a walk over many siblings waits for
  * one round trip instead of one per block.  Blocks that fail to read or
  * verify are dropped quietly: the mbuf_read() that needs them reports it.
+ * The buffers join the cache only once read and verified.
  */
 void mbuf_readahead(struct meta *m, const uint64_t *blknos, size_t n, uint32_t magic)
 {
@@ -221,9 +283,11 @@ void mbuf_readahead(struct meta *m, const uint64_t *blknos, size_t n, uint32_t m
 	size_t nr = 0;
 	int err;
 
+	pthread_mutex_lock(&m->bc.lock);
 	for (size_t i = 0; i < n; i++)
-		if (blknos[i] < m->nr_blocks && !mbuf_find(&m->bc, blknos[i]))
-			bufs[nr++] = mbuf_insert(m, blknos[i]);
+		if (mbuf_wants_readahead(m, blknos[i]))
+			bufs[nr++] = mbuf_alloc(blknos[i]);
+	pthread_mutex_unlock(&m->bc.lock);
 	mio_init(&io, BIO_CLASS_META);
 	for (size_t i = 0, j; i < nr; i = j) {
 		for (j = i; j < nr && bufs[j]->blkno == bufs[i]->blkno + (j - i); j++)
@@ -231,42 +295,54 @@ void mbuf_readahead(struct meta *m, const uint64_t *blknos, size_t n, uint32_t m
 		mio_submit(&io, m->dev, REQ_OP_READ, bufs[i]->blkno, data, j - i);
 	}
 	err = mio_wait(&io);
+	pthread_mutex_lock(&m->bc.lock);
 	for (size_t i = 0; i < nr; i++) {
 		struct mbuf *b = bufs[i];
 
 		atomic_fetch_add_explicit(&m->st_buf_misses, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&m->st_buf_ra, 1, memory_order_relaxed);
 		b->refs--;
-		if (err || meta_block_problem(m, b->data, magic, b->blkno))
-			mbuf_forget(m, b->blkno);
+		if (err || meta_block_problem(m, b->data, magic, b->blkno) ||
+		    mbuf_find(&m->bc, b->blkno))
+			mbuf_free(b);
+		else
+			mbuf_hash(m, b);
 	}
+	pthread_mutex_unlock(&m->bc.lock);
 	kfree(data);
 	kfree(bufs);
 }
 
-void mbuf_get(struct mbuf *b)
+void mbuf_get(struct meta *m, struct mbuf *b)
 {
+	pthread_mutex_lock(&m->bc.lock);
 	b->refs++;
+	pthread_mutex_unlock(&m->bc.lock);
 }
 
 void mbuf_put(struct meta *m, struct mbuf *b)
 {
-	if (WARN_ON_ONCE(b->refs <= 0))
-		return;
-	b->refs--;
+	pthread_mutex_lock(&m->bc.lock);
+	if (!WARN_ON_ONCE(b->refs <= 0))
+		b->refs--;
+	pthread_mutex_unlock(&m->bc.lock);
 }
 
+/* In a write section. */
 void mbuf_mark_dirty(struct meta *m, struct mbuf *b)
 {
 	if (b->dirty)
 		return;
+	pthread_mutex_lock(&m->bc.lock);
 	b->dirty = true;
 	list_del_init(&b->lru);
+	pthread_mutex_unlock(&m->bc.lock);
 	list_add_tail(&b->txn, &m->txn_list);
 	m->txn_nr++;
 }
 
-void mbuf_mark_clean(struct meta *m, struct mbuf *b)
+/* Under bc.lock. */
+static void __mbuf_mark_clean(struct meta *m, struct mbuf *b)
 {
 	if (!b->dirty)
 		return;
@@ -276,33 +352,49 @@ void mbuf_mark_clean(struct meta *m, struct mbuf *b)
 	list_add_tail(&b->lru, &m->bc.lru);
 }
 
+/* In a write section (a commit closing the transaction, a shutdown). */
+void mbuf_mark_clean(struct meta *m, struct mbuf *b)
+{
+	pthread_mutex_lock(&m->bc.lock);
+	__mbuf_mark_clean(m, b);
+	pthread_mutex_unlock(&m->bc.lock);
+}
+
 void mbuf_forget(struct meta *m, uint64_t blkno)
 {
-	struct mbuf *b = mbuf_find(&m->bc, blkno);
+	struct mbuf *b;
 
+	pthread_mutex_lock(&m->bc.lock);
+	b = mbuf_find(&m->bc, blkno);
 	if (!b)
-		return;
-	mbuf_mark_clean(m, b);
+		goto out_unlock;
+	__mbuf_mark_clean(m, b);
 	if (b->refs) {
 		/* Still held by the caller's path: it goes when released. */
 		memset(b->data, 0, IOMAPFS_BLOCK_SIZE);
-		return;
+		goto out_unlock;
 	}
 	list_del_init(&b->lru);
 	mbuf_unhash(&m->bc, b);
 	mbuf_free(b);
+out_unlock:
+	pthread_mutex_unlock(&m->bc.lock);
 }
 
 void mbuf_drop_dirty(struct meta *m)
 {
 	struct mbuf *b, *n;
 
+	pthread_mutex_lock(&m->bc.lock);
 	list_for_each_entry_safe(b, n, &m->txn_list, txn) {
+		__mbuf_mark_clean(m, b);
 		if (b->refs)
-			mbuf_mark_clean(m, b);
-		else
-			mbuf_forget(m, b->blkno);
+			continue;
+		list_del_init(&b->lru);
+		mbuf_unhash(&m->bc, b);
+		mbuf_free(b);
 	}
+	pthread_mutex_unlock(&m->bc.lock);
 }
 
 /* ---- bio batches ---- */

@@ -77,33 +77,52 @@ static uint64_t realtime_ns(void)
 
 /* ---- the metadata lock ---- */
 
-/* The filesystem whose metadata lock this thread holds (a thread holds at
- * most one: sections never nest). */
-static _Thread_local struct meta *meta_locked_by_me;
+/* The filesystem whose metadata lock this thread holds, for writing or for
+ * reading (a thread holds at most one: sections never nest). */
+static _Thread_local struct meta *meta_locked_by_me, *meta_read_by_me;
 
 void meta_lock(struct meta *m)
 {
 	might_sleep();
-	pthread_mutex_lock(&m->lock);
+	down_write(&m->lock);
 	meta_locked_by_me = m;
 }
 
 void meta_unlock(struct meta *m)
 {
 	meta_locked_by_me = NULL;
-	pthread_mutex_unlock(&m->lock);
+	up_write(&m->lock);
 }
 
-/* Does the calling thread hold the metadata lock? */
 bool meta_lock_held(struct meta *m)
 {
 	return meta_locked_by_me == m;
+}
+
+bool meta_lock_held_any(struct meta *m)
+{
+	return meta_locked_by_me == m || meta_read_by_me == m;
 }
 
 void meta_begin(struct meta *m)
 {
 	meta_lock(m);
 	m->sect_start_nr = m->txn_nr;
+}
+
+void meta_begin_read(struct meta *m)
+{
+	might_sleep();
+	/* The lock prefers writers: a nested read would deadlock behind one. */
+	WARN_ON_ONCE(meta_lock_held_any(m));
+	down_read(&m->lock);
+	meta_read_by_me = m;
+}
+
+void meta_end_read(struct meta *m)
+{
+	meta_read_by_me = NULL;
+	up_read(&m->lock);
 }
 
 /*
@@ -128,20 +147,31 @@ void meta_txn_orders_data(struct meta *m)
 	m->txn_preflush = true;
 }
 
-static int __meta_commit(struct meta *m, unsigned flags);
+enum {
+	COMMIT_CHECKPOINT	= 1 << 0,	/* write the home blocks after the commit */
+	COMMIT_TORN		= 1 << 1,	/* test hook: leave out the commit block */
+	COMMIT_RELEASE		= 1 << 2,	/* checkpoint all if frees stay held */
+	COMMIT_KEEP_LOCK	= 1 << 3,	/* the caller keeps ->lock throughout */
+	COMMIT_CRASH		= 1 << 4,	/* test hook: shut down once written */
+};
+
+static int commit_held(struct meta *m, unsigned flags);
 
 void meta_end(struct meta *m)
 {
 	if (m->crash_countdown && --m->crash_countdown == 0) {
-		__meta_commit(m, 0);	/* the crash test hook: commit, then die */
-		atomic_store(&m->shutdown, true);
-	} else if ((m->txn_nr + 2 > m->j_cap / 2 ||
-		    (m->commit_each_section && m->txn_nr)) &&
-		   !atomic_load(&m->shutdown)) {
+		/* The crash test hook: commit this section, then die. */
+		commit_held(m, COMMIT_CRASH);
+		return;
+	}
+	if ((m->txn_nr + 2 > m->j_cap / 2 || (m->commit_each_section && m->txn_nr)) &&
+	    !atomic_load(&m->shutdown)) {
 		/* A large transaction commits now, before it outgrows the
 		 * journal; the commit=each_section debug mode commits every
-		 * section. */
-		meta_commit_locked(m);
+		 * section.  The commit closes the transaction before it drops
+		 * the lock, so no other section joins it. */
+		commit_held(m, COMMIT_CHECKPOINT);
+		return;
 	}
 	meta_unlock(m);
 }
@@ -230,8 +260,8 @@ static int write_blocks(struct meta *m, struct home_blk *h, size_t n)
 /*
  * A device flush.  Every home write that completed before it is durable
  * once it returns, so j_ckpt_seq catches up with the j_home_seq read
- * before it was issued.  With or without ->lock: meta_commit() flushes
- * without it when it has nothing to commit.
+ * before it was issued.  With or without commit_lock: meta_commit()
+ * flushes without it when it has nothing to commit.
  */
 static int journal_flush(struct meta *m)
 {
@@ -248,8 +278,8 @@ static int journal_flush(struct meta *m)
 /*
  * Wait for the home writes of the last checkpoint: they count as written
  * home from then on (j_home_seq), and their buffers may leave the cache.
- * Under ->lock, before anything that reads j_home_seq to decide, before a
- * flush meant to cover them, and before the next checkpoint.
+ * Under commit_lock, before anything that reads j_home_seq to decide,
+ * before a flush meant to cover them, and before the next checkpoint.
  */
 static int checkpoint_wait(struct meta *m)
 {
@@ -405,19 +435,24 @@ static bool window_holds(struct meta *m, uint64_t start, uint64_t len)
  */
 static bool journal_release_frees(struct meta *m)
 {
-	uint64_t limit = atomic_load(&m->durable_seq);
+	uint64_t durable = atomic_load(&m->durable_seq), limit = durable;
 	struct meta_alloc *a = &m->alloc;
 	bool held = false;
 
+	/* space_lock: sections append to dfree[] while a commit runs. */
+	pthread_mutex_lock(&a->space_lock);
 	for (size_t i = 0; i < a->nr_dfree; i++) {
 		const struct meta_dfree *d = &a->dfree[i];
 
 		if (d->seq <= limit && window_holds(m, d->start, d->len))
 			limit = d->seq - 1;
 	}
+	pthread_mutex_unlock(&a->space_lock);
 	meta_alloc_release(m, limit);
+	pthread_mutex_lock(&a->space_lock);
 	for (size_t i = 0; i < a->nr_dfree && !held; i++)
-		held = a->dfree[i].seq <= atomic_load(&m->durable_seq);
+		held = a->dfree[i].seq <= durable;
+	pthread_mutex_unlock(&a->space_lock);
 	return held;
 }
 
@@ -452,12 +487,12 @@ static bool window_all_home(struct meta *m)
 
 /*
  * Make every home write durable and empty the journal: flush, tail =
- * head, flush.  When a commit does not fit, at unmount, and when frees
- * are held.  Under ->lock.
+ * head, flush; @next_seq is the transaction the next commit writes at the
+ * head.  When a commit does not fit, at unmount, and when frees are held.
+ * Under commit_lock.
  */
-static int journal_checkpoint_all(struct meta *m)
+static int journal_checkpoint_all(struct meta *m, uint64_t next_seq)
 {
-	uint64_t seq = atomic_load(&m->running_seq);
 	int err = checkpoint_wait(m);
 
 	if (err)
@@ -465,11 +500,11 @@ static int journal_checkpoint_all(struct meta *m)
 	if (WARN_ON_ONCE(!window_all_home(m)))
 		return -EIO;
 	err = journal_flush(m);
-	if (!err && (m->j_tail_seq != seq || m->j_tail_pos != m->j_head))
-		err = write_jsb(m, seq, m->j_head);
+	if (!err && (m->j_tail_seq != next_seq || m->j_tail_pos != m->j_head))
+		err = write_jsb(m, next_seq, m->j_head);
 	if (err)
 		return err;
-	window_drop_before(m, seq);
+	window_drop_before(m, next_seq);
 	journal_release_frees(m);
 	return 0;
 }
@@ -482,9 +517,11 @@ int meta_journal_checkpoint_all(struct meta *m)
 		return -EIO;
 	if (m->readonly)
 		return 0;
-	meta_lock(m);
-	err = journal_checkpoint_all(m);
-	meta_unlock(m);
+	/* Every closed transaction was written under the same hold of
+	 * commit_lock, so the running one is the next to be written. */
+	pthread_mutex_lock(&m->commit_lock);
+	err = journal_checkpoint_all(m, atomic_load(&m->running_seq));
+	pthread_mutex_unlock(&m->commit_lock);
 	return err;
 }
 
@@ -497,32 +534,99 @@ void meta_journal_destroy(struct meta *m)
 	m->j_alloc = 0;
 }
 
-/* ---- commit ---- */
+/* ---- commit ----
+ *
+ * A commit has two halves, as jbd2's:
+ *
+ *   close (txn_close)	under ->lock held for writing, so every handle of
+ *			the transaction has ended: freeze its blocks (copy
+ *			them, jbd2's frozen buffers), pin its buffers, start
+ *			transaction seq + 1, drop ->lock
+ *   write (commit_io)	under commit_lock only: journal the frozen copies,
+ *			(pre-)flush, checkpoint them home, release frees
+ *
+ * New sections run during the write half and join seq + 1.  commit_lock
+ * also keeps a second close waiting until the previous write is done, so
+ * at most one transaction is in flight, and the journal state (j_*) is
+ * only touched with commit_lock held.
+ */
 
-/* The blocks of the running transaction, the superblock first. */
-static struct home_blk *txn_collect(struct meta *m, uint64_t seq, size_t *n)
+/*
+ * A transaction closed for commit: its blocks frozen, so sections of the
+ * next transaction may change the buffers while this one is written.
+ * h[0] is the superblock; room is left for its copy at block 1, which the
+ * checkpoint adds.
+ */
+struct jcommit {
+	uint64_t	seq;
+	struct home_blk	*h;
+	size_t		n;
+	void		*copies;	/* the images h[] points at */
+	struct mbuf	**pins;		/* their buffers, kept cached until home */
+	size_t		nr_pins;
+	bool		preflush;	/* meta_txn_orders_data() was called */
+};
+
+/* Copy @src as the next image of @c. */
+static void jc_freeze(struct jcommit *c, uint64_t blkno, const void *src)
 {
-	struct home_blk *h = kmalloc((m->txn_nr + 1) * sizeof(*h));
-	struct mbuf *b;
-	size_t i = 0;
+	void *copy = (char *)c->copies + c->n * IOMAPFS_BLOCK_SIZE;
 
-	m->sb.journal_seq = seq + 1;
+	memcpy(copy, src, IOMAPFS_BLOCK_SIZE);
+	c->h[c->n++] = (struct home_blk){ blkno, copy };
+}
+
+/*
+ * Close the running transaction into @c: stamp and freeze its blocks and
+ * the superblock, pin its buffers and mark them clean, and start
+ * transaction seq + 1.  Under ->lock (write) and commit_lock.
+ */
+static void txn_close(struct meta *m, struct jcommit *c)
+{
+	size_t cap = m->txn_nr + 2;
+	struct mbuf *b, *tmp;
+
+	c->seq = atomic_load(&m->running_seq);
+	c->h = kmalloc(cap * sizeof(*c->h));
+	c->pins = kmalloc(cap * sizeof(*c->pins));
+	c->copies = aligned_alloc(IOMAPFS_BLOCK_SIZE, cap * IOMAPFS_BLOCK_SIZE);
+	if (!c->copies) {
+		iomapfs_err("out of memory for a commit");
+		abort();
+	}
+	c->n = c->nr_pins = 0;
+	m->sb.journal_seq = c->seq + 1;
 	m->sb.free_blocks = meta_alloc_disk_free(m);
 	m->sb.write_time_ns = realtime_ns();
 	meta_super_to_block(&m->sb, m->sb_block);
-	h[i++] = (struct home_blk){ 0, m->sb_block };
-	list_for_each_entry(b, &m->txn_list, txn) {
+	jc_freeze(c, 0, m->sb_block);
+	list_for_each_entry_safe(b, tmp, &m->txn_list, txn) {
 		struct iomapfs_blkhdr *hdr = b->data;
 
 		/* Stamp: every metadata block says where it lives and who wrote it. */
 		hdr->blkno = b->blkno;
-		hdr->seq = seq;
+		hdr->seq = c->seq;
 		memcpy(hdr->uuid, m->sb.uuid, sizeof(hdr->uuid));
 		meta_block_set_crc(b->data);
-		h[i++] = (struct home_blk){ b->blkno, b->data };
+		jc_freeze(c, b->blkno, b->data);
+		mbuf_get(m, b);
+		c->pins[c->nr_pins++] = b;
+		mbuf_mark_clean(m, b);
 	}
-	*n = i;
-	return h;
+	c->preflush = m->txn_preflush;
+	m->txn_preflush = false;
+	m->sb_dirty = false;
+	m->sb_disk = m->sb;
+	atomic_store(&m->running_seq, c->seq + 1);
+}
+
+static void jc_free(struct meta *m, struct jcommit *c)
+{
+	for (size_t i = 0; i < c->nr_pins; i++)
+		mbuf_put(m, c->pins[i]);
+	kfree(c->pins);
+	free(c->copies);
+	kfree(c->h);
 }
 
 static void fill_desc(struct meta *m, void *blk, uint64_t pos, uint64_t seq,
@@ -562,7 +666,7 @@ static size_t txn_jblocks(size_t n)
  * made sure it fits (invariant 1).
  */
 static int journal_write(struct meta *m, uint64_t seq, const struct home_blk *h,
-			 size_t n, bool torn)
+			 size_t n, bool torn, bool preflush)
 {
 	size_t ndesc = DIV_ROUND_UP(n, IOMAPFS_JDESC_MAX), total = txn_jblocks(n);
 	void **blocks = kmalloc(total * sizeof(void *));
@@ -593,7 +697,7 @@ static int journal_write(struct meta *m, uint64_t seq, const struct home_blk *h,
 
 	/* jbd2's pre-flush: the data this transaction exposes is durable
 	 * before a commit block that could be. */
-	if (m->txn_preflush) {
+	if (preflush) {
 		err = journal_flush(m);
 		if (err)
 			goto out_free;
@@ -625,7 +729,6 @@ out_free:
 	window_drop_before(m, tail_seq);
 	window_add(m, seq, seq, m->j_head, total, h, n);
 	m->j_head = jpos_advance(m, m->j_head, total);
-	m->txn_preflush = false;
 	atomic_fetch_add(&m->st_jblocks, k);
 	return 0;
 }
@@ -634,41 +737,27 @@ out_free:
  * The home writes of a committed transaction, without a flush (the next
  * commit's flush covers them, and the jsb after that lets the tail pass)
  * and without waiting: fsync returns while they are in flight.  They are
- * written from copies, since the next section may change the buffers, and
- * the buffers stay referenced until checkpoint_wait(), so the cache cannot
- * drop one and read its home block before the write has landed.
+ * written from the frozen copies, since the next transaction may change
+ * the buffers, and the buffers stay pinned until checkpoint_wait(), so the
+ * cache cannot drop one and read its home block before the write has
+ * landed.  Takes over @c's copies and pins.
  */
-static void checkpoint(struct meta *m, uint64_t seq, struct home_blk *h, size_t n)
+static void checkpoint(struct meta *m, struct jcommit *c)
 {
-	struct meta_ckpt *c = &m->j_ckpt;
-	struct mbuf *b, *tmp;
+	struct meta_ckpt *k = &m->j_ckpt;
 
 	/* The copy at block 1 follows the primary. */
-	h[n++] = (struct home_blk){ 1, m->sb_block };
-	c->copies = aligned_alloc(IOMAPFS_BLOCK_SIZE, n * IOMAPFS_BLOCK_SIZE);
-	if (!c->copies) {
-		iomapfs_err("out of memory for a checkpoint");
-		abort();
-	}
-	for (size_t i = 0; i < n; i++) {
-		void *copy = (char *)c->copies + i * IOMAPFS_BLOCK_SIZE;
-
-		memcpy(copy, h[i].data, IOMAPFS_BLOCK_SIZE);
-		h[i].data = copy;
-	}
-	c->pins = kmalloc(max_t(size_t, m->txn_nr, 1) * sizeof(*c->pins));
+	c->h[c->n++] = (struct home_blk){ 1, c->h[0].data };
+	k->copies = c->copies;
+	k->pins = c->pins;
+	k->nr_pins = c->nr_pins;
+	c->copies = NULL;
+	c->pins = NULL;
 	c->nr_pins = 0;
-	list_for_each_entry_safe(b, tmp, &m->txn_list, txn) {
-		mbuf_get(b);
-		c->pins[c->nr_pins++] = b;
-		mbuf_mark_clean(m, b);
-	}
-	c->seq = seq;
-	c->busy = true;
-	mio_init(&c->io, BIO_CLASS_META);
-	submit_blocks(m, &c->io, h, n);
-	m->sb_dirty = false;
-	m->sb_disk = m->sb;
+	k->seq = c->seq;
+	k->busy = true;
+	mio_init(&k->io, BIO_CLASS_META);
+	submit_blocks(m, &k->io, c->h, c->n);
 	atomic_fetch_add(&m->st_checkpoints, 1);
 }
 
@@ -700,100 +789,130 @@ static int commit_refuse(struct meta *m, uint64_t seq, size_t n)
 	return -EIO;
 }
 
-enum {
-	COMMIT_CHECKPOINT	= 1 << 0,	/* write the home blocks after the commit */
-	COMMIT_TORN		= 1 << 1,	/* test hook: leave out the commit block */
-	COMMIT_RELEASE		= 1 << 2,	/* checkpoint all if frees stay held */
-};
-
-static int __meta_commit(struct meta *m, unsigned flags)
+/* Under commit_lock: journal, flush and checkpoint the closed @c. */
+static int commit_write(struct meta *m, struct jcommit *c, unsigned flags)
 {
-	uint64_t seq = atomic_load(&m->running_seq);
-	struct home_blk *h;
-	size_t n;
-	int err = 0;
+	int err = atomic_load(&m->shutdown) ? -EIO : checkpoint_wait(m);
 
-	if (atomic_load(&m->shutdown))
-		return -EIO;
-	if (m->readonly || (!m->txn_nr && !m->sb_dirty))
-		return 0;
-	err = checkpoint_wait(m);	/* the last commit's home writes */
-	if (err) {
-		meta_fail(m, err);
-		return err;
-	}
-	h = txn_collect(m, seq, &n);
-	h = krealloc(h, (n + 1) * sizeof(*h));	/* room for the sb copy */
-	if (txn_jblocks(n) > m->j_cap - journal_used(m) && window_all_home(m))
-		err = journal_checkpoint_all(m);	/* invariant 1 */
+	/* Invariant 1: make room by checkpointing everything. */
+	if (!err && txn_jblocks(c->n) > m->j_cap - journal_used(m) && window_all_home(m))
+		err = journal_checkpoint_all(m, c->seq);
 	if (err) {
 		/* nothing more */
-	} else if (txn_jblocks(n) > m->j_cap - journal_used(m)) {
-		err = commit_refuse(m, seq, n);
-	} else if (!(err = journal_write(m, seq, h, n, flags & COMMIT_TORN))) {
-		atomic_store(&m->durable_seq, seq);
-		atomic_store(&m->running_seq, seq + 1);
+	} else if (txn_jblocks(c->n) > m->j_cap - journal_used(m)) {
+		err = commit_refuse(m, c->seq, c->n);
+	} else if (!(err = journal_write(m, c->seq, c->h, c->n, flags & COMMIT_TORN,
+					 c->preflush))) {
+		atomic_store(&m->durable_seq, c->seq);
 		atomic_fetch_add(&m->st_commits, 1);
 		if ((flags & COMMIT_CHECKPOINT) && !atomic_load(&m->shutdown))
-			checkpoint(m, seq, h, n);
+			checkpoint(m, c);
 		if (journal_release_frees(m) && (flags & COMMIT_RELEASE))
-			err = journal_checkpoint_all(m);
+			err = journal_checkpoint_all(m, c->seq + 1);
 	}
-	kfree(h);
+	jc_free(m, c);
+	return err;
+}
+
+/*
+ * The write half, under commit_lock only: write the closed @c (@closed),
+ * or with nothing closed, release the frees earlier commits left held
+ * (COMMIT_RELEASE).  *flushed: whether the device was flushed.
+ */
+static int commit_io(struct meta *m, struct jcommit *c, bool closed, unsigned flags,
+		     bool *flushed)
+{
+	int err = 0;
+
+	*flushed = closed;
+	if (closed) {
+		err = commit_write(m, c, flags);
+	} else if ((flags & COMMIT_RELEASE) && !m->readonly && !atomic_load(&m->shutdown) &&
+		   journal_release_frees(m)) {
+		/* Another thread's commit may have left frees held (invariant 3). */
+		*flushed = true;
+		err = journal_checkpoint_all(m, atomic_load(&m->running_seq));
+	}
 	if (err && !atomic_load(&m->shutdown))
 		meta_fail(m, err);
-	return err ? err : atomic_load(&m->shutdown) ? -EIO : 0;
+	if (!err && atomic_load(&m->shutdown))
+		err = -EIO;
+	if (flags & COMMIT_CRASH)
+		atomic_store(&m->shutdown, true);
+	return err;
+}
+
+/*
+ * Holding ->lock for writing and commit_lock: close the running
+ * transaction if it changed anything, drop ->lock (unless
+ * COMMIT_KEEP_LOCK), write it, drop commit_lock.
+ */
+static int __commit(struct meta *m, unsigned flags, bool *flushed)
+{
+	bool closed = !atomic_load(&m->shutdown) && !m->readonly &&
+		      (m->txn_nr || m->sb_dirty);
+	struct jcommit c;
+	int err;
+
+	if (closed)
+		txn_close(m, &c);
+	if (!(flags & COMMIT_KEEP_LOCK))
+		meta_unlock(m);
+	err = commit_io(m, &c, closed, flags, flushed);
+	pthread_mutex_unlock(&m->commit_lock);
+	return err;
+}
+
+/* Holding ->lock for writing (the lock order allows waiting for
+ * commit_lock: its holder never waits for ->lock). */
+static int commit_held(struct meta *m, unsigned flags)
+{
+	pthread_mutex_lock(&m->commit_lock);
+	return __commit(m, flags, &(bool){ false });
+}
+
+/*
+ * Outside a section: ->lock for writing and commit_lock.  A commit in
+ * flight holds commit_lock for its I/O: wait for it without ->lock, so
+ * sections go on meanwhile.
+ */
+static void commit_lock_both(struct meta *m)
+{
+	for (;;) {
+		meta_lock(m);
+		if (!pthread_mutex_trylock(&m->commit_lock))
+			return;
+		meta_unlock(m);
+		pthread_mutex_lock(&m->commit_lock);
+		pthread_mutex_unlock(&m->commit_lock);
+	}
+}
+
+static int commit_unlocked(struct meta *m, unsigned flags, bool *flushed)
+{
+	*flushed = false;
+	if (atomic_load(&m->shutdown))
+		return -EIO;
+	commit_lock_both(m);
+	return __commit(m, flags, flushed);
 }
 
 int meta_commit_locked(struct meta *m)
 {
-	return __meta_commit(m, COMMIT_CHECKPOINT);
-}
-
-/* Under the metadata lock: commit if there is anything to commit;
- * *flushed says whether the device was flushed on the way. */
-static int __meta_commit_if_dirty(struct meta *m, unsigned flags, bool *flushed)
-{
-	int err;
-
-	*flushed = m->txn_nr || m->sb_dirty;
-	err = __meta_commit(m, flags);
-	/* Another thread's commit may have left frees held (invariant 3). */
-	if (!err && !*flushed && (flags & COMMIT_RELEASE) && !m->readonly &&
-	    journal_release_frees(m)) {
-		*flushed = true;
-		err = journal_checkpoint_all(m);
-		if (err && !atomic_load(&m->shutdown))
-			meta_fail(m, err);
-	}
-	return err;
-}
-
-static int meta_commit_if_dirty(struct meta *m, unsigned flags, bool *flushed)
-{
-	int err;
-
-	if (atomic_load(&m->shutdown))
-		return -EIO;
-	meta_lock(m);
-	err = __meta_commit_if_dirty(m, flags, flushed);
-	meta_unlock(m);
-	return err;
+	return commit_held(m, COMMIT_CHECKPOINT | COMMIT_KEEP_LOCK);
 }
 
 int meta_commit_release_locked(struct meta *m)
 {
-	bool flushed;
-
 	if (atomic_load(&m->shutdown))
 		return -EIO;
-	return __meta_commit_if_dirty(m, COMMIT_CHECKPOINT | COMMIT_RELEASE, &flushed);
+	return commit_held(m, COMMIT_CHECKPOINT | COMMIT_RELEASE | COMMIT_KEEP_LOCK);
 }
 
 int meta_commit(struct meta *m)
 {
 	bool flushed;
-	int err = meta_commit_if_dirty(m, COMMIT_CHECKPOINT | COMMIT_RELEASE, &flushed);
+	int err = commit_unlocked(m, COMMIT_CHECKPOINT | COMMIT_RELEASE, &flushed);
 
 	/* fsync relies on a device flush even when another thread's commit
 	 * already made the metadata durable, for the data it just wrote. */
@@ -802,14 +921,35 @@ int meta_commit(struct meta *m)
 	return err;
 }
 
+int meta_commit_seq(struct meta *m, uint64_t seq)
+{
+	bool flushed = false;
+	int err = 0;
+
+	if (atomic_load(&m->shutdown))
+		return -EIO;
+	if (atomic_load(&m->durable_seq) < seq) {
+		/* Waits for the commit in flight, which may be @seq's. */
+		commit_lock_both(m);
+		if (atomic_load(&m->durable_seq) >= seq) {
+			meta_unlock(m);
+			pthread_mutex_unlock(&m->commit_lock);
+		} else {
+			err = __commit(m, COMMIT_CHECKPOINT | COMMIT_RELEASE, &flushed);
+		}
+	}
+	/* The caller's data may postdate the flush that made @seq durable. */
+	if (!err && !flushed && !m->readonly)
+		err = journal_flush(m);
+	return err;
+}
+
 int meta_commit_no_checkpoint(struct meta *m, bool torn)
 {
-	int err;
+	bool flushed;
+	int err = commit_unlocked(m, (torn ? COMMIT_TORN : 0) | COMMIT_CRASH, &flushed);
 
-	meta_lock(m);
-	err = __meta_commit(m, torn ? COMMIT_TORN : 0);
 	atomic_store(&m->shutdown, true);
-	meta_unlock(m);
 	return err;
 }
 
@@ -829,7 +969,7 @@ static void *log_thread(void *arg)
 			break;
 		pthread_mutex_unlock(&m->log_lock);
 		if (!atomic_load(&m->shutdown))
-			meta_commit_if_dirty(m, COMMIT_CHECKPOINT, &(bool){ false });
+			commit_unlocked(m, COMMIT_CHECKPOINT, &(bool){ false });
 		pthread_mutex_lock(&m->log_lock);
 	}
 	pthread_mutex_unlock(&m->log_lock);

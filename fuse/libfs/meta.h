@@ -4,14 +4,22 @@
  * B+tree of items and the free-space allocator.  Used by the filesystem
  * objects (inode.c, dir.c, xattr.c, extent.c), mkfs and fsck.
  *
- * Concurrency: one metadata lock per filesystem, taken by meta_begin() and
- * dropped by meta_end().  Every B+tree, allocator and superblock change
- * happens between the two, in the running transaction; a transaction only
- * commits between sections, so a section is atomic on disk.  A section
- * must check its preconditions (ENOENT, EEXIST, ENOSPC, ...) before it
- * changes anything: there is no rollback.  Metadata blocks needed by
- * B+tree splits come from a reserve that data allocations cannot touch, so
- * a section that passed its checks does not fail halfway for lack of space.
+ * Concurrency: one metadata lock per filesystem, a reader/writer lock.
+ * A write section, meta_begin() to meta_end(), holds it exclusively: every
+ * B+tree, allocator and superblock change happens in one, in the running
+ * transaction; a transaction only closes between sections, so a section
+ * is atomic on disk.  A section must check its preconditions (ENOENT,
+ * EEXIST, ENOSPC, ...) before it changes anything: there is no rollback.
+ * Metadata blocks needed by B+tree splits come from a reserve that data
+ * allocations cannot touch, so a section that passed its checks does not
+ * fail halfway for lack of space.  A read section, meta_begin_read() to
+ * meta_end_read(), shares the lock with other readers and may only look
+ * up and iterate the B+tree (lookup, readdir, getxattr, readlink, loading
+ * an inode).
+ *
+ * A commit holds the lock for writing only to close the running
+ * transaction (copy its blocks); it writes the journal, flushes and
+ * checkpoints after dropping it, while new sections fill the next one.
  *
  * Never wait for data I/O while holding the metadata lock.  Journal and
  * metadata I/O complete in the reaper without locks, so waiting for them
@@ -19,7 +27,8 @@
  *
  * Lock order (docs/design.md, "Lock order"): inode rwsem -> folio lock
  * -> metadata lock -> inode lock -> inode-hash lock; inside this engine
- * the metadata lock -> alloc.space_lock.  The cache's mapping lock is
+ * the metadata lock -> the journal's commit lock -> alloc.space_lock ->
+ * the buffer cache's lock (meta_internal.h).  The cache's mapping lock is
  * never held when a section starts.
  */
 #ifndef IOMAPFS_META_H
@@ -110,8 +119,12 @@ bool meta_journal_was_salvaged(struct meta *m);
  * refused and the filesystem shuts down (a message says so).
  * Sections do not nest.
  */
-void meta_begin(struct meta *m);	/* takes the metadata lock */
+void meta_begin(struct meta *m);	/* takes the metadata lock for writing */
 void meta_end(struct meta *m);		/* drops it; may commit if the txn is large */
+/* A read section: the metadata lock shared, for btree_lookup() and
+ * btree_next() only.  Read sections do not nest either. */
+void meta_begin_read(struct meta *m);
+void meta_end_read(struct meta *m);
 /* Most blocks one step of a chained operation may dirty (a few bitmap
  * blocks, a B+tree path with its siblings, the inode's leaf). */
 #define META_SECTION_STEP_MAX	16
@@ -143,6 +156,14 @@ void meta_txn_orders_data(struct meta *m);
  * (every later call -EIO).
  */
 int meta_commit(struct meta *m);
+/*
+ * fsync: make transaction @seq (a meta_running_seq() value read in or
+ * after the section that changed the inode) durable.  Nothing to do
+ * when it is already; when it is being committed, wait for that commit
+ * (no new one); when it is still running, commit it.  Either way the
+ * device is flushed after the call (the caller's data).  0 or -errno.
+ */
+int meta_commit_seq(struct meta *m, uint64_t seq);
 /* Sequence number of the running transaction / of the last durable one:
  * fsync commits only if its inode was changed in a txn not yet durable. */
 uint64_t meta_running_seq(struct meta *m);
@@ -180,7 +201,7 @@ void meta_alloc_fail_after(struct meta *m, unsigned n);
 void meta_shutdown(struct meta *m);
 bool meta_is_shutdown(struct meta *m);
 
-/* ---- the B+tree (inside a section) ---- */
+/* ---- the B+tree (inside a section; lookups in a read section too) ---- */
 
 struct iomapfs_key;
 static inline struct iomapfs_key meta_key(uint64_t objectid, uint8_t type,

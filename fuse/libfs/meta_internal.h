@@ -11,6 +11,7 @@
 #include "meta.h"
 
 #include <iomapfs/defaults.h>
+#include <iomapfs/rwsem.h>
 
 #include <pthread.h>
 #include <string.h>
@@ -21,12 +22,15 @@
 #define META_JOURNAL_MAX	65536	/* blocks: replay reads the journal into memory */
 
 /*
- * A cached metadata block.  Every field is protected by the metadata lock
- * (meta->lock): only a section, a commit or mount/unmount touch buffers.
+ * A cached metadata block.  hnext, lru, refs and dirty are under the
+ * cache's lock (bc.lock); txn under the metadata lock held for writing;
+ * the contents are read in any section and changed only in a write
+ * section (buf.c says why that is enough).
  *
  * States:  clean, on the LRU (refs may be > 0 while a B+tree walk holds it)
- *          dirty: on meta->txn_list, off the LRU, pinned until the commit
- *          that journals it has also checkpointed it (journal.c)
+ *          dirty: on meta->txn_list, off the LRU
+ *          closed: clean again once a commit froze a copy of it, pinned
+ *          (a reference) until that copy was written home (journal.c)
  */
 struct mbuf {
 	uint64_t		blkno;
@@ -36,10 +40,11 @@ struct mbuf {
 	struct list_head	txn;		/* dirty buffers of the running txn */
 	int			refs;
 	bool			dirty;
-	bool			checked;	/* btree.c validated the contents */
+	atomic_bool		checked;	/* btree.c validated the contents */
 };
 
 struct meta_bufcache {
+	pthread_mutex_t		lock;		/* a leaf: see struct mbuf */
 	struct mbuf		**hash;
 	size_t			hash_size;	/* power of two */
 	struct list_head	lru;
@@ -59,8 +64,10 @@ struct meta_dfree {
  * yet durable, so busy is what the allocator may not hand out.  The
  * on-disk bitmap blocks (journaled buffers) stay the truth.
  *
- * Lock order: meta->lock -> space_lock.  space_lock protects the counters
- * that alloc_reserve()/meta_get_space() read without a section.
+ * Lock order: meta->lock -> space_lock.  space_lock protects busy[],
+ * group_free[], the counters and dfree[]: alloc_reserve()/meta_get_space()
+ * use them without a section, and a commit releases frees into busy[]
+ * holding only the journal's commit_lock.
  */
 struct meta_alloc {
 	uint64_t		*busy;
@@ -73,7 +80,7 @@ struct meta_alloc {
 	uint64_t		nr_free;	/* zero bits in busy */
 	uint64_t		reserved;	/* delayed-allocation reservations */
 	uint64_t		meta_reserve;
-	struct meta_dfree	*dfree;		/* under meta->lock */
+	struct meta_dfree	*dfree;		/* appended in sections, released by commits */
 	size_t			nr_dfree, cap_dfree;
 	uint64_t		dfree_blocks;	/* their total length, under space_lock */
 	unsigned		fail_countdown;	/* meta_alloc_fail_after(); meta->lock */
@@ -114,12 +121,22 @@ struct meta_ckpt {
 /*
  * One mounted filesystem.
  *
- * Lock order: meta->lock (the metadata lock, meta_begin) -> alloc.space_lock;
- * log_lock is only held to sleep and is never held with the others.
+ * Lock order (docs/design.md, "Lock order"):
+ *
+ *	lock (the metadata rwsem: meta_begin writes, meta_begin_read reads)
+ *	  -> commit_lock (the journal's I/O side; its holder never waits for
+ *	     ->lock, so a write section may wait for it)
+ *	    -> alloc.space_lock -> bc.lock (leaves; bc.lock never held across I/O)
+ *
+ * A commit outside a section takes ->lock for writing and then only tries
+ * commit_lock; if a commit is in flight it drops ->lock and waits for
+ * commit_lock alone (journal.c: commit_lock_both).  log_lock is only held
+ * to sleep and is never held with the others.
  */
 struct meta {
 	struct blk_dev		*dev;
-	pthread_mutex_t		lock;
+	struct rwsem		lock;
+	pthread_mutex_t		commit_lock;
 	struct iomapfs_super	sb;		/* in-memory copy; written at commit */
 	struct iomapfs_super	sb_disk;	/* as of the last checkpoint */
 	void			*sb_block;	/* aligned: the sb image of a commit */
@@ -131,7 +148,8 @@ struct meta {
 	size_t			txn_nr;
 	bool			sb_dirty;
 
-	/* Journal (journal.c), under ->lock. */
+	/* Journal (journal.c), under commit_lock; before the log thread
+	 * starts and at unmount, single-threaded. */
 	uint64_t		j_cap;		/* usable blocks: journal_blocks - 1 */
 	uint64_t		j_head;		/* next free position, relative to journal_start */
 	uint64_t		j_tail_seq;	/* the tail in the durable jsb */
@@ -141,7 +159,7 @@ struct meta {
 	bool			j_salvaged;	/* mount ignored a corrupt jsb */
 	/* Transactions <= j_home_seq were written home; <= j_ckpt_seq also had
 	 * a device flush complete after that (meta_commit's empty flush runs
-	 * without ->lock, hence atomics). */
+	 * without commit_lock, hence atomics). */
 	atomic_uint_fast64_t	j_home_seq;
 	atomic_uint_fast64_t	j_ckpt_seq;
 	struct meta_ckpt	j_ckpt;
@@ -149,6 +167,7 @@ struct meta {
 	atomic_uint_fast64_t	durable_seq;
 	atomic_bool		shutdown;
 	void			*j_scratch;	/* aligned scratch block */
+	/* The running transaction, under ->lock held for writing: */
 	unsigned		crash_countdown;	/* meta_crash_after_sections() */
 	size_t			sect_start_nr;	/* txn_nr when the running section began */
 	bool			txn_preflush;	/* meta_txn_orders_data() in the running txn */
@@ -164,7 +183,7 @@ struct meta {
 	pthread_mutex_t		log_lock;
 	pthread_cond_t		log_cond;
 
-	/* Counters: updated under ->lock, read with relaxed atomics. */
+	/* Counters: atomics, read relaxed. */
 	atomic_uint_fast64_t	st_commits, st_jblocks, st_checkpoints, st_replayed;
 	atomic_uint_fast64_t	st_preflushes, st_oversize;
 	atomic_uint_fast64_t	st_buf_hits, st_buf_misses, st_buf_cached, st_buf_ra;
@@ -187,7 +206,7 @@ void mbuf_cache_destroy(struct meta *m);
 struct mbuf *mbuf_read(struct meta *m, uint64_t blkno, uint32_t magic);
 /* A buffer for a freshly allocated block: zeroed, not read. */
 struct mbuf *mbuf_new(struct meta *m, uint64_t blkno);
-void mbuf_get(struct mbuf *b);
+void mbuf_get(struct meta *m, struct mbuf *b);
 void mbuf_put(struct meta *m, struct mbuf *b);
 /* Add @b to the running transaction (call after or before changing it,
  * in the same section). */
@@ -215,9 +234,14 @@ void mio_submit(struct meta_io *io, struct blk_dev *dev, enum req_op op,
 int mio_wait(struct meta_io *io);
 
 /* ---- journal.c ---- */
+/* The metadata lock for writing (meta_begin without the section's start). */
 void meta_lock(struct meta *m);
 void meta_unlock(struct meta *m);
+/* Does the calling thread hold the metadata lock for writing / either way? */
 bool meta_lock_held(struct meta *m);
+bool meta_lock_held_any(struct meta *m);
+/* meta_commit() for a holder of the metadata lock (for writing), which it
+ * keeps throughout: new sections wait for the whole commit. */
 int meta_commit_locked(struct meta *m);
 /* meta_commit() for a holder of the metadata lock, in a section that has
  * changed nothing yet: afterwards the frees of every committed transaction

@@ -157,7 +157,8 @@ static struct meta *meta_alloc(struct blk_dev *dev, const struct iomapfs_super *
 	struct meta *m = kzalloc(sizeof(*m));
 
 	m->dev = dev;
-	pthread_mutex_init(&m->lock, NULL);
+	rwsem_init_writer_first(&m->lock);
+	pthread_mutex_init(&m->commit_lock, NULL);
 	m->sb = *sb;
 	m->sb_disk = *sb;
 	m->readonly = readonly;
@@ -182,7 +183,8 @@ static void meta_free(struct meta *m)
 	meta_alloc_destroy(m);
 	free(m->sb_block);
 	free(m->j_scratch);
-	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->commit_lock);
+	rwsem_destroy(&m->lock);
 	kfree(m);
 }
 

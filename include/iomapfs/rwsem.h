@@ -33,6 +33,13 @@ struct rwsem {
 };
 
 void rwsem_init(struct rwsem *s);
+/*
+ * A lock whose waiting writer holds back new readers (glibc's
+ * PREFER_WRITER_NONRECURSIVE kind), so a stream of short readers cannot
+ * starve it.  Its readers must not take the read side again while they
+ * hold it: with a writer waiting, that deadlocks.
+ */
+void rwsem_init_writer_first(struct rwsem *s);
 /* The lock must be free (debug builds check it). */
 void rwsem_destroy(struct rwsem *s);
 void down_read(struct rwsem *s);

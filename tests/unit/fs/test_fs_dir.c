@@ -721,6 +721,136 @@ START_TEST(concurrent_creates_in_an_unheld_directory_lose_no_update)
 }
 END_TEST
 
+/* ---- read sections beside writers ---- */
+
+#define STABLE_FILES	20
+
+struct churn {
+	uint64_t	dir, other;	/* churned directories */
+	uint64_t	stable_ino;	/* linked into @dir and @other as it goes */
+	unsigned	id;
+	atomic_bool	*stop;
+	int		bad;
+	unsigned	passes;		/* reader: full checks made */
+};
+
+/* Creates, hard links and unlinks in the shared directory and in one of
+ * its own, until the readers are done. */
+static void *churn_writer(void *arg)
+{
+	struct churn *c = arg;
+	char name[32];
+
+	for (unsigned i = 0; !atomic_load(c->stop); i++) {
+		struct fs_create_args ca = { .mode = S_IFREG | 0644 };
+		struct fs_inode *ip;
+		uint64_t d = i % 2 ? c->dir : c->other;
+		int err;
+
+		snprintf(name, sizeof(name), "w%u-%u", c->id, i % 50);
+		err = fs_create(t.fs, d, name, &ca, &ip);
+		if (!err)
+			fs_iput(ip);
+		else if (err != -EEXIST)
+			c->bad = err;
+		snprintf(name, sizeof(name), "l%u-%u", c->id, i % 30);
+		err = fs_link(t.fs, c->stable_ino, d, name, &ip);
+		if (!err)
+			fs_iput(ip);
+		else if (err != -EEXIST)
+			c->bad = err;
+		snprintf(name, sizeof(name), "w%u-%u", c->id, (i + 25) % 50);
+		err = fs_unlink(t.fs, d, name);
+		if (err && err != -ENOENT)
+			c->bad = err;
+		snprintf(name, sizeof(name), "l%u-%u", c->id, (i + 15) % 30);
+		err = fs_unlink(t.fs, d, name);
+		if (err && err != -ENOENT)
+			c->bad = err;
+	}
+	return NULL;
+}
+
+static int count_stable(void *ctx, const char *name, uint64_t ino, unsigned dtype,
+			uint64_t cookie)
+{
+	unsigned *n = ctx;
+
+	(void)ino, (void)dtype, (void)cookie;
+	*n += !strncmp(name, "stable", 6);
+	return 0;
+}
+
+/* Lookups, readdir and getxattr of files nobody changes, all the time
+ * while writers change the same directory. */
+static void *churn_reader(void *arg)
+{
+	struct churn *c = arg;
+	char name[32], val[16];
+
+	for (unsigned pass = 0; pass < 60; pass++) {
+		unsigned seen = 0;
+		uint64_t ino;
+
+		for (unsigned i = 0; i < STABLE_FILES; i++) {
+			snprintf(name, sizeof(name), "stable%u", i);
+			if (tfs_lookup(t.fs, c->dir, name, &ino))
+				c->bad = -ENOENT;
+			else if (fs_getxattr(t.fs, ino, "user.k", val, sizeof(val)) != 1 ||
+				 val[0] != 'a' + (char)i)
+				c->bad = -EBADE;
+		}
+		if (fs_readdir(t.fs, c->dir, 0, count_stable, &seen) || seen != STABLE_FILES)
+			c->bad = -EBADE;
+		c->passes++;
+	}
+	return NULL;
+}
+
+/*
+ * Lookups, readdir and getxattr now run in read sections beside write
+ * sections and commits: they must see every name and value that nobody
+ * changes, whatever the writers do next to them (and TSan must find no
+ * race in the buffer cache they share).
+ */
+START_TEST(lookups_and_readdir_beside_creates_links_and_unlinks)
+{
+	uint64_t d = tfs_create(t.fs, ROOT, "d", S_IFDIR | 0755, NULL);
+	uint64_t e[2] = { tfs_create(t.fs, ROOT, "e0", S_IFDIR | 0755, NULL),
+			  tfs_create(t.fs, ROOT, "e1", S_IFDIR | 0755, NULL) };
+	uint64_t target = tfs_create(t.fs, ROOT, "target", S_IFREG | 0644, NULL);
+	atomic_bool stop = false;
+	struct churn c[4];
+	pthread_t th[4];
+	char name[32];
+
+	for (unsigned i = 0; i < STABLE_FILES; i++) {
+		char v = 'a' + (char)i;
+
+		snprintf(name, sizeof(name), "stable%u", i);
+		uint64_t ino = tfs_create(t.fs, d, name, S_IFREG | 0644, NULL);
+
+		ck_assert_int_eq(fs_setxattr(t.fs, ino, "user.k", &v, 1, 0), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		c[i] = (struct churn){ .dir = d, .other = e[i % 2], .stable_ino = target,
+				       .id = i, .stop = &stop };
+		ck_assert_int_eq(pthread_create(&th[i], NULL,
+						i < 2 ? churn_writer : churn_reader, &c[i]), 0);
+	}
+	for (int i = 2; i < 4; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	atomic_store(&stop, true);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_msg(!c[i].bad, "thread %d saw %d", i, c[i].bad);
+	ck_assert_uint_eq(c[2].passes + c[3].passes, 120);
+	tfs_unmount(&t);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_OK);
+}
+END_TEST
+
 static Suite *dir_suite(void)
 {
 	Suite *s = suite_create("fs_dir");
@@ -755,6 +885,7 @@ static Suite *dir_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, concurrent_creates_renames_and_unlinks_leave_a_consistent_tree);
 	tcase_add_test(tc, concurrent_creates_in_an_unheld_directory_lose_no_update);
+	tcase_add_test(tc, lookups_and_readdir_beside_creates_links_and_unlinks);
 	suite_add_tcase(s, tc);
 	return s;
 }

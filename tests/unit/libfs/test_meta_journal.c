@@ -1059,6 +1059,359 @@ START_TEST(concurrent_sections_commits_and_log_thread_keep_the_tree_valid)
 }
 END_TEST
 
+/* ---- commits outside the metadata lock ---- */
+
+/*
+ * A device whose next flush, once armed, is held in its submitter (the
+ * committing thread) until the test releases it: a commit stalled between
+ * its journal write and its durability.
+ */
+struct stall {
+	pthread_mutex_t	lock;
+	pthread_cond_t	cond;
+	bool		armed, held, released;
+	atomic_uint	order;		/* ticket: who finished first */
+	unsigned	released_at;	/* ticket taken when the flush went on */
+};
+
+static void stall_submit(struct blk_dev *dev, struct bio *bio)
+{
+	struct stall *st = blk_dev_ops_private(dev);
+
+	if (bio->bi_op == REQ_OP_FLUSH) {
+		pthread_mutex_lock(&st->lock);
+		if (st->armed) {
+			st->armed = false;
+			st->held = true;
+			pthread_cond_broadcast(&st->cond);
+			while (!st->released)
+				pthread_cond_wait(&st->cond, &st->lock);
+		}
+		pthread_mutex_unlock(&st->lock);
+	}
+	blk_dev_default_submit(dev, bio);
+}
+
+static const struct blk_dev_ops stall_ops = { .submit = stall_submit };
+
+static void stall_init(struct fx *f, struct stall *st)
+{
+	*st = (struct stall){ .armed = false };
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->cond, NULL);
+	blk_dev_set_ops(f->dev, &stall_ops, st);
+}
+
+static void stall_arm(struct stall *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->armed = true;
+	st->held = st->released = false;
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void stall_wait_held(struct stall *st)
+{
+	pthread_mutex_lock(&st->lock);
+	while (!st->held)
+		pthread_cond_wait(&st->cond, &st->lock);
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void stall_release(struct stall *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->released_at = atomic_fetch_add(&st->order, 1);
+	st->released = true;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void stall_fini(struct fx *f, struct stall *st)
+{
+	blk_dev_set_ops(f->dev, NULL, NULL);
+	pthread_cond_destroy(&st->cond);
+	pthread_mutex_destroy(&st->lock);
+}
+
+struct committer {
+	struct meta	*m;
+	uint64_t	seq;	/* 0: meta_commit(), else meta_commit_seq(seq) */
+	int		err;
+	uint64_t	durable_after;
+	pthread_t	tid;
+};
+
+static void *committer_thread(void *arg)
+{
+	struct committer *c = arg;
+
+	c->err = c->seq ? meta_commit_seq(c->m, c->seq) : meta_commit(c->m);
+	c->durable_after = meta_durable_seq(c->m);
+	return NULL;
+}
+
+/* The handles a test runs while a commit is stalled. */
+struct handle_thread {
+	struct meta	*m;
+	struct stall	*st;
+	uint64_t	obj;
+	uint64_t	read_back;	/* a value read in a read section */
+	uint64_t	seq;		/* the transaction its section joined */
+	unsigned	done_at;	/* ticket taken when it finished */
+	pthread_t	tid;
+};
+
+static void *handle_thread(void *arg)
+{
+	struct handle_thread *h = arg;
+	struct iomapfs_key k = meta_key(h->obj, IOMAPFS_ITEM_EXTENT, 0);
+	uint32_t len = sizeof(h->read_back);
+
+	meta_begin(h->m);
+	put_u64(h->m, h->obj + 1, 0, 4242);
+	h->seq = meta_running_seq(h->m);
+	meta_end(h->m);
+	meta_begin_read(h->m);
+	ck_assert_int_eq(btree_lookup(h->m, &k, &h->read_back, &len), 0);
+	meta_end_read(h->m);
+	h->done_at = atomic_fetch_add(&h->st->order, 1);
+	return NULL;
+}
+
+/* Join @tid, or fail the test if it is still blocked after a minute (a
+ * deadlock guard, not a timing assertion: the thread needs microseconds). */
+static bool join_or_stuck(pthread_t tid)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 60;
+	return pthread_timedjoin_np(tid, NULL, &ts) == 0;
+}
+
+/*
+ * Regression: a commit used to hold the metadata lock across its journal
+ * write and device flush, so every section and lookup waited for the
+ * device.  Now a section and a read section started while the commit's
+ * flush is held complete before the flush is released, and join the next
+ * transaction.
+ */
+START_TEST(commit_in_flight_does_not_block_new_sections)
+{
+	struct fx f = { 0 };
+	struct committer c = { 0 };
+	struct handle_thread h = { 0 };
+	struct stall st;
+	uint64_t seq;
+	bool joined;
+
+	fx_setup(&f, "inflight.img", 32 * MiB, 0);
+	stall_init(&f, &st);
+	put_range(f.m, 300, 1, 1);
+	seq = meta_running_seq(f.m);
+	stall_arm(&st);
+	c.m = f.m;
+	ck_assert_int_eq(pthread_create(&c.tid, NULL, committer_thread, &c), 0);
+	stall_wait_held(&st);
+	ck_assert_uint_lt(meta_durable_seq(f.m), seq);	/* the commit is in flight */
+	h = (struct handle_thread){ .m = f.m, .st = &st, .obj = 300 };
+	ck_assert_int_eq(pthread_create(&h.tid, NULL, handle_thread, &h), 0);
+	joined = join_or_stuck(h.tid);
+	stall_release(&st);
+	if (!joined)
+		pthread_join(h.tid, NULL);
+	pthread_join(c.tid, NULL);
+	ck_assert_msg(joined, "a section waited for the commit's flush");
+	ck_assert_uint_lt(h.done_at, st.released_at);
+	ck_assert_uint_eq(h.read_back, 300 * 1000000 + 1);
+	ck_assert_uint_eq(h.seq, seq + 1);		/* the next transaction */
+	ck_assert_int_eq(c.err, 0);
+	ck_assert_uint_eq(c.durable_after, seq);
+	ck_assert_uint_eq(meta_durable_seq(f.m), seq);	/* seq + 1 not committed */
+	ck_assert_int_eq(meta_commit(f.m), 0);
+	stall_fini(&f, &st);
+	/* Both transactions survive a crash. */
+	put_range(f.m, 310, 1, 1);
+	struct meta_stats ms;
+	crash_and_remount(&f, false, &ms);
+	ck_assert(range_is(f.m, 300, 1, 1));
+	ck_assert_uint_eq(get_u64(f.m, 301, 0), 4242);
+	ck_assert(range_is(f.m, 310, 1, 1));
+	fx_teardown(&f);
+}
+END_TEST
+
+/*
+ * fsync's meta_commit_seq(): it waits for the commit already writing its
+ * transaction instead of committing the next one, and with its
+ * transaction durable it commits nothing (but still flushes, for data).
+ */
+START_TEST(fsync_waits_for_its_transaction_not_the_next)
+{
+	struct fx f = { 0 };
+	struct committer c = { 0 }, fs = { 0 };
+	struct meta_stats st0, st1;
+	struct stall st;
+	uint64_t seq, flushes;
+
+	fx_setup(&f, "fsyncseq.img", 32 * MiB, 0);
+	stall_init(&f, &st);
+	put_range(f.m, 320, 4, 1);
+	seq = meta_running_seq(f.m);
+	meta_get_stats(f.m, &st0);
+	stall_arm(&st);
+	c.m = f.m;
+	ck_assert_int_eq(pthread_create(&c.tid, NULL, committer_thread, &c), 0);
+	stall_wait_held(&st);
+	put_range(f.m, 330, 4, 1);		/* transaction seq + 1 */
+	ck_assert_uint_eq(meta_running_seq(f.m), seq + 1);
+	fs = (struct committer){ .m = f.m, .seq = seq };
+	ck_assert_int_eq(pthread_create(&fs.tid, NULL, committer_thread, &fs), 0);
+	stall_release(&st);
+	pthread_join(c.tid, NULL);
+	pthread_join(fs.tid, NULL);
+	ck_assert_int_eq(c.err, 0);
+	ck_assert_int_eq(fs.err, 0);
+	ck_assert_uint_ge(fs.durable_after, seq);	/* it returned once seq was durable */
+	meta_get_stats(f.m, &st1);
+	ck_assert_uint_eq(st1.commits, st0.commits + 1);	/* and committed nothing itself */
+	ck_assert_uint_eq(meta_durable_seq(f.m), seq);
+	ck_assert_uint_eq(meta_running_seq(f.m), seq + 1);
+	/* Durable already: no commit, one flush. */
+	flushes = dev_flushes(&f);
+	ck_assert_int_eq(meta_commit_seq(f.m, seq), 0);
+	meta_get_stats(f.m, &st1);
+	ck_assert_uint_eq(st1.commits, st0.commits + 1);
+	ck_assert_uint_eq(dev_flushes(&f), flushes + 1);
+	/* Still running: committed. */
+	ck_assert_int_eq(meta_commit_seq(f.m, seq + 1), 0);
+	meta_get_stats(f.m, &st1);
+	ck_assert_uint_eq(st1.commits, st0.commits + 2);
+	ck_assert_uint_eq(meta_durable_seq(f.m), seq + 1);
+	stall_fini(&f, &st);
+	fx_teardown(&f);
+}
+END_TEST
+
+struct reader {
+	struct meta	*m;
+	uint64_t	value;
+	int		err;
+	pthread_t	tid;
+};
+
+static void *reader_thread(void *arg)
+{
+	struct reader *r = arg;
+	struct iomapfs_key k = meta_key(340, IOMAPFS_ITEM_EXTENT, 0);
+	uint32_t len = sizeof(r->value);
+
+	meta_begin_read(r->m);
+	r->err = btree_lookup(r->m, &k, &r->value, &len);
+	meta_end_read(r->m);
+	return NULL;
+}
+
+/* Read sections share the metadata lock: a lookup completes while another
+ * thread holds a read section open. */
+START_TEST(read_sections_share_the_lock)
+{
+	struct fx f = { 0 };
+	struct reader r = { 0 };
+	bool joined;
+
+	fx_setup(&f, "readers.img", 32 * MiB, 0);
+	put_range(f.m, 340, 1, 1);
+	meta_begin_read(f.m);
+	r.m = f.m;
+	ck_assert_int_eq(pthread_create(&r.tid, NULL, reader_thread, &r), 0);
+	joined = join_or_stuck(r.tid);
+	meta_end_read(f.m);
+	if (!joined)
+		pthread_join(r.tid, NULL);
+	ck_assert_msg(joined, "a read section waited for another read section");
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_uint_eq(r.value, 340 * 1000000 + 1);
+	fx_teardown(&f);
+}
+END_TEST
+
+struct rw_worker {
+	struct meta	*m;
+	uint64_t	obj;
+	bool		writer;
+	unsigned	checked;	/* reader: values verified */
+	pthread_t	tid;
+};
+
+/*
+ * Writers rewrite their object's range generation by generation (one
+ * section per generation, with splits and commits as the tree grows);
+ * readers walk a writer's range in read sections and require every value
+ * to belong to one generation: a section is atomic to readers too.
+ */
+static void *rw_worker(void *arg)
+{
+	struct rw_worker *w = arg;
+
+	for (uint64_t gen = 1; gen <= 60; gen++) {
+		if (w->writer) {
+			put_range(w->m, w->obj, 64, gen % 10);
+			if (gen % 15 == 0)
+				ck_assert_int_eq(meta_commit(w->m), 0);
+			continue;
+		}
+		struct iomapfs_key k = meta_key(w->obj, IOMAPFS_ITEM_EXTENT, 0);
+		struct iomapfs_key max = meta_key(w->obj, IOMAPFS_ITEM_EXTENT, UINT64_MAX);
+		uint64_t v, first = ~0ull;
+		uint32_t len = sizeof(v);
+		int err;
+
+		meta_begin_read(w->m);
+		while (!(err = btree_next(w->m, &k, &max, &v, &len))) {
+			uint64_t g = v % 10;
+
+			ck_assert_uint_eq(v - g, w->obj * 1000000 + k.offset * 10);
+			if (first == ~0ull)
+				first = g;
+			ck_assert_uint_eq(g, first);
+			w->checked++;
+			meta_key_next(&k);
+		}
+		meta_end_read(w->m);
+		ck_assert_int_eq(err, -ENOENT);
+	}
+	return NULL;
+}
+
+START_TEST(readers_see_whole_sections_while_writers_and_commits_run)
+{
+	struct fx f = { 0 };
+	struct meta_mount_opts mo = { .commit_interval_ms = 1 };
+	struct rw_worker w[4];
+
+	fx_image(&f, "rw.img", 64 * MiB);
+	fx_open(&f);
+	ck_assert_int_eq(meta_mkfs(f.dev, &(struct mkfs_opts){ 0 }), 0);
+	ck_assert_int_eq(fx_mount_opts(&f, &mo), 0);
+	put_range(f.m, 350, 64, 0);
+	put_range(f.m, 351, 64, 0);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct rw_worker){ .m = f.m, .obj = 350 + i % 2, .writer = i < 2 };
+		ck_assert_int_eq(pthread_create(&w[i].tid, NULL, rw_worker, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(w[i].tid, NULL);
+	ck_assert_uint_eq(w[2].checked, 60 * 64);
+	ck_assert_uint_eq(w[3].checked, 60 * 64);
+	ck_assert(range_is(f.m, 350, 64, 0));
+	ck_assert(range_is(f.m, 351, 64, 0));
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	fx_teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("meta_journal");
@@ -1080,6 +1433,10 @@ int main(void)
 	tcase_add_test(tc, log_thread_commits_without_being_asked);
 	tcase_add_test(tc, large_transaction_commits_at_meta_end);
 	tcase_add_test(tc, concurrent_sections_commits_and_log_thread_keep_the_tree_valid);
+	tcase_add_test(tc, commit_in_flight_does_not_block_new_sections);
+	tcase_add_test(tc, fsync_waits_for_its_transaction_not_the_next);
+	tcase_add_test(tc, read_sections_share_the_lock);
+	tcase_add_test(tc, readers_see_whole_sections_while_writers_and_commits_run);
 	tcase_add_test(tc, commit_costs_exactly_one_flush);
 	tcase_add_test(tc, crash_with_unflushed_home_writes_replays_the_last_commit);
 	tcase_add_test(tc, journal_laps_with_lazy_tails_and_random_power_cuts);
