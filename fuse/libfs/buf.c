@@ -33,10 +33,13 @@ int mbuf_cache_init(struct meta *m, size_t limit_bytes)
 {
 	struct meta_bufcache *bc = &m->bc;
 
+	bc->limit = max_t(size_t, limit_bytes / IOMAPFS_BLOCK_SIZE, 64);
+	/* About four buffers a chain when full (-o meta_cache scales it). */
 	bc->hash_size = 1u << 14;
+	while (bc->hash_size < bc->limit / 4 && bc->hash_size < (1u << 22))
+		bc->hash_size <<= 1;
 	bc->hash = kzalloc(bc->hash_size * sizeof(*bc->hash));
 	INIT_LIST_HEAD(&bc->lru);
-	bc->limit = max_t(size_t, limit_bytes / IOMAPFS_BLOCK_SIZE, 64);
 	return 0;
 }
 
