@@ -687,6 +687,18 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (err)
 		return reply_err(req, err);
 	fi->fh = 0;
+	/*
+	 * The kernel may keep the listing across opens: it drops it itself
+	 * when it changes the directory (every change comes through it), so
+	 * a warm `ls -lR` costs one OPENDIR per directory and no READDIR.
+	 * atime then moves only on the reads that reach us: the first after
+	 * a change, which is when relatime moves it anyway (strictatime
+	 * turns the cache off).
+	 */
+	if (req_daemon(req)->cache_readdir) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
 	fuse_reply_open(req, fi);
 }
 

@@ -29,6 +29,7 @@ struct iomapfs_daemon {
 	struct fuse_session *se;	/* for attribute invalidations */
 	bool		posix_acl;	/* FUSE_CAP_POSIX_ACL negotiated in ->init */
 	bool		dontcache_all;	/* -o dontcache */
+	bool		cache_readdir;	/* the kernel may keep directory listings */
 	/* Seconds the kernel may keep what we reply (-o attr_timeout,
 	 * entry_timeout, negative_timeout): long, because every change the
 	 * kernel did not ask for is invalidated (ops_notify.c). */
