@@ -49,11 +49,13 @@ static struct ops_file *file_of(const struct fuse_file_info *fi)
 /* The one place -errno becomes a FUSE error. */
 void reply_err(fuse_req_t req, int err)
 {
+	struct iomapfs_daemon *d = req_daemon(req);	/* the reply frees req */
+
 	if (WARN_ON_ONCE(err > 0))
 		err = -EIO;
 	fuse_reply_err(req, -err);
 	if (err == -EIO)	/* the first EIO of a shutdown, perhaps */
-		notify_shutdown(req_daemon(req));
+		notify_shutdown(d);
 }
 
 bool caller_is_root(fuse_req_t req)
@@ -875,9 +877,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * generations from the inode. */
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
-	/* Name operations in one directory may run concurrently: every one
-	 * of them takes the directory's lock or the metadata lock inside
-	 * fuse/fs, so the kernel's per-directory mutex adds nothing. */
+	/* Lookups and readdirs in one directory may run concurrently: every
+	 * name operation in fuse/fs finds and changes a name inside one
+	 * metadata section, so the kernel's per-directory mutex adds nothing. */
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	/* readdirplus pays for itself only when the reader stats what it
