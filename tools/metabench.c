@@ -4,7 +4,7 @@
  * iomapfs and a kernel filesystem on the same device can be compared in one
  * run (tools/metabench.sh does that).
  *
- *   metabench [-n FILES] [-p PROCS] [-k] DIR      create/stat/readdir/unlink
+ *   metabench [-n FILES] [-p PROCS] [-s SLICE] [-k] DIR   create/stat/readdir/unlink
  *   metabench -w TREE [-r ROUNDS]                 ls -l style walk of TREE
  *
  * Each of PROCS processes works in its own directory DIR/mb.<pid>.<i> on
@@ -18,6 +18,11 @@
  *   unlink   unlink() of each name
  * -k keeps the files (skips unlink).  Output, one line per phase:
  *   <phase> procs=<P> files=<N> ops=<total> secs=<s> rate=<ops/s>
+ * -s SLICE also prints, as it goes, the rate of every SLICE consecutive
+ * names of each process, so that a large directory shows whether the cost
+ * per operation grows with its size (-n 1000000 -s 100000: ten slices that
+ * should be flat if directory operations are O(log n)):
+ *   slice <phase> proc=<i> files=<first>-<last> secs=<s> rate=<ops/s>
  *
  * The walk (-w) opens every directory of TREE and lstat()s every entry,
  * as `ls -lR` does; it prints entries per second.
@@ -64,8 +69,31 @@ static void die(const char *what, const char *path)
 	exit(1);
 }
 
-static unsigned long run_phase(enum phase ph, const char *dir, unsigned long n)
+/* Per-process settings of a run. */
+struct run {
+	const char	*dir;
+	unsigned long	n, slice;	/* slice 0: no per-slice lines */
+	unsigned	idx;		/* this process's number */
+};
+
+/* Names [i + 1 - slice, i] are done: report their rate. */
+static void slice_done(const struct run *r, enum phase ph, unsigned long i,
+		       double *t0)
 {
+	double t = now();
+
+	printf("slice %-7s proc=%u files=%lu-%lu secs=%.3f rate=%.0f\n",
+	       phase_name[ph], r->idx, i + 1 - r->slice, i, t - *t0,
+	       t > *t0 ? r->slice / (t - *t0) : 0.0);
+	fflush(stdout);
+	*t0 = t;
+}
+
+static unsigned long run_phase(enum phase ph, const struct run *r)
+{
+	const char *dir = r->dir;
+	unsigned long n = r->n;
+	double t0 = now();
 	char path[PATH_MAX + 32];
 	unsigned long done = 0;
 	struct stat st;
@@ -104,11 +132,13 @@ static unsigned long run_phase(enum phase ph, const char *dir, unsigned long n)
 			break;
 		}
 		done++;
+		if (r->slice && (i + 1) % r->slice == 0)
+			slice_done(r, ph, i, &t0);
 	}
 	return done;
 }
 
-static void child(struct shared *sh, const char *dir, unsigned long n, bool keep)
+static void child(struct shared *sh, const struct run *r, bool keep)
 {
 	for (int ph = 0; ph < PH_NR; ph++) {
 		if (ph == PH_UNLINK && keep)
@@ -116,7 +146,7 @@ static void child(struct shared *sh, const char *dir, unsigned long n, bool keep
 		if (pthread_barrier_wait(&sh->barrier) == PTHREAD_BARRIER_SERIAL_THREAD)
 			sh->start[ph] = now();
 		pthread_barrier_wait(&sh->barrier);	/* start is set */
-		unsigned long ops = run_phase(ph, dir, n);
+		unsigned long ops = run_phase(ph, r);
 		double t = now();
 
 		pthread_mutex_lock(&sh->lock);
@@ -146,7 +176,8 @@ static struct shared *shared_new(unsigned procs)
 	return sh;
 }
 
-static int bench_files(const char *top, unsigned long n, unsigned procs, bool keep)
+static int bench_files(const char *top, unsigned long n, unsigned long slice,
+		       unsigned procs, bool keep)
 {
 	struct shared *sh = shared_new(procs);
 	char dir[PATH_MAX];
@@ -163,8 +194,10 @@ static int bench_files(const char *top, unsigned long n, unsigned procs, bool ke
 		if (pid < 0)
 			die("fork", "");
 		if (pid == 0) {
+			struct run r = { .dir = dir, .n = n, .slice = slice, .idx = p };
+
 			snprintf(dir, sizeof(dir), "%s/mb.%d.%u", top, (int)getppid(), p);
-			child(sh, dir, n, keep);
+			child(sh, &r, keep);
 			_exit(0);
 		}
 	}
@@ -230,21 +263,22 @@ static int bench_walk(const char *tree, unsigned rounds)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: metabench [-n FILES] [-p PROCS] [-k] DIR\n"
+	fprintf(stderr, "usage: metabench [-n FILES] [-p PROCS] [-s SLICE] [-k] DIR\n"
 			"       metabench -w TREE [-r ROUNDS]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	unsigned long n = 10000;
+	unsigned long n = 10000, slice = 0;
 	unsigned procs = 1, rounds = 2;
 	const char *tree = NULL;
 	bool keep = false;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:p:kw:r:h")) != -1) {
+	while ((c = getopt(argc, argv, "n:p:s:kw:r:h")) != -1) {
 		switch (c) {
+		case 's': slice = strtoul(optarg, NULL, 0); break;
 		case 'n': n = strtoul(optarg, NULL, 0); break;
 		case 'p': procs = strtoul(optarg, NULL, 0); break;
 		case 'k': keep = true; break;
@@ -257,5 +291,5 @@ int main(int argc, char **argv)
 		return optind == argc ? bench_walk(tree, rounds) : (usage(), 2);
 	if (optind != argc - 1 || !n || !procs || procs > 64)
 		usage();
-	return bench_files(argv[optind], n, procs, keep);
+	return bench_files(argv[optind], n, slice, procs, keep);
 }

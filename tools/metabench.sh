@@ -5,24 +5,29 @@
 # process for 1, 2 and 4 processes (tools/metabench.c), then an `ls -lR`
 # walk of a copy of /usr/include.  Root.  Prints one table.
 #
-#   tools/metabench.sh [--files N] [--procs "1 2 4"] [--size 4g]
+#   tools/metabench.sh [--files N] [--procs "1 2 4"] [--size 4g] [--slice N]
 #                      [--iomapfs-opts OPTS] [--fs "iomapfs ext4"] [--out DIR]
+#
+# --slice N also prints the rate of every N names as the phases go (the
+# "slice" lines): a million entries in one directory, flat or not, is
+#   tools/metabench.sh --files 1000000 --procs 1 --slice 100000 --size 8g
 #
 # A benchmark, not a test: figures vary with the machine; compare columns of
 # one run.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${IOMAPFS_BIN:-$top/build/bin}
-files=20000 procs="1 2 4" size=4g opts="" systems="iomapfs ext4" out=""
+files=20000 procs="1 2 4" size=4g opts="" systems="iomapfs ext4" out="" slice=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--files) files=$2; shift 2 ;;
 	--procs) procs=$2; shift 2 ;;
 	--size) size=$2; shift 2 ;;
+	--slice) slice=$2; shift 2 ;;
 	--iomapfs-opts) opts=$2; shift 2 ;;
 	--fs) systems=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
 	*) echo "metabench: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -64,8 +69,9 @@ for fs in $systems; do
 	for p in $procs; do
 		sync; echo 3 > /proc/sys/vm/drop_caches
 		while read -r phase _ _ _ _ r; do
-			rate[$fs,$phase,$p]=${r#rate=}
-		done < <("$bin/metabench" -n "$files" -p "$p" "$mnt" | tee -a "$out/$fs.log")
+			[ "$phase" = slice ] || rate[$fs,$phase,$p]=${r#rate=}
+		done < <("$bin/metabench" -n "$files" -p "$p" -s "$slice" "$mnt" |
+			 tee -a "$out/$fs.log" | tee >(grep '^slice' >&2))
 	done
 	cp -a /usr/include "$mnt/include"
 	umount_fs

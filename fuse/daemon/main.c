@@ -133,7 +133,11 @@ static int run(const struct daemon_opts *o, int ready_fd)
 {
 	struct iomapfs_daemon d = {
 		.dontcache_all = o->fs.cache.dontcache_all,
-		.attr_timeout = 1.0, .entry_timeout = 1.0,
+		/* strictatime: every readdir must reach us to move atime */
+		.cache_readdir = o->fs.atime != FS_ATIME_STRICT,
+		.attr_timeout = o->attr_timeout,
+		.entry_timeout = o->entry_timeout,
+		.negative_timeout = o->negative_timeout,
 	};
 	struct fuse_session *se;
 	int err, ret = 1;

@@ -49,9 +49,13 @@ static struct ops_file *file_of(const struct fuse_file_info *fi)
 /* The one place -errno becomes a FUSE error. */
 void reply_err(fuse_req_t req, int err)
 {
+	struct iomapfs_daemon *d = req_daemon(req);	/* the reply frees req */
+
 	if (WARN_ON_ONCE(err > 0))
 		err = -EIO;
 	fuse_reply_err(req, -err);
+	if (err == -EIO)	/* the first EIO of a shutdown, perhaps */
+		notify_shutdown(d);
 }
 
 bool caller_is_root(fuse_req_t req)
@@ -171,10 +175,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (!err)
 		err = fs_lookup(req_fs(req), parent, name, &ip);
 	if (err == -ENOENT) {
-		/* A negative entry: only the kernel changes this filesystem,
-		 * so it may cache the absence like any other entry. */
+		/* A negative entry (ino 0): only the kernel changes names in
+		 * this filesystem, so it may cache the absence too. */
 		struct fuse_entry_param e = {
-			.entry_timeout = req_daemon(req)->entry_timeout,
+			.entry_timeout = req_daemon(req)->negative_timeout,
 		};
 
 		fuse_reply_entry(req, &e);
@@ -435,6 +439,9 @@ static int file_open(fuse_req_t req, struct fs_inode *ip, struct fuse_file_info 
 	 * here, so drop-behind and cachestat mean what they say. */
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
+	/* close() has nothing to do here (op_flush): spare the kernel the
+	 * FLUSH round trip on every close. */
+	fi->noflush = 1;
 	return 0;
 }
 
@@ -444,19 +451,6 @@ static void file_close(struct ops_file *of)
 	fs_iput(of->ip);
 	pthread_mutex_destroy(&of->lock);
 	kfree(of);
-}
-
-/*
- * The kernel keeps caching a mode that we changed behind its back (a write
- * or truncate clearing setuid/setgid): it invalidates size and times after
- * a write, not the mode.  Tell it, but only when the mode did change.
- */
-static void notify_mode_change(fuse_req_t req, struct fs_inode *ip, mode_t before)
-{
-	struct fuse_session *se = req_daemon(req)->se;
-
-	if (se && inode_mode(ip) != before)
-		fuse_lowlevel_notify_inval_inode(se, ip->ino, -1, 0);
 }
 
 /* O_TRUNC with FUSE_CAP_ATOMIC_O_TRUNC arrives here, not as a setattr. */
@@ -522,7 +516,14 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
-/* Cheap on purpose: close() must not write back; errors reach fsync. */
+/*
+ * Cheap on purpose: close() must not write back, and writeback errors are
+ * reported by fsync (errseq), which POSIX requires, not by close, which it
+ * does not.  Files are opened with fi->noflush, so the kernel sends FLUSH
+ * only for an open that predates it; dirty pages of a shared mapping are
+ * written back by the kernel when the mapping goes (fuse_vma_close), not at
+ * close, so nothing is lost by skipping it.
+ */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fuse_reply_err(req, 0);
@@ -688,6 +689,18 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (err)
 		return reply_err(req, err);
 	fi->fh = 0;
+	/*
+	 * The kernel may keep the listing across opens: it drops it itself
+	 * when it changes the directory (every change comes through it), so
+	 * a warm `ls -lR` costs one OPENDIR per directory and no READDIR.
+	 * atime then moves only on the reads that reach us: the first after
+	 * a change, which is when relatime moves it anyway (strictatime
+	 * turns the cache off).
+	 */
+	if (req_daemon(req)->cache_readdir) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
 	fuse_reply_open(req, fi);
 }
 
@@ -864,6 +877,17 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * generations from the inode. */
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+	/* Lookups and readdirs in one directory may run concurrently: every
+	 * name operation in fuse/fs finds and changes a name inside one
+	 * metadata section, so the kernel's per-directory mutex adds nothing. */
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* readdirplus pays for itself only when the reader stats what it
+	 * lists (ls -l): let the kernel decide per directory. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)
+		conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
 	conn->time_gran = 1;

@@ -12,6 +12,7 @@
 #ifndef IOMAPFS_OPS_H
 #define IOMAPFS_OPS_H
 
+#include <stdatomic.h>
 #include <fuse_lowlevel.h>
 #include "fs.h"
 #include "acl.h"
@@ -28,8 +29,13 @@ struct iomapfs_daemon {
 	struct fuse_session *se;	/* for attribute invalidations */
 	bool		posix_acl;	/* FUSE_CAP_POSIX_ACL negotiated in ->init */
 	bool		dontcache_all;	/* -o dontcache */
-	double		attr_timeout, entry_timeout;
+	bool		cache_readdir;	/* the kernel may keep directory listings */
+	/* Seconds the kernel may keep what we reply (-o attr_timeout,
+	 * entry_timeout, negative_timeout): long, because every change the
+	 * kernel did not ask for is invalidated (ops_notify.c). */
+	double		attr_timeout, entry_timeout, negative_timeout;
 	struct init_shim shim;		/* INIT flags newer than libfuse's */
+	atomic_bool	shutdown_notified;	/* notify_shutdown() has run */
 };
 
 extern const struct fuse_lowlevel_ops iomapfs_ll_ops;
@@ -54,6 +60,12 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
+/* Invalidations of what the kernel cached (ops_notify.c says which). */
+/* A write or truncate by the daemon changed @ip's mode from @before? */
+void notify_mode_change(fuse_req_t req, struct fs_inode *ip, mode_t before);
+/* Once the filesystem is shut down: every inode the kernel holds. */
+void notify_shutdown(struct iomapfs_daemon *d);
+
 /* FS_IOC_SHUTDOWN (ops_ioctl.c). */
 void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	      struct fuse_file_info *fi, unsigned flags, const void *in_buf,
@@ -70,6 +82,7 @@ struct daemon_opts {
 	char			*log_writes;	/* owns fs.blk.log_writes */
 	unsigned		max_threads;		/* 0: libfuse's (10) */
 	unsigned		max_idle_threads;	/* 0: max_threads, else 16 */
+	double			attr_timeout, entry_timeout, negative_timeout;
 };
 /* Request threads kept idle by default: more than libfuse 3.14 ever
  * starts (max_threads 10), so none is ended and started again. */

@@ -23,6 +23,10 @@
 #include "ops.h"
 
 #define MIN_CACHE_SIZE	(4ull << 20)	/* a few folios per worker and then some */
+#define MIN_META_CACHE	(1ull << 20)	/* buf.c keeps 64 buffers whatever we say */
+/* A year: longer means "for ever" to the kernel anyway, and a larger double
+ * would overflow its 64-bit seconds field. */
+#define IOMAPFS_MAX_TIMEOUT	(366.0 * 86400)
 
 /* Options from fstab/mount(8) that carry no meaning for this daemon. */
 static const char *const ignored_opts[] = {
@@ -91,6 +95,22 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
 	return 0;
 }
 
+/* Seconds, as libfuse's timeouts: a non-negative decimal number. */
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !(v >= 0 && v <= IOMAPFS_MAX_TIMEOUT))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 static int bad_value(const char *name, const char *val, const char *want)
 {
 	iomapfs_err("bad value '%s' for option %s (expected %s)",
@@ -142,6 +162,17 @@ static int parse_atime_opt(struct daemon_opts *o, const char *name)
 	} else {
 		return 1;
 	}
+	return 0;
+}
+
+static int parse_timeout_opt(struct daemon_opts *o, const char *name,
+			     const char *val)
+{
+	double *t = name[0] == 'e' ? &o->entry_timeout :
+		    name[0] == 'a' ? &o->attr_timeout : &o->negative_timeout;
+
+	if (parse_seconds(val, t))
+		return bad_value(name, val, "seconds, 0 to a year");
 	return 0;
 }
 
@@ -207,6 +238,13 @@ static int parse_own_opt(struct daemon_opts *o, const char *name, const char *va
 	} else if (!strcmp(name, "max_threads")) {
 		if (parse_uint(val, 100000, &o->max_threads) || !o->max_threads)
 			return bad_value(name, val, "a thread count >= 1");
+	} else if (!strcmp(name, "meta_cache")) {
+		if (parse_size_opt(name, val, MIN_META_CACHE, 1ull << 40,
+				   &o->fs.meta.buf_cache_bytes))
+			return -EINVAL;
+	} else if (!strcmp(name, "entry_timeout") || !strcmp(name, "attr_timeout") ||
+		   !strcmp(name, "negative_timeout")) {
+		return parse_timeout_opt(o, name, val);
 	} else if (!strcmp(name, "logfile")) {
 		if (!*val || o->logfile)
 			return bad_value(name, val, "one file name");
@@ -272,6 +310,23 @@ static int parse_opt_list(struct daemon_opts *o, const char *list)
 	return err;
 }
 
+/*
+ * The metadata buffer cache scales with the machine: a directory of a
+ * million entries and its inodes need a few hundred MiB of metadata
+ * blocks, and every miss is a synchronous read under the metadata lock.
+ * The cache only grows as blocks are read, so the cap costs nothing on an
+ * idle mount.
+ */
+static uint64_t default_meta_cache(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	uint64_t ram = pages > 0 && psize > 0 ? (uint64_t)pages * psize : 0;
+
+	ram /= IOMAPFS_DEFAULT_META_CACHE_RAM_DIV;
+	return min_t(uint64_t, max_t(uint64_t, ram, IOMAPFS_DEFAULT_META_CACHE_MIN),
+		     IOMAPFS_DEFAULT_META_CACHE_MAX);
+}
+
 static void set_defaults(struct daemon_opts *o)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -294,6 +349,10 @@ static void set_defaults(struct daemon_opts *o)
 		.nr_workers = cpus > 0 ? cpus : 1,
 	};
 	o->fs.meta.commit_interval_ms = IOMAPFS_DEFAULT_COMMIT_INTERVAL_MS;
+	o->fs.meta.buf_cache_bytes = default_meta_cache();
+	o->entry_timeout = IOMAPFS_DEFAULT_ENTRY_TIMEOUT;
+	o->attr_timeout = IOMAPFS_DEFAULT_ATTR_TIMEOUT;
+	o->negative_timeout = IOMAPFS_DEFAULT_NEGATIVE_TIMEOUT;
 }
 
 /* Escape commas and backslashes for libfuse's option parser. */
@@ -426,6 +485,11 @@ void daemon_usage(FILE *out, const char *prog)
 		"  commit=each_section     debug: commit the journal after every metadata section\n"
 		"  log_writes=/PATH        record every device write, flush and fsync in PATH\n"
 		"                          (a file on another filesystem; see tools/iomapfs-replay)\n"
+		"  meta_cache=SIZE         metadata buffer cache (1/%u of RAM, %llum..%llum:\n"
+		"                          %llum here)\n"
+		"  entry_timeout=SECS      the kernel caches names this long (%g)\n"
+		"  attr_timeout=SECS       the kernel caches attributes this long (%g)\n"
+		"  negative_timeout=SECS   the kernel caches absent names this long (%g)\n"
 		"  max_ioend=SIZE          ioend size cap (%uk)\n"
 		"  readahead=SIZE          readahead window (%uk)\n"
 		"  ro                      read-only\n"
@@ -439,5 +503,10 @@ void daemon_usage(FILE *out, const char *prog)
 		prog, IOMAPFS_DEFAULT_CACHE_SIZE >> 20, IOMAPFS_DEFAULT_OFFLOAD_DELAY_US,
 		IOMAPFS_DEFAULT_DIRTY_BACKGROUND_PCT, IOMAPFS_DEFAULT_DIRTY_PCT,
 		IOMAPFS_DEFAULT_DIRTY_EXPIRE_MS, IOMAPFS_DEFAULT_COMMIT_INTERVAL_MS,
+		IOMAPFS_DEFAULT_META_CACHE_RAM_DIV, IOMAPFS_DEFAULT_META_CACHE_MIN >> 20,
+		IOMAPFS_DEFAULT_META_CACHE_MAX >> 20,
+		(unsigned long long)default_meta_cache() >> 20,
+		IOMAPFS_DEFAULT_ENTRY_TIMEOUT, IOMAPFS_DEFAULT_ATTR_TIMEOUT,
+		IOMAPFS_DEFAULT_NEGATIVE_TIMEOUT,
 		IOMAPFS_DEFAULT_MAX_IOEND >> 10, IOMAPFS_DEFAULT_READAHEAD >> 10);
 }

@@ -135,6 +135,13 @@ struct fs_inode *fs_igrab(struct fs_inode *ip);
  * frees the inode when unused. */
 void fs_inode_lookup_inc(struct fs_inode *ip);
 void fs_forget(struct fs *fs, uint64_t ino, uint64_t n);
+/*
+ * The numbers of the inodes the kernel holds (nlookup > 0) at the time of
+ * the call, in a kmalloc'ed array for the caller to kfree; *nr gets the
+ * count.  For telling the kernel about changes it did not ask for (the
+ * daemon invalidates them after a shutdown).
+ */
+uint64_t *fs_inodes_known(struct fs *fs, size_t *nr);
 void fs_inode_open(struct fs_inode *ip);
 void fs_inode_release(struct fs_inode *ip);	/* last close of an unlinked file frees it */
 void fs_fill_stat(struct fs_inode *ip, struct stat *st);

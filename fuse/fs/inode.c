@@ -372,6 +372,22 @@ void fs_forget(struct fs *fs, uint64_t ino, uint64_t n)
 	fs_iput(ip);
 }
 
+uint64_t *fs_inodes_known(struct fs *fs, size_t *nr)
+{
+	uint64_t *inos;
+	size_t n = 0;
+
+	pthread_mutex_lock(&fs->icache_lock);
+	inos = kmalloc((fs->nr_cached ? fs->nr_cached : 1) * sizeof(*inos));
+	for (size_t i = 0; i < fs->ihash_size; i++)
+		for (struct fs_inode *ip = fs->ihash[i]; ip; ip = ip->hash_next)
+			if (ip->nlookup && !ip->freeing && n < fs->nr_cached)
+				inos[n++] = ip->ino;
+	pthread_mutex_unlock(&fs->icache_lock);
+	*nr = n;
+	return inos;
+}
+
 void fs_inode_open(struct fs_inode *ip)
 {
 	pthread_mutex_lock(&ip->fs->icache_lock);

@@ -50,13 +50,14 @@ int mbuf_cache_init(struct meta *m, size_t limit_bytes)
 	pthread_mutex_init(&bc->lock, NULL);
 	bc->limit = max_t(size_t, limit_bytes / IOMAPFS_BLOCK_SIZE, 64);
 	/*
-	 * About one slot per buffer the cache can hold, and never more than
-	 * the filesystem has blocks: a small image (fsck of a 4 MiB test
-	 * image, a fuzz input) should not zero and later walk 16K slots.
+	 * About four buffers a chain when full (-o meta_cache scales it),
+	 * and never more slots than the filesystem has blocks: a small
+	 * image (fsck of a 4 MiB test image, a fuzz input) should not zero
+	 * and later walk thousands of slots.
 	 */
-	most = min_t(uint64_t, bc->limit, m->nr_blocks);
+	most = min_t(uint64_t, bc->limit / 4, m->nr_blocks);
 	bc->hash_size = 64;
-	while (bc->hash_size < most && bc->hash_size < (1u << 14))
+	while (bc->hash_size < most && bc->hash_size < (1u << 22))
 		bc->hash_size <<= 1;
 	bc->hash = kzalloc(bc->hash_size * sizeof(*bc->hash));
 	return 0;

@@ -28,5 +28,18 @@
 /* mkfs: the journal takes 1% of the device, within these bounds, in blocks. */
 #define IOMAPFS_DEFAULT_JOURNAL_MIN		1024
 #define IOMAPFS_DEFAULT_JOURNAL_MAX		8192
+/* Clean metadata buffers kept (-o meta_cache): this share of the RAM,
+ * within these bounds. */
+#define IOMAPFS_DEFAULT_META_CACHE_RAM_DIV	32
+#define IOMAPFS_DEFAULT_META_CACHE_MIN		(64ull << 20)
+#define IOMAPFS_DEFAULT_META_CACHE_MAX		(2ull << 30)
+
+/* The kernel's name and attribute caches (-o entry_timeout, attr_timeout,
+ * negative_timeout), in seconds: the daemon is the only writer of its
+ * filesystem and invalidates what it changes on its own, so a day, as
+ * libfuse's passthrough_hp with cache=always. */
+#define IOMAPFS_DEFAULT_ENTRY_TIMEOUT		86400.0
+#define IOMAPFS_DEFAULT_ATTR_TIMEOUT		86400.0
+#define IOMAPFS_DEFAULT_NEGATIVE_TIMEOUT	86400.0
 
 #endif /* IOMAPFS_DEFAULTS_H */

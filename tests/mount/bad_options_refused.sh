@@ -27,6 +27,12 @@ refuse dirty_background=0
 refuse offload_delay_us=abc
 refuse max_ioend=0
 refuse max_threads=0
+refuse meta_cache=0
+refuse meta_cache=lots
+refuse entry_timeout=-1
+refuse attr_timeout=abc
+refuse negative_timeout=1e99
+refuse attr_timeout=nan
 
 rc=0
 timeout 60 "$IOMAPFS" "$IMG" 2>"$WORK/err" || rc=$?
@@ -34,7 +40,7 @@ timeout 60 "$IOMAPFS" "$IMG" 2>"$WORK/err" || rc=$?
 "$IOMAPFS" --help | grep -q cache_size || fail "--help does not list the options"
 
 log "fstab's options are accepted"
-mount_fs -o rw,dev,suid,exec,auto,nouser,defaults,_netdev,cache_size=64m,offload=thread,offload_delay_us=500,dirty_background=5,dirty_limit=30,dirty_expire_ms=1000,commit_interval_ms=1000,max_ioend=512k,readahead=256k,max_threads=8
+mount_fs -o rw,dev,suid,exec,auto,nouser,defaults,_netdev,cache_size=64m,offload=thread,offload_delay_us=500,dirty_background=5,dirty_limit=30,dirty_expire_ms=1000,commit_interval_ms=1000,max_ioend=512k,readahead=256k,max_threads=8,meta_cache=128m,entry_timeout=0.5,attr_timeout=2,negative_timeout=0
 echo ok >"$MNT/f"
 [ "$(cat "$MNT/f")" = ok ] || fail "mount with every option does not work"
 umount_fs

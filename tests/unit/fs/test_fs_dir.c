@@ -74,6 +74,51 @@ static const struct rd_ent *rd_find(const struct rd *r, const char *name)
 
 /* ---- basic names ---- */
 
+static bool ino_in(const uint64_t *inos, size_t nr, uint64_t ino)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (inos[i] == ino)
+			return true;
+	return false;
+}
+
+static void lookup_inc(uint64_t ino)
+{
+	struct fs_inode *ip;
+
+	ck_assert_int_eq(fs_iget(t.fs, ino, &ip), 0);
+	fs_inode_lookup_inc(ip);
+	fs_iput(ip);
+}
+
+/* The daemon invalidates, after a shutdown, exactly the inodes the kernel
+ * holds a lookup on: cached inodes without one are not the kernel's. */
+START_TEST(known_inodes_are_the_ones_the_kernel_looked_up)
+{
+	uint64_t a = tfs_create(t.fs, ROOT, "a", S_IFREG | 0644, NULL);
+	uint64_t b = tfs_create(t.fs, ROOT, "b", S_IFDIR | 0755, NULL);
+	uint64_t c = tfs_create(t.fs, ROOT, "c", S_IFREG | 0644, NULL);
+	struct fs_inode *held;
+	uint64_t *inos;
+	size_t nr;
+
+	ck_assert_int_eq(fs_iget(t.fs, c, &held), 0);	/* cached, not looked up */
+	lookup_inc(a);
+	lookup_inc(b);
+	lookup_inc(b);
+	inos = fs_inodes_known(t.fs, &nr);
+	ck_assert(ino_in(inos, nr, a) && ino_in(inos, nr, b) && !ino_in(inos, nr, c));
+	kfree(inos);
+	fs_forget(t.fs, a, 1);
+	fs_forget(t.fs, b, 1);
+	inos = fs_inodes_known(t.fs, &nr);
+	ck_assert(!ino_in(inos, nr, a) && ino_in(inos, nr, b));
+	kfree(inos);
+	fs_forget(t.fs, b, 1);
+	fs_iput(held);
+}
+END_TEST
+
 START_TEST(create_lookup_unlink_round_trip)
 {
 	uint64_t ino, found;
@@ -860,6 +905,7 @@ static Suite *dir_suite(void)
 	tcase_add_checked_fixture(tc, tfs_setup, tfs_teardown);
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, create_lookup_unlink_round_trip);
+	tcase_add_test(tc, known_inodes_are_the_ones_the_kernel_looked_up);
 	tcase_add_test(tc, bad_names_are_rejected_with_the_right_errno);
 	tcase_add_test(tc, every_file_type_is_created_with_its_dtype);
 	tcase_add_test(tc, dot_and_dotdot_carry_the_real_inode_numbers);
