@@ -133,6 +133,7 @@ static int run(const struct daemon_opts *o, int ready_fd)
 {
 	struct iomapfs_daemon d = {
 		.dontcache_all = o->fs.cache.dontcache_all,
+		.kernel_cache = o->kernel_cache,
 		.attr_timeout = 1.0, .entry_timeout = 1.0,
 	};
 	struct fuse_session *se;

@@ -29,4 +29,5 @@ void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		return reply_err(req, -EPERM);
 	fs_shutdown(req_fs(req));
 	fuse_reply_ioctl(req, 0, NULL, 0);
+	kc_shutdown(req_daemon(req));	/* after the reply: kernel_cache.c */
 }
