@@ -268,6 +268,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct fs_setattr sa;
 	int err;
 
+	struct iomapfs_daemon *d = req_daemon(req);	/* req is gone after the reply */
 	struct kc_inval iv = { .needed = false };
 
 	setattr_from_fuse(attr, to_set, &sa);
@@ -280,10 +281,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (err)
 		return reply_err(req, err);
 	if (sa.valid & FS_SET_SIZE)
-		kc_data_changing(req_daemon(req), ip, sa.size, KC_TO_END, &iv);
+		kc_data_changing(d, ip, sa.size, KC_TO_END, &iv);
 	reply_attr(req, ip);
 	fs_iput(ip);
-	kc_inval_send(req_daemon(req), &iv);
+	kc_inval_send(d, &iv);
 }
 
 /* ---- creating inodes ---- */
@@ -478,6 +479,7 @@ static int open_truncate(fuse_req_t req, uint64_t ino)
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct iomapfs_daemon *d = req_daemon(req);	/* req is gone after the reply */
 	struct kc_inval iv = { .needed = false };
 	struct fs_inode *ip;
 	int err = fs_iget(req_fs(req), ino, &ip);
@@ -490,7 +492,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		err = open_truncate(req, ino);
 		notify_mode_change(req, ip, before);
 		if (!err)	/* before file_open: no FOPEN_KEEP_CACHE */
-			kc_data_changing(req_daemon(req), ip, 0, KC_TO_END, &iv);
+			kc_data_changing(d, ip, 0, KC_TO_END, &iv);
 	}
 	if (!err)
 		err = file_open(req, ip, fi);
@@ -500,7 +502,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else if (fuse_reply_open(req, fi) == -ENOENT) {
 		file_close(file_of(fi));	/* interrupted: no release will come */
 	}
-	kc_inval_send(req_daemon(req), &iv);
+	kc_inval_send(d, &iv);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -623,12 +625,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	bool kill = !caller_is_root(req) && (before & (S_ISUID | S_ISGID));
 	ssize_t n = of->direct ? fs_dio_write(ip, off, buf, size, kill) :
 				 fs_write(ip, off, buf, size, kill);
+	struct iomapfs_daemon *d = req_daemon(req);	/* req is gone after the reply */
 	struct kc_inval iv = { .needed = false };
 
 	/* The kernel's page cache saw a write through a kernel-cached open,
 	 * unless it failed: then it may keep bytes we do not have. */
 	if (!of->kernel_cached || n < 0)
-		kc_data_changing(req_daemon(req), ip, off, size, &iv);
+		kc_data_changing(d, ip, off, size, &iv);
 	if (n < 0) {
 		reply_err(req, n);
 	} else {
@@ -636,7 +639,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			notify_mode_change(req, ip, before);
 		fuse_reply_write(req, n);
 	}
-	kc_inval_send(req_daemon(req), &iv);
+	kc_inval_send(d, &iv);
 }
 
 /*
@@ -673,6 +676,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 			 off_t length, struct fuse_file_info *fi)
 {
+	struct iomapfs_daemon *d = req_daemon(req);	/* req is gone after the reply */
 	struct fs_inode *ip = file_of(fi)->ip;
 	struct kc_inval iv = { .needed = false };
 	int err = -EINVAL;
@@ -682,11 +686,11 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	/* Punch and zero change the range; collapse and insert shift
 	 * everything after it.  Preallocation changes no byte. */
 	if (!err && (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)))
-		kc_data_changing(req_daemon(req), ip, offset, length, &iv);
+		kc_data_changing(d, ip, offset, length, &iv);
 	else if (!err && (mode & ~FALLOC_FL_KEEP_SIZE))
-		kc_data_changing(req_daemon(req), ip, offset, KC_TO_END, &iv);
+		kc_data_changing(d, ip, offset, KC_TO_END, &iv);
 	reply_err(req, err);
-	kc_inval_send(req_daemon(req), &iv);
+	kc_inval_send(d, &iv);
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,

@@ -21,13 +21,15 @@ void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 		     size_t in_bufsz, size_t out_bufsz)
 {
+	struct iomapfs_daemon *d = req_daemon(req);	/* req is gone after the reply */
+
 	/* A 32-bit caller (FUSE_IOCTL_COMPAT) sends the same command number and
 	 * no pointer we would read, so it is served the same way. */
 	if (cmd != FS_IOC_SHUTDOWN)
 		return reply_err(req, -ENOTTY);
 	if (!caller_is_root(req))
 		return reply_err(req, -EPERM);
-	fs_shutdown(req_fs(req));
+	fs_shutdown(d->fs);
 	fuse_reply_ioctl(req, 0, NULL, 0);
-	kc_shutdown(req_daemon(req));	/* after the reply: kernel_cache.c */
+	kc_shutdown(d);		/* after the reply: kernel_cache.c */
 }

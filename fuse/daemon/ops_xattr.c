@@ -280,26 +280,27 @@ static int do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
  * on; with -o kernel_cache the kernel may still hold its pages from before,
  * which it would go on serving.  After the reply (kernel_cache.c says why).
  */
-static void dontcache_drop_kernel_pages(fuse_req_t req, fuse_ino_t ino)
+static void dontcache_drop_kernel_pages(struct iomapfs_daemon *d, fuse_ino_t ino)
 {
 	struct kc_inval iv;
 	struct fs_inode *ip;
 
-	if (fs_iget(req_fs(req), ino, &ip))
+	if (fs_iget(d->fs, ino, &ip))
 		return;
-	kc_data_changing(req_daemon(req), ip, 0, KC_TO_END, &iv);
+	kc_data_changing(d, ip, 0, KC_TO_END, &iv);
 	fs_iput(ip);
-	kc_inval_send(req_daemon(req), &iv);
+	kc_inval_send(d, &iv);
 }
 
 void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
+	struct iomapfs_daemon *d = req_daemon(req);	/* req is gone after the reply */
 	int err = do_setxattr(req, ino, name, value, size, flags);
 
 	reply_err(req, err);
 	if (!err && !strcmp(name, XATTR_DONTCACHE) && size == 1 && value[0] == '1')
-		dontcache_drop_kernel_pages(req, ino);
+		dontcache_drop_kernel_pages(d, ino);
 }
 
 /* The getxattr/listxattr reply: an error, the size asked for with size 0,
