@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# fsbench: the same workloads on iomapfs, kernel ext4 and fuse2fs over one
-# loop device, so figures can be compared and reproduced.  Prints a table of
-# medians over rounds and each system's ratio against a reference (ext4).
-# Root; takes about 3 minutes per system and round with the defaults.
-# Not part of the test command.  See --help.
+# fsbench: the same workloads on iomapfs (in any of its modes), kernel ext4,
+# fuse2fs and the null FUSE daemon (tools/nullfs.c) over one loop device, so
+# figures can be compared and reproduced.  Prints a markdown table of
+# medians over rounds and each system's ratio against one or more
+# references (ext4).  Root; takes about 3 minutes per system and round with
+# the defaults; runs unattended and leaves no mount or loop device behind.
+# Not part of the test command.  See --help; tools/fsbench-all.sh runs the
+# data-path comparison in one go.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,8 +21,11 @@ written image file (O_DIRECT loop), mkfs'ing before every system and round,
 rotating the order of systems every round.
 
 Options (defaults in brackets):
-  --systems "LIST"    any of: iomapfs ext4 fuse2fs       [iomapfs ext4 fuse2fs]
-  --workloads "LIST"  any of: seqwr seqrd randrd randwr odirect meta fsync [all]
+  --systems "LIST"    any of: iomapfs ext4 fuse2fs nullfs, and iomapfs:OPTS
+                      for iomapfs mounted with -o OPTS (e.g.
+                      iomapfs:kernel_cache)               [iomapfs ext4 fuse2fs]
+  --workloads "LIST"  any of: seqwr seqrd seqrdw randrd randwr odirect meta
+                      fsync                     [all but seqrdw]
   --rounds N          rounds; cells are medians over rounds                [1]
   --image FILE        backing image                 [/var/tmp/fsbench/fsbench.img]
   --image-size SIZE   image size                                           [4G]
@@ -28,8 +34,8 @@ Options (defaults in brackets):
   --runtime SEC       time-based workloads' runtime                        [10]
   --nfiles N          files created, stat'ed and removed by "meta"         [10000]
   --nfsync N          appends + fsync by "fsync"                           [2000]
-  --iomapfs-opts OPTS extra -o options for iomapfs (e.g. offload=thread)   []
-  --reference SYS     ratios against this system                           [ext4]
+  --iomapfs-opts OPTS extra -o options for every iomapfs system            []
+  --reference "LIST"  a ratio table against each of these systems          [ext4]
   --out DIR           results              [/var/tmp/fsbench/run-DATE-TIME]
   --bin DIR           iomapfs programs     [$IOMAPFS_BIN or build/bin]
   -h, --help          this text
@@ -38,12 +44,18 @@ Workloads (fio with the psync engine unless noted; figures in results.tsv):
   seqwr    write a new file, 1 MiB blocks, buffered, fsync at the end   MiB/s
   seqrd    remount (empties every cache, also the daemon's), drop the
            kernel caches, read that file with 1 MiB blocks              MiB/s
+  seqrdw   read the random-I/O file with 1 MiB blocks after reading it
+           once (warm cache)                                            MiB/s
   randrd   4 KiB random reads at queue depth 1 from a file read once
            before (warm cache), 1 and 2 jobs                    IOPS, p50/p99 us
   randwr   4 KiB random buffered writes into that file, fsync at the end IOPS
   odirect  4 KiB O_DIRECT random reads, io_uring, iodepth 16            IOPS
   meta     create, stat and unlink N empty files in one directory       ops/s
   fsync    4 KiB append + fsync, N times                      fsync p50/p99 us
+
+nullfs serves one file from memory (tools/nullfs.c, in --bin): it runs
+randrd, randwr and seqrdw, the floor for anything answered through FUSE;
+the other workloads show "-" for it.
 
 Example: tools/fsbench.sh --rounds 3 --systems "iomapfs ext4" \
                           --iomapfs-opts offload=thread
@@ -86,7 +98,8 @@ for c in fio losetup mountpoint python3 timeout; do
 	command -v $c >/dev/null || die "missing $c (tools/install-deps.sh installs it)"
 done
 for s in $systems; do
-	case $s in
+	case ${s%%:*} in
+	nullfs) [ -x "$bin/nullfs" ] || die "no nullfs in $bin (build first, or --bin)" ;;
 	iomapfs) [ -x "$bin/iomapfs" ] && [ -x "$bin/mkfs.iomapfs" ] ||
 			die "no iomapfs programs in $bin (build first, or --bin)" ;;
 	ext4) command -v mkfs.ext4 >/dev/null || die "missing mkfs.ext4" ;;
@@ -95,7 +108,7 @@ for s in $systems; do
 	esac
 done
 for w in $workloads; do
-	case " seqwr seqrd randrd randwr odirect meta fsync " in
+	case " seqwr seqrd seqrdw randrd randwr odirect meta fsync " in
 	*" $w "*) ;; *) die "unknown workload $w" ;; esac
 done
 
@@ -126,18 +139,28 @@ dev=$(losetup --find --show --direct-io=on "$img") || die "losetup failed"
 say "loop device $dev over $img"
 
 # ---- systems ----
+# $sys is a system name, "iomapfs:OPTS" for iomapfs with -o OPTS.
+sys_opts() {
+	local o=$iomapfs_opts
+	[ "$sys" != "${sys#*:}" ] && o=${o:+$o,}${sys#*:}
+	echo "$o"
+}
 fs_mkfs() {
-	case $sys in
+	case ${sys%%:*} in
 	iomapfs) "$bin/mkfs.iomapfs" -f "$dev" ;;
 	ext4|fuse2fs) mkfs.ext4 -F -q -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 "$dev" ;;
+	nullfs) ;;	# no device: its file lives in memory
 	esac >>"$log" 2>&1
 }
 fs_mount() {
-	case $sys in
-	iomapfs) "$bin/iomapfs" "$dev" "$mnt" ${iomapfs_opts:+-o "$iomapfs_opts"} ;;
+	local o
+	o=$(sys_opts)
+	case ${sys%%:*} in
+	iomapfs) "$bin/iomapfs" "$dev" "$mnt" ${o:+-o "$o"} ;;
 	ext4) mount -t ext4 "$dev" "$mnt" ;;
 	fuse2fs) fuse2fs -o fakeroot "$dev" "$mnt" ;;
-	esac >>"$log" 2>&1 || return 1
+	nullfs) "$bin/nullfs" -o "name=$(basename "$(file rand)"),size=$null_size" "$mnt" ;;
+	esac </dev/null >>"$log" 2>&1 || return 1
 	for _ in $(seq 300); do
 		mountpoint -q "$mnt" && { mounted=$sys; return 0; }
 		sleep 0.1
@@ -200,6 +223,13 @@ wl_seqrd() {
 	fio_run seqrd --filename="$(file seq)" --rw=read --bs=1M --size="$seq_size" &&
 		record seqrd_MiBs "$(fio_get seqrd 'round(job["read"]["io_bytes"] / 2**20 / secs, 1)')"
 }
+wl_seqrdw() {
+	rand_layout || return 1
+	cat "$(file rand)" >/dev/null
+	fio_run seqrdw --filename="$(file rand)" --rw=read --bs=1M --size="$rand_size" \
+		--time_based --runtime="$runtime" --invalidate=0 &&
+		record seqrdw_MiBs "$(fio_get seqrdw 'round(job["read"]["io_bytes"] / 2**20 / secs, 1)')"
+}
 wl_randrd() {
 	rand_layout || return 1
 	for nj in 1 2; do
@@ -260,6 +290,16 @@ wl_fsync() {
 	echo "# seq $seq_size, rand $rand_size, runtime ${runtime}s, nfiles $nfiles, nfsync $nfsync"
 	echo "# iomapfs: $bin ${iomapfs_opts:+-o $iomapfs_opts}"
 } >>"$log"
+# nullfs's file: large enough for the random-I/O file, 1 GiB at least.
+null_size=$(numfmt --from=iec "${rand_size^^}")
+[ "$null_size" -ge $((1 << 30)) ] || null_size=$((1 << 30))
+# Which workloads each kind of system runs.
+sys_runs() {
+	case ${sys%%:*} in
+	nullfs) case " randrd randwr seqrdw " in *" $1 "*) return 0 ;; esac; return 1 ;;
+	esac
+	return 0
+}
 read -r -a list <<<"$systems"
 n=${#list[@]}
 for ((round = 1; round <= rounds; round++)); do
@@ -271,6 +311,7 @@ for ((round = 1; round <= rounds; round++)); do
 		fs_mkfs || { say "mkfs failed for $sys"; continue; }
 		fs_mount || { say "mount failed for $sys"; continue; }
 		for w in $workloads; do
+			sys_runs "$w" || continue
 			say " $sys: $w"
 			wl_$w || say "  $sys: $w failed (see $log)"
 		done
@@ -281,8 +322,9 @@ done
 # ---- the report: medians over rounds, ratios against the reference ----
 python3 - "$tsv" "$reference" "$systems" <<'EOF' | tee "$out/summary.md"
 import statistics, sys
-tsv, ref, systems = sys.argv[1], sys.argv[2], sys.argv[3].split()
+tsv, refs, systems = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 cols = [("seqwr_MiBs", "seq write MiB/s"), ("seqrd_MiBs", "seq read cold MiB/s"),
+        ("seqrdw_MiBs", "seq read warm MiB/s"),
         ("rr1_iops", "rand read IOPS 1 job"), ("rr1_p50", "p50 us"), ("rr1_p99", "p99 us"),
         ("rr2_iops", "rand read IOPS 2 jobs"), ("rw_iops", "rand write IOPS"),
         ("odio_iops", "O_DIRECT read IOPS"), ("create_ops", "create/s"),
@@ -301,7 +343,7 @@ print("| system | " + " | ".join(h for _, h in used) + " |")
 print("|---|" + "---:|" * len(used))
 for s in systems:
     print("| %s | " % s + " | ".join(fmt(med[(s, m)]) if (s, m) in med else "-" for m, _ in used) + " |")
-if ref in systems:
+for ref in (r for r in refs if r in systems):
     print("\nRatio against %s (for the us columns lower is better):\n" % ref)
     print("| system / %s | " % ref + " | ".join(h for _, h in used) + " |")
     print("|---|" + "---:|" * len(used))
@@ -311,7 +353,8 @@ if ref in systems:
         row = []
         for m, _ in used:
             a, b = med.get((s, m)), med.get((ref, m))
-            row.append("%.2f" % (a / b) if a is not None and b else "-")
+            r = a / b if a is not None and b else None
+            row.append("-" if r is None else "%.2f" % r if r >= 0.1 else "%.3g" % r)
         print("| %s | " % s + " | ".join(row) + " |")
 print("\nMedians over rounds; raw figures in %s" % tsv)
 EOF

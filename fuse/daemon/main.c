@@ -138,6 +138,7 @@ static int run(const struct daemon_opts *o, int ready_fd)
 		.attr_timeout = o->attr_timeout,
 		.entry_timeout = o->entry_timeout,
 		.negative_timeout = o->negative_timeout,
+		.kernel_cache = o->kernel_cache,
 	};
 	struct fuse_session *se;
 	int err, ret = 1;

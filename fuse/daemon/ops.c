@@ -19,6 +19,7 @@
  * entry reply cannot be delivered (the request was interrupted) the count
  * is given back at once, because the kernel will never forget it.
  */
+#include <fcntl.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include "ops.h"
@@ -29,6 +30,8 @@ struct ops_file {
 	pthread_mutex_t	lock;		/* serializes fsyncs on this file: wb_err */
 	errseq_t	wb_err;		/* errseq sample: errors seen by this open */
 	bool		direct;		/* opened O_DIRECT: bypass the cache */
+	bool		kernel_cached;	/* opened without FOPEN_DIRECT_IO
+					 * (-o kernel_cache, kernel_cache.c) */
 };
 
 struct iomapfs_daemon *req_daemon(fuse_req_t req)
@@ -269,6 +272,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct fs_setattr sa;
 	int err;
 
+	struct iomapfs_daemon *d = req_daemon(req);	/* req is gone after the reply */
+	struct kc_inval iv = { .needed = false };
+
 	setattr_from_fuse(attr, to_set, &sa);
 	err = req_daemon(req)->posix_acl ? acl_chmod_prepare(fs, ino, &sa) : 0;
 	if (!err && sa.valid)
@@ -278,8 +284,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		err = fs_iget(fs, ino, &ip);
 	if (err)
 		return reply_err(req, err);
+	if (sa.valid & FS_SET_SIZE)
+		kc_data_changing(d, ip, sa.size, KC_TO_END, &iv);
 	reply_attr(req, ip);
 	fs_iput(ip);
+	kc_inval_send(d, &iv);
 }
 
 /* ---- creating inodes ---- */
@@ -435,10 +444,8 @@ static int file_open(fuse_req_t req, struct fs_inode *ip, struct fuse_file_info 
 	of->direct = fi->flags & O_DIRECT;
 	fs_inode_open(ip);
 	fi->fh = (uintptr_t)of;
-	/* The daemon's cache is the only cache: every read and write comes
-	 * here, so drop-behind and cachestat mean what they say. */
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
+	kc_open(req_daemon(req), ip, of->direct, fi);
+	of->kernel_cached = !fi->direct_io;
 	/* close() has nothing to do here (op_flush): spare the kernel the
 	 * FLUSH round trip on every close. */
 	fi->noflush = 1;
@@ -466,6 +473,8 @@ static int open_truncate(fuse_req_t req, uint64_t ino)
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct iomapfs_daemon *d = req_daemon(req);	/* req is gone after the reply */
+	struct kc_inval iv = { .needed = false };
 	struct fs_inode *ip;
 	int err = fs_iget(req_fs(req), ino, &ip);
 
@@ -476,15 +485,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 		err = open_truncate(req, ino);
 		notify_mode_change(req, ip, before);
+		if (!err)	/* before file_open: no FOPEN_KEEP_CACHE */
+			kc_data_changing(d, ip, 0, KC_TO_END, &iv);
 	}
 	if (!err)
 		err = file_open(req, ip, fi);
 	if (err) {
 		fs_iput(ip);
-		return reply_err(req, err);
-	}
-	if (fuse_reply_open(req, fi) == -ENOENT)
+		reply_err(req, err);
+	} else if (fuse_reply_open(req, fi) == -ENOENT) {
 		file_close(file_of(fi));	/* interrupted: no release will come */
+	}
+	kc_inval_send(d, &iv);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -581,6 +593,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs_inode *ip = file_of(fi)->ip;
 	ssize_t n;
 
+	atomic_fetch_add_explicit(&req_daemon(req)->reads, 1, memory_order_relaxed);
 	if (file_of(fi)->direct && read_direct(req, ip, size, off))
 		return;
 	res = kmalloc(sizeof(*res));
@@ -607,17 +620,27 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	 * request's uid decides: root keeps the bits, anyone else (the owner
 	 * included, as in the kernel) loses them.
 	 */
-	struct fs_inode *ip = file_of(fi)->ip;
+	struct ops_file *of = file_of(fi);
+	struct fs_inode *ip = of->ip;
 	mode_t before = inode_mode(ip);
 	bool kill = !caller_is_root(req) && (before & (S_ISUID | S_ISGID));
-	ssize_t n = file_of(fi)->direct ? fs_dio_write(ip, off, buf, size, kill) :
-					  fs_write(ip, off, buf, size, kill);
+	ssize_t n = of->direct ? fs_dio_write(ip, off, buf, size, kill) :
+				 fs_write(ip, off, buf, size, kill);
+	struct iomapfs_daemon *d = req_daemon(req);	/* req is gone after the reply */
+	struct kc_inval iv = { .needed = false };
 
-	if (n < 0)
-		return reply_err(req, n);
-	if (kill)	/* before the reply, so the writer's next stat sees it */
-		notify_mode_change(req, ip, before);
-	fuse_reply_write(req, n);
+	/* The kernel's page cache saw a write through a kernel-cached open,
+	 * unless it failed: then it may keep bytes we do not have. */
+	if (!of->kernel_cached || n < 0)
+		kc_data_changing(d, ip, off, size, &iv);
+	if (n < 0) {
+		reply_err(req, n);
+	} else {
+		if (kill)	/* before the reply, so the writer's next stat sees it */
+			notify_mode_change(req, ip, before);
+		fuse_reply_write(req, n);
+	}
+	kc_inval_send(d, &iv);
 }
 
 /*
@@ -654,11 +677,21 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 			 off_t length, struct fuse_file_info *fi)
 {
+	struct iomapfs_daemon *d = req_daemon(req);	/* req is gone after the reply */
+	struct fs_inode *ip = file_of(fi)->ip;
+	struct kc_inval iv = { .needed = false };
 	int err = -EINVAL;
 
 	if (offset >= 0 && length > 0)
-		err = fs_fallocate(file_of(fi)->ip, mode, offset, length);
+		err = fs_fallocate(ip, mode, offset, length);
+	/* Punch and zero change the range; collapse and insert shift
+	 * everything after it.  Preallocation changes no byte. */
+	if (!err && (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)))
+		kc_data_changing(d, ip, offset, length, &iv);
+	else if (!err && (mode & ~FALLOC_FL_KEEP_SIZE))
+		kc_data_changing(d, ip, offset, KC_TO_END, &iv);
 	reply_err(req, err);
+	kc_inval_send(d, &iv);
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
@@ -866,6 +899,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* The kernel must not cache file data (see file_open) nor take over
 	 * the suid/sgid clearing that op_write does. */
 	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_HANDLE_KILLPRIV);
+	/* With kernel_cache the daemon tells the kernel of every data change
+	 * its page cache did not see (kernel_cache.c), so the kernel need not
+	 * guess from mtime: that guess would drop a file's whole cache at the
+	 * first attribute refresh after each write through the cache. */
+	if (d->kernel_cache)
+		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	/* With ACLs the umask is ours to apply (acl_prepare_create): without
 	 * FUSE_DONT_MASK the kernel would apply it before a default ACL could
 	 * take its place. */

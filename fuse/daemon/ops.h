@@ -34,6 +34,9 @@ struct iomapfs_daemon {
 	 * entry_timeout, negative_timeout): long, because every change the
 	 * kernel did not ask for is invalidated (ops_notify.c). */
 	double		attr_timeout, entry_timeout, negative_timeout;
+	bool		kernel_cache;	/* -o kernel_cache (kernel_cache.c) */
+	atomic_uint_fast64_t reads;	/* FUSE READ requests served */
+	atomic_uint_fast64_t kc_invals;	/* kernel cache invalidations sent */
 	struct init_shim shim;		/* INIT flags newer than libfuse's */
 	atomic_bool	shutdown_notified;	/* notify_shutdown() has run */
 };
@@ -71,6 +74,32 @@ void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	      struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 	      size_t in_bufsz, size_t out_bufsz);
 
+/* ---- -o kernel_cache (kernel_cache.c) ---- */
+
+/*
+ * Set fi->direct_io and fi->keep_cache for an open of regular file @ip:
+ * direct I/O unless the mount has kernel_cache and the file is neither
+ * drop-behind nor opened O_DIRECT (@direct); then keep the kernel's pages
+ * if nothing changed behind its back since the last such open.
+ */
+void kc_open(struct iomapfs_daemon *d, struct fs_inode *ip, bool direct,
+	     struct fuse_file_info *fi);
+
+/* A data change the kernel's page cache did not see, to invalidate. */
+struct kc_inval {
+	uint64_t	ino, off, len;	/* len KC_TO_END: to the end of the file */
+	bool		needed;		/* the kernel may hold pages of the range */
+};
+#define KC_TO_END	UINT64_MAX
+/* Before the reply: bump @ip's data generation, fill @iv.  No lock held. */
+void kc_data_changing(struct iomapfs_daemon *d, struct fs_inode *ip, uint64_t off,
+		      uint64_t len, struct kc_inval *iv);
+/* After the reply, no lock held: tell the kernel to drop the range. */
+void kc_inval_send(struct iomapfs_daemon *d, const struct kc_inval *iv);
+/* After FS_IOC_SHUTDOWN's reply: drop every file's kernel pages, so that
+ * reads reach the daemon and fail as they should. */
+void kc_shutdown(struct iomapfs_daemon *d);
+
 /* ---- options (options.c) ---- */
 
 struct daemon_opts {
@@ -83,6 +112,7 @@ struct daemon_opts {
 	unsigned		max_threads;		/* 0: libfuse's (10) */
 	unsigned		max_idle_threads;	/* 0: max_threads, else 16 */
 	double			attr_timeout, entry_timeout, negative_timeout;
+	bool			kernel_cache;	/* -o kernel_cache */
 };
 /* Request threads kept idle by default: more than libfuse 3.14 ever
  * starts (max_threads 10), so none is ended and started again. */

@@ -33,4 +33,5 @@ void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	fs_shutdown(d->fs);
 	fuse_reply_ioctl(req, 0, NULL, 0);	/* frees req */
 	notify_shutdown(d);
+	kc_shutdown(d);		/* after the reply: kernel_cache.c */
 }

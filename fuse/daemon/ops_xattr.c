@@ -63,9 +63,11 @@ static void textbuf_add(void *arg, const char *name, uint64_t val)
 	tb->len += n;
 }
 
-/* user.iomapfs.stats: every counter of the three layers, "name value\n". */
-static void stats_text(struct fs *fs, struct textbuf *tb)
+/* user.iomapfs.stats: every counter of the three layers and of the FUSE
+ * glue, "name value\n". */
+static void stats_text(struct iomapfs_daemon *d, struct textbuf *tb)
 {
+	struct fs *fs = d->fs;
 	struct blk_stats bs;
 	struct cache_stats cs;
 
@@ -75,6 +77,8 @@ static void stats_text(struct fs *fs, struct textbuf *tb)
 	cache_get_stats(fs_cache(fs), &cs);
 	cache_stats_for_each(&cs, textbuf_add, tb);
 	fs_stats_for_each(fs, textbuf_add, tb);
+	textbuf_add(tb, "fuse_reads", atomic_load(&d->reads));
+	textbuf_add(tb, "kernel_cache_invals", atomic_load(&d->kc_invals));
 	textbuf_add(tb, "log_warnings", iomapfs_log_warnings());
 	textbuf_add(tb, "log_dropped", iomapfs_log_dropped());
 }
@@ -105,7 +109,7 @@ static bool inode_dontcache(struct fs_inode *ip)
  * (ENODATA, and not listed) while it is clear, so files that never used it
  * show no extra xattr and `cp -a` carries it only where it was set.
  */
-static ssize_t own_getxattr(struct fs *fs, struct fs_inode *ip, const char *name,
+static ssize_t own_getxattr(struct iomapfs_daemon *d, struct fs_inode *ip, const char *name,
 			    void *buf, size_t size)
 {
 	char text[128];
@@ -129,7 +133,7 @@ static ssize_t own_getxattr(struct fs *fs, struct fs_inode *ip, const char *name
 	if (!strcmp(name, XATTR_STATS) && ip->ino == FUSE_ROOT_ID) {
 		struct textbuf tb;
 
-		stats_text(fs, &tb);
+		stats_text(d, &tb);
 		ret = xattr_copy_out(tb.s ? tb.s : "", tb.len, buf, size);
 		kfree(tb.s);
 		return ret;
@@ -271,10 +275,32 @@ static int do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	return err;
 }
 
+/*
+ * A file that becomes drop-behind is opened with FOPEN_DIRECT_IO from now
+ * on; with -o kernel_cache the kernel may still hold its pages from before,
+ * which it would go on serving.  After the reply (kernel_cache.c says why).
+ */
+static void dontcache_drop_kernel_pages(struct iomapfs_daemon *d, fuse_ino_t ino)
+{
+	struct kc_inval iv;
+	struct fs_inode *ip;
+
+	if (fs_iget(d->fs, ino, &ip))
+		return;
+	kc_data_changing(d, ip, 0, KC_TO_END, &iv);
+	fs_iput(ip);
+	kc_inval_send(d, &iv);
+}
+
 void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
-	reply_err(req, do_setxattr(req, ino, name, value, size, flags));
+	struct iomapfs_daemon *d = req_daemon(req);	/* req is gone after the reply */
+	int err = do_setxattr(req, ino, name, value, size, flags);
+
+	reply_err(req, err);
+	if (!err && !strcmp(name, XATTR_DONTCACHE) && size == 1 && value[0] == '1')
+		dontcache_drop_kernel_pages(d, ino);
 }
 
 /* The getxattr/listxattr reply: an error, the size asked for with size 0,
@@ -302,7 +328,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	} else if (is_own_xattr(name)) {
 		n = fs_iget(fs, ino, &ip);
 		if (!n) {
-			n = own_getxattr(fs, ip, name, buf, size);
+			n = own_getxattr(req_daemon(req), ip, name, buf, size);
 			fs_iput(ip);
 		}
 	} else {

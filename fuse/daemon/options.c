@@ -186,6 +186,8 @@ static int parse_own_opt(struct daemon_opts *o, const char *name, const char *va
 		return 0;
 	} else if (!strcmp(name, "dontcache") && !val) {
 		cc->dontcache_all = true;
+	} else if (!strcmp(name, "kernel_cache") && !val) {
+		o->kernel_cache = true;
 	} else if (!strcmp(name, "ro") && !val) {
 		o->fs.readonly = o->fs.blk.readonly = true;
 		fuse_opts_append(o, "ro");
@@ -478,6 +480,8 @@ void daemon_usage(FILE *out, const char *prog)
 		"  offload=delayed|thread|adaptive  how task workers run deferred completions (delayed)\n"
 		"  offload_delay_us=N      the delay of offload=delayed (%u)\n"
 		"  dontcache               every file is drop-behind\n"
+		"  kernel_cache            clean data of files that are not drop-behind\n"
+		"                          may live in the kernel's page cache too\n"
 		"  dirty_background=PCT    flusher starts at this dirty share (%u)\n"
 		"  dirty_limit=PCT         writers are throttled at this dirty share (%u)\n"
 		"  dirty_expire_ms=N       dirty data older than this is written back (%u)\n"

@@ -82,6 +82,13 @@ struct fs_inode {
 	uint64_t		last_data_txn;	/* like last_txn, for changes of size or
 						 * extents only: fdatasync needs commit? */
 	bool			disk_size_changed;	/* di.size changed since the last write */
+
+	/* The FUSE glue's view of the kernel's page cache (-o kernel_cache,
+	 * fuse/daemon/kernel_cache.c), under ->lock. */
+	uint64_t		kc_gen;		/* bumped by each data change the
+						 * kernel's page cache did not see */
+	uint64_t		kc_open_gen;	/* kc_gen at the last kernel-cached open */
+	bool			kc_cached;	/* the kernel may hold pages of it */
 };
 
 /*
@@ -145,6 +152,10 @@ uint64_t *fs_inodes_known(struct fs *fs, size_t *nr);
 void fs_inode_open(struct fs_inode *ip);
 void fs_inode_release(struct fs_inode *ip);	/* last close of an unlinked file frees it */
 void fs_fill_stat(struct fs_inode *ip, struct stat *st);
+
+/* Call @fn on every cached inode, each referenced and no lock held. */
+void fs_for_each_inode(struct fs *fs, void (*fn)(void *ctx, struct fs_inode *ip),
+		       void *ctx);
 
 /* Mark in-memory attributes dirty; they reach disk in the running txn. */
 int fs_inode_mark_dirty(struct fs_inode *ip);

@@ -743,6 +743,19 @@ static struct fs_inode **icache_grab_all(struct fs *fs, size_t *nr)
 	return v;
 }
 
+void fs_for_each_inode(struct fs *fs, void (*fn)(void *ctx, struct fs_inode *ip),
+		       void *ctx)
+{
+	size_t nr;
+	struct fs_inode **v = icache_grab_all(fs, &nr);
+
+	for (size_t i = 0; v && i < nr; i++) {
+		fn(ctx, v[i]);
+		fs_iput(v[i]);
+	}
+	kfree(v);
+}
+
 int fs_inode_write_dirty_all(struct fs *fs)
 {
 	size_t nr;
