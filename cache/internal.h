@@ -135,6 +135,7 @@ struct cache_mapping {
 	struct list_head	all_link;
 	struct list_head	dirty_link;
 	atomic_bool		on_dirty_list;
+	atomic_bool		inode_dirty;	/* ->write_inode owed (I_DIRTY_SYNC) */
 	uint64_t		dirtied_ns;	/* when it joined dirty_mappings */
 	unsigned		users;		/* flusher/sync walkers using it */
 	bool			dying;

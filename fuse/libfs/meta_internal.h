@@ -165,7 +165,7 @@ struct meta {
 
 	/* Counters: updated under ->lock, read with relaxed atomics. */
 	atomic_uint_fast64_t	st_commits, st_jblocks, st_checkpoints, st_replayed;
-	atomic_uint_fast64_t	st_preflushes, st_oversize;
+	atomic_uint_fast64_t	st_preflushes, st_oversize, st_sections;
 	atomic_uint_fast64_t	st_buf_hits, st_buf_misses, st_buf_cached, st_buf_ra;
 };
 
