@@ -14,8 +14,9 @@
  * meanwhile waits on fs.icache_wait and then reads it again from disk.
  *
  * Attribute rule (fs_internal.h): changes made by the data side are written
- * in a section right away; fs_inode_touch() only marks dirty, and whatever
- * is still dirty is written at fsync, syncfs, unmount and eviction.
+ * in a section right away, except a write's timestamps; fs_inode_touch()
+ * only marks dirty, and whatever is still dirty is written at fsync,
+ * syncfs, unmount and eviction, and by the flusher after the data.
  *
  * Freeing an unlinked inode (nlink, nlookup and nopen all 0), outside any
  * section: drop its cached folios (dirty data is discarded, nobody can
