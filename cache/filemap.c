@@ -143,6 +143,19 @@ struct folio *filemap_get_folio(struct cache_mapping *m, uint64_t index)
 	return f;
 }
 
+unsigned filemap_get_folios_contig(struct cache_mapping *m, uint64_t first,
+				   unsigned nr, struct folio **folios)
+{
+	unsigned got, i;
+
+	pthread_mutex_lock(&m->lock);
+	got = radix_lookup_contig(&m->index, first, nr, (void **)folios);
+	for (i = 0; i < got; i++)
+		folio_get(folios[i]);
+	pthread_mutex_unlock(&m->lock);
+	return got;
+}
+
 /*
  * The next folio at or after *index (up to @max) with @mark (or RADIX_ANY),
  * referenced; *index is set to its index.  Stale WRITEBACK marks are

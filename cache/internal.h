@@ -136,6 +136,7 @@ struct cache_mapping {
 	struct list_head	all_link;
 	struct list_head	dirty_link;
 	atomic_bool		on_dirty_list;
+	atomic_bool		inode_dirty;	/* ->write_inode owed (I_DIRTY_SYNC) */
 	uint64_t		dirtied_ns;	/* when it joined dirty_mappings */
 	unsigned		users;		/* flusher/sync walkers using it */
 	bool			dying;
@@ -213,6 +214,10 @@ static inline void folio_mark_accessed(struct folio *f)
 
 /* ---- filemap.c: the index, dirty marks, errseq ---- */
 struct folio *filemap_get_folio(struct cache_mapping *m, uint64_t index);
+/* Up to @nr folios at @first, @first + 1, ... until the first gap, each
+ * referenced, under one index lock.  Returns how many. */
+unsigned filemap_get_folios_contig(struct cache_mapping *m, uint64_t first,
+				   unsigned nr, struct folio **folios);
 int filemap_add_folio(struct cache_mapping *m, struct folio *folio, uint64_t index);
 void filemap_remove_folio_locked(struct cache_mapping *m, struct folio *folio);
 void filemap_remove_failed_read(struct cache_mapping *m, struct folio *folio);

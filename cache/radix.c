@@ -85,6 +85,27 @@ void *radix_lookup(const struct radix_tree *t, uint64_t index)
 	return leaf ? leaf->slots[slot_of(leaf, index)] : NULL;
 }
 
+unsigned radix_lookup_contig(const struct radix_tree *t, uint64_t first,
+			     unsigned nr, void **items)
+{
+	unsigned got = 0;
+
+	while (got < nr) {
+		uint64_t index = first + got;
+		struct radix_node *leaf = leaf_of(t, index);
+		unsigned s;
+
+		if (!leaf || index < first)	/* absent, or wrapped */
+			break;
+		for (s = slot_of(leaf, index); s < RADIX_SLOTS && got < nr; s++) {
+			if (!(leaf->present & (1ull << s)))
+				return got;
+			items[got++] = leaf->slots[s];
+		}
+	}
+	return got;
+}
+
 /* Put a new root above the current one until @index fits. */
 static void grow(struct radix_tree *t, uint64_t index)
 {

@@ -49,5 +49,13 @@ bool radix_get_mark(const struct radix_tree *t, uint64_t index, int mark);
  */
 void *radix_find(const struct radix_tree *t, uint64_t *index, uint64_t max,
 		 int mark);
+/*
+ * Gang lookup of a contiguous run (find_get_pages_contig()): the entries
+ * at @first, @first + 1, ... into @items, stopping at the first absent
+ * index or after @nr.  One descent per leaf, not per entry.  Returns how
+ * many it stored.
+ */
+unsigned radix_lookup_contig(const struct radix_tree *t, uint64_t first,
+			     unsigned nr, void **items);
 
 #endif /* IOMAPFS_CACHE_RADIX_H */

@@ -198,7 +198,7 @@ static void cache_readahead(struct cache_mapping *m, uint64_t first, uint64_t la
 				  cache->nr_folios / 4);
 	uint64_t eof = DIV_ROUND_UP(cache_mapping_size(m), PAGE_SIZE);
 	uint64_t start, end, idx;
-	struct folio *batch[64];
+	struct folio *batch[64], *seen[64];
 	unsigned n = 0;
 	bool seq, raced;
 
@@ -218,10 +218,15 @@ static void cache_readahead(struct cache_mapping *m, uint64_t first, uint64_t la
 	pthread_mutex_unlock(&m->lock);
 
 	for (idx = start; idx < end; idx++) {
-		struct folio *f = filemap_get_folio(m, idx);
+		unsigned cached = filemap_get_folios_contig(m, idx,
+				min_t(uint64_t, ARRAY_SIZE(seen), end - idx), seen);
+		struct folio *f;
 
-		if (f) {
-			folio_put(f);
+		if (cached) {
+			/* Skip what is cached already, a run per lookup. */
+			idx += cached - 1;
+			while (cached)
+				folio_put(seen[--cached]);
 			continue;
 		}
 		f = folio_create_locked(m, idx, false, &raced);
@@ -319,13 +324,18 @@ static int read_collect(struct cache_mapping *m, uint64_t first, uint64_t last,
 	int err = 0;
 
 	for (idx = first; idx <= last; idx++) {
-		struct folio *f = filemap_get_folio(m, idx);
+		struct folio **run = &res->folios[res->nr];
+		unsigned n = filemap_get_folios_contig(m, idx, (unsigned)(last - idx + 1), run);
+		struct folio *f;
 
-		if (f) {
-			atomic_fetch_add(&cache->stat.hits, 1);
-			folio_mark_accessed(f);
-			ours[res->nr] = false;
-			res->folios[res->nr++] = f;
+		if (n) {
+			/* The cached run from @idx, found in one pass. */
+			atomic_fetch_add(&cache->stat.hits, n);
+			for (unsigned i = 0; i < n; i++) {
+				folio_mark_accessed(run[i]);
+				ours[res->nr++] = false;
+			}
+			idx += n - 1;
 			continue;
 		}
 		f = folio_create_locked(m, idx, false, &raced);

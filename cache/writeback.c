@@ -179,6 +179,13 @@ void mapping_dirty_list_add(struct cache_mapping *m)
 	pthread_mutex_unlock(&cache->wb_lock);
 }
 
+void cache_mapping_mark_inode_dirty(struct cache_mapping *m)
+{
+	if (!atomic_load(&m->inode_dirty))
+		atomic_store(&m->inode_dirty, true);
+	mapping_dirty_list_add(m);
+}
+
 /*
  * After a writeback pass: drop @m from the dirty list if it is clean.
  * Clearing the flag before reading nr_dirty pairs with the dirtier's
@@ -188,7 +195,7 @@ void mapping_dirty_list_add(struct cache_mapping *m)
 static void mapping_dirty_list_recheck_locked(struct cache_mapping *m)
 {
 	atomic_store(&m->on_dirty_list, false);
-	if (atomic_load(&m->nr_dirty) && !m->dying)
+	if ((atomic_load(&m->nr_dirty) || atomic_load(&m->inode_dirty)) && !m->dying)
 		atomic_store(&m->on_dirty_list, true);
 	else
 		list_del_init(&m->dirty_link);
@@ -206,6 +213,23 @@ static bool mapping_needs_flush(struct cache *cache, struct cache_mapping *m,
 	if ((uint64_t)atomic_load(&cache->nr_dirty) > cache->bg_thresh)
 		return true;
 	return now - m->dirtied_ns >= expire;
+}
+
+/*
+ * After the mapping's data went out, the attributes the filesystem left
+ * dirty in memory (writeback_single_inode -> write_inode).  Clearing the
+ * flag first: a write that dirties the inode again while this runs sets
+ * it again and keeps the mapping on the list.
+ */
+static void write_inode(struct cache_mapping *m)
+{
+	int err;
+
+	if (!atomic_exchange(&m->inode_dirty, false) || !m->ops->write_inode)
+		return;
+	err = m->ops->write_inode(m);
+	if (err)
+		cache_mapping_set_error(m, err);
 }
 
 /*
@@ -234,6 +258,7 @@ static void wb_do_writeback(struct cache *cache, unsigned why)
 		m->dirtied_ns = now;
 		pthread_mutex_unlock(&cache->wb_lock);
 		writeback_mapping_range(m, 0, UINT64_MAX, false);
+		write_inode(m);
 		pthread_mutex_lock(&cache->wb_lock);
 		if (atomic_load(&m->on_dirty_list))
 			mapping_dirty_list_recheck_locked(m);

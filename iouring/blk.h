@@ -60,7 +60,8 @@ struct blk_worker {
 	atomic_bool		stop;
 	atomic_bool		kick;		/* a drain waits: skip the DELAYED "jiffy" */
 	_Atomic uint64_t	last_push_ns;	/* ADAPTIVE: when the last bio was queued */
-	atomic_bool		streaming;	/* ADAPTIVE: the last two came within a jiffy */
+	atomic_bool		streaming;	/* ADAPTIVE: the last two came within the window */
+	atomic_bool		wake_owed;	/* ADAPTIVE: the reaper wakes it at unplug */
 	atomic_uint		wake_seq;	/* futex word: bumped by every wakeup */
 	atomic_uint		queued;		/* bios pushed (drain bookkeeping) */
 	atomic_uint		done;		/* bios whose ->bi_end_io ran; futex word */
@@ -118,6 +119,10 @@ void ring_put_inflight(struct blk_ring *r);
 /* reaper.c: the thread body; reaps until the stop NOP. */
 #define BLK_RING_STOP_TAG	((uint64_t)1)	/* user_data of the stop NOP */
 void *blk_reaper_fn(void *arg);
+/* Reaper, around a pass over its ready completions (ADAPTIVE): queueing
+ * defers the worker's wakeup to the unplug. */
+void blk_reaper_plug(struct blk_dev *dev);
+void blk_reaper_unplug(struct blk_dev *dev);
 
 /* complete-in-task.c */
 int blk_workers_start(struct blk_dev *dev);

@@ -13,9 +13,14 @@
  *  - the first bio on an empty batch wakes the worker: at once
  *    (BLK_OFFLOAD_THREAD, the series' kthread variant, SCHED_FIFO where permitted) or after one
  *    "jiffy" so completions pile up (BLK_OFFLOAD_DELAYED, the delayed-workqueue design);
- *    BLK_OFFLOAD_ADAPTIVE delays only while deferrals stream in back to
- *    back and no task waits for one (blk_deferred_wait_begin(): a
- *    waiter cuts a delay short, flush_delayed_work()'s idea);
+ *    BLK_OFFLOAD_ADAPTIVE batches naturally: the reaper wakes the
+ *    worker once per pass over its completion queue, not per bio, so
+ *    what completed together runs together, and what arrives while the
+ *    worker runs joins its next batch; only while deferrals come in
+ *    closer together than a short window (a "jiffy" / 8) does the worker
+ *    hold its batch back for that window, and never while a task waits
+ *    for one (blk_deferred_wait_begin(): a waiter cuts the window short,
+ *    flush_delayed_work()'s idea);
  *  - hotplug: an offline worker's batch is drained by the caller, bios
  *    queued while offline wait, and bringing it online with a non-empty
  *    batch wakes it (the stranded-bios bug).
@@ -32,6 +37,10 @@ struct task_batch {
 	struct task_batch_cb *head, **tail;
 };
 static _Thread_local struct task_batch *current_batch;
+/* Set by a reaper between blk_reaper_plug() and blk_reaper_unplug();
+ * reaper_owes: a wakeup was held back in this pass. */
+static _Thread_local struct blk_dev *reaper_plug;
+static _Thread_local bool reaper_owes;
 
 static void blk_worker_wake(struct blk_worker *w)
 {
@@ -46,17 +55,55 @@ static struct blk_worker *blk_current_worker(struct blk_dev *dev)
 	return &dev->workers[(cpu < 0 ? 0 : cpu) % dev->nr_workers];
 }
 
+/* ADAPTIVE: the longest a batch is held back, and the gap under which
+ * deferrals count as a stream worth holding it for. */
+static uint64_t blk_adaptive_window_ns(const struct blk_dev *dev)
+{
+	return dev->cfg.delay_us * 1000ull / 4;
+}
+
 /*
  * ADAPTIVE: a deferral that follows the previous one on this worker within
- * a "jiffy" is part of a stream, worth batching; one that comes later is
- * not, and runs at once.  Only the reaper of this CPU writes these.
+ * the window is part of a stream, worth a short hold; one that comes later
+ * is not, and runs at once.  Only the reapers write these.
  */
 static void blk_worker_note_arrival(struct blk_worker *w, uint64_t now)
 {
 	uint64_t last = atomic_exchange(&w->last_push_ns, now);
 
 	atomic_store(&w->streaming,
-		     last && now - last < w->dev->cfg.delay_us * 1000ull);
+		     last && now - last < blk_adaptive_window_ns(w->dev));
+}
+
+/*
+ * The reaper's plug: in ADAPTIVE mode a bio queued on an empty batch
+ * during a pass owes its worker a wakeup, paid once the pass has reaped
+ * every completion that was ready (blk_plug/blk_finish_plug, turned
+ * round).  Completions that arrive together so make one batch without
+ * any timer, and the wakeup costs microseconds, not a window.
+ */
+void blk_reaper_plug(struct blk_dev *dev)
+{
+	if (dev->cfg.offload == BLK_OFFLOAD_ADAPTIVE)
+		reaper_plug = dev;
+}
+
+void blk_reaper_unplug(struct blk_dev *dev)
+{
+	if (reaper_plug != dev)
+		return;
+	reaper_plug = NULL;
+	/* Nothing owed: the workers may not even exist yet (the rings start
+	 * first) or any more (close stops them before the rings). */
+	if (!reaper_owes)
+		return;
+	reaper_owes = false;
+	for (unsigned i = 0; i < dev->nr_workers; i++) {
+		struct blk_worker *w = &dev->workers[i];
+
+		if (atomic_load(&w->wake_owed) && atomic_exchange(&w->wake_owed, false))
+			blk_worker_wake(w);
+	}
 }
 
 /*
@@ -78,8 +125,13 @@ static void __bio_complete_in_task(struct blk_dev *dev, struct bio *bio)
 	do {
 		bio->bi_next = old;
 	} while (!atomic_compare_exchange_weak(&w->head, &old, bio));
-	if (!old && atomic_load(&w->online))
-		blk_worker_wake(w);
+	if (!old && atomic_load(&w->online)) {
+		if (reaper_plug == dev) {
+			atomic_store(&w->wake_owed, true);
+			reaper_owes = true;
+		} else
+			blk_worker_wake(w);
+	}
 }
 
 bool bio_complete_in_task(struct bio *bio)
@@ -194,10 +246,10 @@ static void blk_worker_drain(struct blk_worker *w, bool only_if_online)
 	pthread_mutex_unlock(&w->batch_lock);
 }
 
-/* DELAYED mode: one "jiffy" so that completions pile up into a batch. */
-static void blk_worker_delay(struct blk_worker *w)
+/* Hold the batch back @ns so that completions pile up into it. */
+static void blk_worker_delay(struct blk_worker *w, uint64_t ns)
 {
-	uint64_t end = ktime_get_ns() + w->dev->cfg.delay_us * 1000ull;
+	uint64_t end = ktime_get_ns() + ns;
 	uint64_t now;
 
 	blk_count(&w->dev->stats.worker_delays, 1);
@@ -221,22 +273,23 @@ static void blk_worker_set_fifo(void)
 	pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 }
 
-/* Hold the batch back a "jiffy"?  DELAYED always; ADAPTIVE in a stream. */
-static bool blk_worker_should_delay(struct blk_worker *w)
+/* How long to hold the batch back: DELAYED a "jiffy"; ADAPTIVE its short
+ * window in a stream nobody waits for; otherwise 0. */
+static uint64_t blk_worker_delay_ns(struct blk_worker *w)
 {
 	switch (w->dev->cfg.offload) {
 	case BLK_OFFLOAD_DELAYED:
-		return true;
+		return w->dev->cfg.delay_us * 1000ull;
 	case BLK_OFFLOAD_ADAPTIVE:
 		if (!atomic_load(&w->streaming))
-			return false;
+			return 0;
 		if (atomic_load(&w->dev->deferred_waiters)) {
 			blk_count(&w->dev->stats.worker_kicks, 1);
-			return false;	/* someone waits: never make it pay the delay */
+			return 0;	/* someone waits: never make it pay the delay */
 		}
-		return true;
+		return blk_adaptive_window_ns(w->dev);
 	default:
-		return false;
+		return 0;
 	}
 }
 
@@ -252,8 +305,10 @@ static void *blk_worker_fn(void *arg)
 		bool stop = atomic_load(&w->stop);
 
 		if (atomic_load(&w->online) && atomic_load(&w->head)) {
-			if (!stop && blk_worker_should_delay(w))
-				blk_worker_delay(w);
+			uint64_t delay = stop ? 0 : blk_worker_delay_ns(w);
+
+			if (delay)
+				blk_worker_delay(w, delay);
 			blk_worker_drain(w, true);
 			continue;
 		}

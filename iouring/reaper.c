@@ -87,17 +87,33 @@ static void reaper_handle_cqe(struct blk_ring *r, struct bio *bio, int res)
 	ring_put_inflight(r);
 }
 
+/* Completions reaped before the plug is released even if more are ready. */
+#define REAPER_PASS_MAX	16
+
 /* The reaper thread.  Returns when it reaps the stop NOP. */
 void *blk_reaper_fn(void *arg)
 {
 	struct blk_ring *r = arg;
+	unsigned pass = 0;
 	bool stop = false;
 
 	thread_set_name("iomapfs-irq/%u", r->index);
 	atomic_ctx_enter();
+	blk_reaper_plug(r->dev);
 	while (!stop) {
 		struct io_uring_cqe *cqe;
-		int ret = io_uring_wait_cqe(&r->ring, &cqe);
+		int ret = io_uring_peek_cqe(&r->ring, &cqe);
+
+		if (ret == -EAGAIN || ++pass == REAPER_PASS_MAX) {
+			/* The pass is over (or long enough that a steady
+			 * stream of completions must not starve the workers):
+			 * wake whom it queued work for. */
+			blk_reaper_unplug(r->dev);
+			pass = 0;
+			if (ret == -EAGAIN)
+				ret = io_uring_wait_cqe(&r->ring, &cqe);
+			blk_reaper_plug(r->dev);
+		}
 
 		if (ret < 0) {
 			if (ret != -EINTR && ret != -EAGAIN)
@@ -118,6 +134,7 @@ void *blk_reaper_fn(void *arg)
 		}
 		io_uring_cqe_seen(&r->ring, cqe);
 	}
+	blk_reaper_unplug(r->dev);
 	atomic_ctx_exit();
 	return NULL;
 }

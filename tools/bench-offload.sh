@@ -13,6 +13,10 @@
 #                   64 MiB cache, nobody waiting for its completions
 #   batch           mean worker batch (bios) during that stream
 #   defer p50/p99   deferral latency during that stream (us)
+# and the deferral-latency histogram of each mode's streams (all rounds):
+# OUT/deferral-MODE.dat and .png, one per mode, and OUT/deferral.png with
+# the three together (tools/plot-deferral.sh; needs gnuplot, else only the
+# iomapfs-stat outputs OUT/stats-MODE-ROUND.txt are left).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${IOMAPFS_BIN:-$top/build/bin}
@@ -78,7 +82,7 @@ print(lat[len(lat) // 2] // 1000, lat[len(lat) * 99 // 100] // 1000)
 PY
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 declare -A R
 for ((r = 0; r < rounds; r++)); do
@@ -95,7 +99,9 @@ for ((r = 0; r < rounds; r++)); do
 		dd if=/dev/zero of="$mnt/stream" bs=1M count=$(( $(numfmt --from=iec "${stream^^}") >> 20 )) status=none
 		c1=$(worker_ctxsw "$pid")
 		R[$mode,ctxsw]+="$((c1 - c0)) "
-		R[$mode,batch]+="$(stat_val worker_batch_mean) "
+		# Two decimals: the counter's rounded mean hides 1.1 against 1.7.
+		R[$mode,batch]+="$(awk -v b="$(stat_val worker_batches)" -v n="$(stat_val worker_batch_bios)" \
+			'BEGIN { printf "%.2f", b ? n / b : 0 }') "
 		R[$mode,d50]+="$(stat_val defer_lat_p50_us) "
 		R[$mode,d99]+="$(stat_val defer_lat_p99_us) "
 		"$bin/iomapfs-stat" "$mnt" --once > "$out/stats-$mode-$r.txt"
@@ -115,3 +121,18 @@ done
 echo "(medians of $rounds rounds; latencies in us; all values per round in $out/raw.txt)"
 } | tee "$out/summary.txt"
 for k in "${!R[@]}"; do echo "$k: ${R[$k]}"; done | sort > "$out/raw.txt"
+
+if command -v gnuplot >/dev/null; then
+	all=()
+	for mode in thread delayed adaptive; do
+		cat "$out"/stats-"$mode"-*.txt > "$out/stats-$mode-all.txt"
+		all+=(--stats "$mode=$out/stats-$mode-all.txt")
+		"$top/tools/plot-deferral.sh" --stats "$mode=$out/stats-$mode-all.txt" \
+			--name "deferral-$mode" --out "$out" \
+			--title "deferral latency, offload=$mode, drop-behind stream of $stream x $rounds"
+	done
+	"$top/tools/plot-deferral.sh" "${all[@]}" --name deferral --out "$out" \
+		--title "deferral latency, drop-behind stream of $stream x $rounds"
+else
+	echo "bench-offload: no gnuplot, no plots (tools/install-deps.sh installs gnuplot-nox)" >&2
+fi

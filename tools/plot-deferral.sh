@@ -7,6 +7,8 @@
 # worker), read the defer_hist_* buckets with iomapfs-stat --once, and
 # unmount.  Writes deferral.dat (share of completions per log2 bucket, one
 # column per mode) and deferral.png (gnuplot) into the output directory.
+# With --stats MODE=FILE it plots the buckets of a saved iomapfs-stat
+# --once output instead of running (tools/bench-offload.sh does, per mode).
 # Root; about 10 s per mode with the defaults.  Not part of the test command.
 set -euo pipefail
 
@@ -16,9 +18,14 @@ usage() {
 	cat <<'EOF'
 Usage: tools/plot-deferral.sh [options] [MODE...]
 
-MODE is an offload mode (delayed, thread); default: delayed thread.
+MODE is an offload mode (delayed, thread, adaptive); default: delayed thread.
   --size MiB       data streamed per mode                        [512]
-  --out DIR        where deferral.dat and deferral.png go        [.]
+  --stats M=FILE   no run: mode M's buckets from FILE, the output of
+                   iomapfs-stat --once, or several such outputs
+                   concatenated (summed); repeatable; replaces MODEs
+  --name NAME      output file names NAME.dat, NAME.FMT          [deferral]
+  --title TEXT     the plot's title                [a description of the run]
+  --out DIR        where NAME.dat and NAME.FMT go                [.]
   --format FMT     png or svg                                    [png]
   --bin DIR        iomapfs programs       [$IOMAPFS_BIN or build/bin]
   -h, --help       this text
@@ -28,10 +35,18 @@ EOF
 die() { echo "plot-deferral: $*" >&2; exit 1; }
 
 size=512 out=. format=png bin=${IOMAPFS_BIN:-$top/build/bin} modes=()
+name=deferral title=""
+declare -A stats_of=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-h|--help) usage; exit 0 ;;
 	--size) size=$2; shift 2 ;;
+	--stats)
+		[[ $2 == ?*=?* ]] || die "--stats wants MODE=FILE"
+		[ -r "${2#*=}" ] || die "cannot read ${2#*=}"
+		stats_of[${2%%=*}]=${2#*=}; modes+=("${2%%=*}"); shift 2 ;;
+	--name) name=$2; shift 2 ;;
+	--title) title=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--format) format=$2; shift 2 ;;
 	--bin) bin=$2; shift 2 ;;
@@ -40,12 +55,15 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ ${#modes[@]} -gt 0 ] || modes=(delayed thread)
-[ "$(id -u)" -eq 0 ] || die "must run as root (FUSE mounts)"
 case $format in png|svg) ;; *) die "--format must be png or svg" ;; esac
 command -v gnuplot >/dev/null || die "gnuplot missing (tools/install-deps.sh installs gnuplot-nox)"
-for p in iomapfs mkfs.iomapfs iomapfs-stat; do
-	[ -x "$bin/$p" ] || die "no $bin/$p (build first, or --bin)"
-done
+if [ ${#stats_of[@]} -eq 0 ]; then
+	[ "$(id -u)" -eq 0 ] || die "must run as root (FUSE mounts)"
+	for p in iomapfs mkfs.iomapfs iomapfs-stat; do
+		[ -x "$bin/$p" ] || die "no $bin/$p (build first, or --bin)"
+	done
+fi
+: "${title:=iomapfs deferral latency (bio_complete_in_task to worker), drop-behind stream of $size MiB}"
 mkdir -p "$out"
 
 work=$(mktemp -d /var/tmp/plot-deferral.XXXXXX)
@@ -58,6 +76,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# hist_of: iomapfs-stat --once output on stdin -> "lower count" per bucket
+# (several outputs one after another: summed per bucket).
+hist_of() {
+	awk '/^defer_hist_/ {
+		v = $1; sub(/^defer_hist_/, "", v); sub(/us$/, "", v)
+		if (!(v in c))
+			order[++n] = v
+		c[v] += $2
+	}
+	END { for (i = 1; i <= n; i++) print order[i], c[order[i]] }'
+}
+
 # run_mode MODE: the defer_hist_* lines of a streaming run, "lower count".
 run_mode() {
 	truncate -s $((size * 2 + 256))M "$work/img"
@@ -65,8 +95,7 @@ run_mode() {
 	timeout 60 "$bin/iomapfs" "$work/img" "$mnt" -o "dontcache,offload=$1"
 	timeout 300 dd if=/dev/zero of="$mnt/stream" bs=1M count="$size" conv=fsync status=none
 	timeout 300 cat "$mnt/stream" >/dev/null
-	"$bin/iomapfs-stat" "$mnt" --once |
-		awk '/^defer_hist_/ { v = $1; sub(/^defer_hist_/, "", v); sub(/us$/, "", v); print v, $2 }'
+	"$bin/iomapfs-stat" "$mnt" --once | hist_of
 	timeout 120 fusermount3 -u "$mnt"
 	for _ in $(seq 600); do
 		fuser -s "$work/img" 2>/dev/null || break
@@ -76,12 +105,17 @@ run_mode() {
 }
 
 for m in "${modes[@]}"; do
+	if [ -n "${stats_of[$m]:-}" ]; then
+		hist_of <"${stats_of[$m]}" >"$work/$m.hist"
+		[ -s "$work/$m.hist" ] || die "no defer_hist_* counters in ${stats_of[$m]}"
+		continue
+	fi
 	echo "plot-deferral: offload=$m, streaming $size MiB" >&2
 	run_mode "$m" >"$work/$m.hist"
 done
 
 # One row per bucket: lower bound (us), then each mode's share in percent.
-dat=$out/deferral.dat
+dat=$out/$name.dat
 {
 	printf '# lower_us'
 	printf ' %s' "${modes[@]}"
@@ -106,7 +140,7 @@ dat=$out/deferral.dat
 	}'
 } >"$dat"
 
-plot=$out/deferral.$format
+plot=$out/$name.$format
 {
 	if [ "$format" = png ]; then
 		echo "set terminal pngcairo size 900,500"
@@ -114,7 +148,7 @@ plot=$out/deferral.$format
 		echo "set terminal svg size 900,500"
 	fi
 	echo "set output '$plot'"
-	echo "set title 'iomapfs deferral latency (bio_complete_in_task to worker), drop-behind stream of $size MiB'"
+	echo "set title '$title'"
 	echo "set xlabel 'latency, lower bound of log2 bucket (us)'"
 	echo "set ylabel 'share of deferred completions (%)'"
 	echo "set logscale x 2"

@@ -477,12 +477,15 @@ static int fs_dio_end_io(struct cache_mapping *mapping, uint64_t pos,
 				       flags & CACHE_DIO_END_UNWRITTEN);
 }
 
+static int fs_write_inode(struct cache_mapping *mapping);
+
 const struct cache_mapping_ops fs_file_mapping_ops = {
 	.map_begin		= fs_map_begin,
 	.writeback_range	= fs_writeback_range,
 	.writeback_submit	= fs_writeback_submit,
 	.ioend_complete		= fs_ioend_complete,
 	.dio_end_io		= fs_dio_end_io,
+	.write_inode		= fs_write_inode,
 };
 
 /* ---- read, write ---- */
@@ -599,17 +602,40 @@ static void kill_suidgid_locked(struct fs_inode *ip)
 	ip->di.mode = mode;
 }
 
-/* After a data change: mtime and ctime now, maybe kill suid/sgid, and
- * write the inode (size, times) in a section right away. */
+/*
+ * After a data change: mtime and ctime now, in memory, as the kernel's
+ * file_update_time() dirties the inode without a transaction (I_DIRTY_SYNC).
+ * A section per write() would serialise every writer of every file on the
+ * metadata lock.  The times reach the disk with the next section that
+ * writes the inode anyway (ioend completion moving the on-disk size,
+ * allocation), or when the flusher has written the data back
+ * (->write_inode), or at fsync, syncfs, eviction and unmount; a crash
+ * before that may lose them, never the data or the size behind them.
+ * Dropping suid/sgid is a permission change and is written at once.
+ */
 int fs_file_modified(struct fs_inode *ip, bool kill_suidgid)
 {
+	bool mode_changed = false;
+
 	if (kill_suidgid) {
 		pthread_mutex_lock(&ip->lock);
+		uint32_t mode = ip->di.mode;
+
 		kill_suidgid_locked(ip);
+		mode_changed = ip->di.mode != mode;
 		pthread_mutex_unlock(&ip->lock);
 	}
 	fs_inode_touch(ip, FS_TOUCH_MTIME | FS_TOUCH_CTIME);
-	return fs_inode_mark_dirty(ip);
+	if (mode_changed)
+		return fs_inode_mark_dirty(ip);
+	cache_mapping_mark_inode_dirty(ip->mapping);
+	return 0;
+}
+
+/* ->write_inode: the flusher wrote the data back; now the times. */
+static int fs_write_inode(struct cache_mapping *mapping)
+{
+	return fs_inode_write_if_dirty(mapping_inode(mapping));
 }
 
 /* ---- direct I/O ---- */

@@ -80,12 +80,16 @@ unsigned fs_mode_to_dtype(mode_t mode);
  * attribute change in a section right away (the journal batches them);
  * fs_inode_touch() only marks the inode dirty, so callers inside a section
  * follow it with fs_inode_write().  Inodes still dirty are written at
- * fsync, syncfs, unmount and eviction.
+ * fsync, syncfs, unmount and eviction, and by the flusher after their data
+ * (fs_file_modified: a write's timestamps cost no section of their own).
  *
  * Lock order inside fs.h's: metadata lock -> fs_inode.lock -> icache_lock.
  * fs_iput() may free an unlinked inode (writeback, cache teardown, its own
  * sections): call it outside a section.
  */
+/* Outside a section: write @ip in one if it is dirty and still linked
+ * (the flusher's ->write_inode, eviction).  0 when there was nothing. */
+int fs_inode_write_if_dirty(struct fs_inode *ip);
 /* Write every dirty cached inode, one section each (syncfs, unmount). */
 int fs_inode_write_dirty_all(struct fs *fs);
 /* Free the inodes that ORPHAN items name (mount, after a crash). */
@@ -170,8 +174,9 @@ int fs_extent_store(struct fs_inode *ip);
 /* The cache_mapping_ops of every regular file; the mapping's host is the
  * struct fs_inode. */
 extern const struct cache_mapping_ops fs_file_mapping_ops;
-/* After a data change (write, fallocate): mtime and ctime now, clear
- * suid/sgid if asked, write the inode in a section.  Outside a section. */
+/* After a data change (write, fallocate): mtime and ctime now, in memory
+ * (the flusher, fsync or eviction writes them); clearing suid/sgid is
+ * written in a section at once.  Outside a section. */
 int fs_file_modified(struct fs_inode *ip, bool kill_suidgid);
 
 /* ---- dir.c (namespace side) ---- */

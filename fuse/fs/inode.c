@@ -14,8 +14,9 @@
  * meanwhile waits on fs.icache_wait and then reads it again from disk.
  *
  * Attribute rule (fs_internal.h): changes made by the data side are written
- * in a section right away; fs_inode_touch() only marks dirty, and whatever
- * is still dirty is written at fsync, syncfs, unmount and eviction.
+ * in a section right away, except a write's timestamps; fs_inode_touch()
+ * only marks dirty, and whatever is still dirty is written at fsync,
+ * syncfs, unmount and eviction, and by the flusher after the data.
  *
  * Freeing an unlinked inode (nlink, nlookup and nopen all 0), outside any
  * section: drop its cached folios (dirty data is discarded, nobody can
@@ -270,14 +271,8 @@ static int inode_evict(struct fs_inode *ip)
 		return inode_free_disk(ip);
 	if (ip->mapping)
 		err = cache_write_and_wait_range(ip->mapping, 0, UINT64_MAX, true);
-	if (inode_is_dirty(ip)) {
-		meta_begin(fs->meta);
-		err2 = fs_inode_write(ip);
-		meta_end(fs->meta);
-		if (!err)
-			err = err2;
-	}
-	return err;
+	err2 = fs_inode_write_if_dirty(ip);
+	return err ? err : err2;
 }
 
 static int inode_free_data(struct fs_inode *ip);
@@ -452,6 +447,29 @@ void fs_inode_set_disk_size_locked(struct fs_inode *ip, uint64_t size)
 	ip->di.size = size;
 	ip->disk_size_changed = true;
 	ip->dirty = true;
+}
+
+/*
+ * Whether a linked inode is dirty is read again inside the section: an
+ * unlink may have made it an orphan meanwhile, whose INODE item the
+ * eviction deletes, and a late write must not bring that item back.
+ */
+int fs_inode_write_if_dirty(struct fs_inode *ip)
+{
+	struct fs *fs = ip->fs;
+	bool dirty;
+	int err = 0;
+
+	if (fs_is_shutdown(fs) || fs_ro(fs) || !inode_is_dirty(ip))
+		return 0;
+	meta_begin(fs->meta);
+	pthread_mutex_lock(&ip->lock);
+	dirty = ip->dirty && ip->di.nlink;
+	pthread_mutex_unlock(&ip->lock);
+	if (dirty)
+		err = fs_inode_write(ip);
+	meta_end(fs->meta);
+	return err;
 }
 
 int fs_inode_mark_dirty(struct fs_inode *ip)

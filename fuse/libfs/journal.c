@@ -108,6 +108,7 @@ void meta_begin(struct meta *m)
 {
 	meta_lock(m);
 	m->sect_start_nr = m->txn_nr;
+	atomic_fetch_add_explicit(&m->st_sections, 1, memory_order_relaxed);
 }
 
 void meta_begin_read(struct meta *m)

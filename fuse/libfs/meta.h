@@ -303,6 +303,7 @@ long meta_check_bitmap(struct meta *m, const uint8_t *used, bool fix, FILE *log)
 
 struct meta_stats {
 	uint64_t commits, journal_blocks_written, checkpoints, replayed_txns;
+	uint64_t sections;		/* meta_begin() calls: who takes the lock */
 	uint64_t preflushes;		/* commits flushed data before their commit block */
 	uint64_t oversize_refused;	/* sections too big for the journal: shut down */
 	uint64_t buf_hits, buf_misses, buf_cached;

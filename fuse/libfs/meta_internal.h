@@ -185,7 +185,7 @@ struct meta {
 
 	/* Counters: atomics, read relaxed. */
 	atomic_uint_fast64_t	st_commits, st_jblocks, st_checkpoints, st_replayed;
-	atomic_uint_fast64_t	st_preflushes, st_oversize;
+	atomic_uint_fast64_t	st_preflushes, st_oversize, st_sections;
 	atomic_uint_fast64_t	st_buf_hits, st_buf_misses, st_buf_cached, st_buf_ra;
 };
 

@@ -328,6 +328,7 @@ void meta_inodes_changed(struct meta *m, int64_t delta)
 void meta_get_stats(struct meta *m, struct meta_stats *st)
 {
 	st->commits = atomic_load(&m->st_commits);
+	st->sections = atomic_load(&m->st_sections);
 	st->journal_blocks_written = atomic_load(&m->st_jblocks);
 	st->checkpoints = atomic_load(&m->st_checkpoints);
 	st->replayed_txns = atomic_load(&m->st_replayed);

@@ -175,9 +175,10 @@ enum blk_offload_mode {
 	BLK_OFFLOAD_DELAYED,	/* delayed work: worker runs one "jiffy" after the first bio */
 	BLK_OFFLOAD_THREAD,	/* kthread variant: dedicated thread per CPU, woken at once */
 	/*
-	 * THREAD while deferrals arrive apart (more than a "jiffy" between
-	 * two on one worker) or a task waits (blk_deferred_wait_begin());
-	 * DELAYED while they stream in back to back and nobody waits.
+	 * THREAD, but woken once per reaper pass (bios that completed
+	 * together run as one batch); while deferrals arrive within a
+	 * quarter "jiffy" of each other on one worker and no task waits
+	 * (blk_deferred_wait_begin()), a batch is held that quarter.
 	 */
 	BLK_OFFLOAD_ADAPTIVE,
 };

@@ -198,6 +198,17 @@ struct cache_mapping_ops {
 	 */
 	int (*dio_end_io)(struct cache_mapping *m, uint64_t pos, uint64_t len,
 			  unsigned flags, int error);
+
+	/*
+	 * Optional.  The flusher thread, no cache locks held, the mapping
+	 * pinned.  Called after the flusher wrote back the data of a mapping
+	 * marked with cache_mapping_mark_inode_dirty() (the kernel's
+	 * write_inode from writeback_single_inode): persist the attributes
+	 * the filesystem kept dirty in memory (timestamps).  It may find
+	 * them clean already (fsync wrote them).  Returns 0 or -errno
+	 * (recorded as a writeback error).
+	 */
+	int (*write_inode)(struct cache_mapping *m);
 };
 
 /* Called by ->writeback_range: append @len bytes of @folio at @pos to the
@@ -247,6 +258,13 @@ void cache_mapping_set_size(struct cache_mapping *m, uint64_t size);
 void cache_mapping_set_dontcache(struct cache_mapping *m, bool on);
 bool cache_mapping_dontcache(const struct cache_mapping *m);
 bool cache_mapping_has_dirty(const struct cache_mapping *m);
+/*
+ * The filesystem changed attributes in memory only (a write's mtime, as
+ * __mark_inode_dirty(I_DIRTY_SYNC)): the flusher calls ->write_inode once
+ * the mapping is due, even when its data was written back by someone
+ * else meanwhile (a drop-behind kick).  Cheap when already marked.
+ */
+void cache_mapping_mark_inode_dirty(struct cache_mapping *m);
 
 /*
  * Buffered read of up to @len bytes at @pos (clamped to i_size).  Fills

@@ -3,7 +3,8 @@
  * Description: the folio index (cache/radix.c): entries come back by
  * index, marked entries are found in index order skipping unmarked ones,
  * marks vanish with their entries, and the tree grows for large indices
- * and frees its nodes as it empties.
+ * and frees its nodes as it empties; a contiguous run comes back whole
+ * from one gang lookup, across leaf boundaries, up to its first gap.
  */
 #include <check.h>
 #include "unit.h"
@@ -31,6 +32,30 @@ START_TEST(index_lookup_insert_erase)
 		ck_assert_ptr_eq(radix_erase(&t, i), &items[i]);
 	ck_assert_uint_eq(t.count, 0);
 	ck_assert_ptr_null(t.root);
+	radix_destroy(&t);
+}
+END_TEST
+
+START_TEST(contig_lookup_stops_at_first_gap)
+{
+	struct radix_tree t;
+	void *got[300];
+	uint64_t i;
+
+	radix_init(&t);
+	/* [10, 250) present except 200: the run crosses leaves at 64, 128, 192. */
+	for (i = 10; i < 250; i++)
+		if (i != 200)
+			ck_assert_int_eq(radix_insert(&t, i, &items[i]), 0);
+	ck_assert_uint_eq(radix_lookup_contig(&t, 10, 300, got), 190);
+	for (i = 0; i < 190; i++)
+		ck_assert_ptr_eq(got[i], &items[10 + i]);
+	ck_assert_uint_eq(radix_lookup_contig(&t, 60, 5, got), 5);	/* capped */
+	ck_assert_ptr_eq(got[4], &items[64]);
+	ck_assert_uint_eq(radix_lookup_contig(&t, 9, 300, got), 0);	/* absent */
+	ck_assert_uint_eq(radix_lookup_contig(&t, 201, 300, got), 49);	/* to the end */
+	ck_assert_ptr_eq(got[48], &items[249]);
+	ck_assert_uint_eq(radix_lookup_contig(&t, 1ull << 40, 4, got), 0);
 	radix_destroy(&t);
 }
 END_TEST
@@ -81,6 +106,7 @@ int main(void)
 
 	tcase_add_test(tc, index_lookup_insert_erase);
 	tcase_add_test(tc, marked_entries_found_in_index_order);
+	tcase_add_test(tc, contig_lookup_stops_at_first_gap);
 	suite_add_tcase(s, tc);
 	return unit_run(s, NULL);
 }

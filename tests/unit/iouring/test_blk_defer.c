@@ -4,9 +4,11 @@
  * deferred read or write runs in an "iomapfs-wq/N" thread out of atomic context,
  * both offload modes, the re-offload guard (review of the series: infinite loop), the
  * hotplug analogue (review of the series: stranded bios on re-online), draining at
- * close and on demand, batch callbacks, and the latency statistics.
+ * close and on demand, batch callbacks, the latency statistics, and the
+ * adaptive mode's natural batching (one wakeup per reaper pass).
  */
 #include "blk_test.h"
+#include "blk.h"		/* blk_reaper_plug/unplug */
 
 #include <sched.h>
 #include <string.h>
@@ -168,6 +170,53 @@ START_TEST(adaptive_mode_batches_a_stream_and_a_waiter_cuts_the_delay)
 	ck_assert_uint_lt(st.worker_batches, NR);	/* batched, not one by one */
 	blk_dev_close(dev);
 	free(buf);
+}
+END_TEST
+
+START_TEST(adaptive_mode_wakes_worker_once_per_reaper_pass)
+{
+	/*
+	 * Natural batching: deferrals queued during one reaper pass (here the
+	 * test plays the reaper) do not wake the worker one by one; the
+	 * unplug at the end of the pass wakes it once, and it runs them all
+	 * as one batch.  A short window (offload_delay_us / 4) keeps the
+	 * stream's hold brief.
+	 */
+	struct blk_dev_config cfg = {
+		.offload = BLK_OFFLOAD_ADAPTIVE, .delay_us = 400, .nr_workers = 1,
+	};
+	enum { NR = 16 };
+	struct tio t[NR];
+	struct blk_stats st;
+	struct blk_dev *dev;
+	unsigned wakes;
+	char path[256];
+	int i;
+
+	blk_test_image(path, sizeof(path), "plug", MiB);
+	dev = open_dev(path, &cfg);
+	wakes = atomic_load(&dev->workers[0].wake_seq);
+	blk_reaper_plug(dev);
+	atomic_ctx_enter();
+	for (i = 0; i < NR; i++) {
+		tio_init(&t[i], false);
+		ck_assert(bio_complete_in_task(tio_bio(dev, REQ_OP_WRITE, NULL, 0, 0, &t[i])));
+	}
+	atomic_ctx_exit();
+	blk_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.deferred, NR);
+	/* Nobody woke the worker yet: its futex word never moved. */
+	ck_assert_uint_eq(atomic_load(&dev->workers[0].wake_seq), wakes);
+	ck_assert_uint_eq(st.worker_batches, 0);
+	blk_reaper_unplug(dev);
+	ck_assert_uint_eq(atomic_load(&dev->workers[0].wake_seq), wakes + 1);
+	ck_assert(wait_atomic_ge(&tio_final_calls, NR));
+	for (i = 0; i < NR; i++)
+		ck_assert_str_eq(t[i].comm[0], "iomapfs-wq/0");
+	blk_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.worker_batches, 1);
+	ck_assert_uint_eq(st.worker_batch_bios, NR);
+	blk_dev_close(dev);
 }
 END_TEST
 
@@ -553,6 +602,7 @@ static Suite *blk_defer_suite(void)
 	tcase_add_test(tc, thread_mode_wakes_worker_at_once);
 	tcase_add_test(tc, adaptive_mode_runs_a_lone_deferral_at_once);
 	tcase_add_test(tc, adaptive_mode_batches_a_stream_and_a_waiter_cuts_the_delay);
+	tcase_add_test(tc, adaptive_mode_wakes_worker_once_per_reaper_pass);
 	tcase_add_test(tc, reoffload_guard_runs_end_io_exactly_twice);
 	tcase_add_test(tc, complete_in_task_defers_only_from_atomic_context);
 	tcase_add_test(tc, offline_worker_keeps_bios_until_online_then_runs_them);
