@@ -31,7 +31,15 @@ void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		return reply_err(req, -EPERM);
 	d = req_daemon(req);
 	fs_shutdown(d->fs);
+	/*
+	 * The kernel's cached pages go before the reply, so that a read the
+	 * caller issues once the ioctl returns cannot be served from them.
+	 * FUSE_IOCTL holds no inode lock, and a dirty mmap page the kernel
+	 * launders on the way is a WRITE another request thread fails with
+	 * EIO at once, so this cannot deadlock as it could inside a data
+	 * request (kernel_cache.c).
+	 */
+	kc_shutdown(d);
 	fuse_reply_ioctl(req, 0, NULL, 0);	/* frees req */
 	notify_shutdown(d);
-	kc_shutdown(d);		/* after the reply: kernel_cache.c */
 }
