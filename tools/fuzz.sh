@@ -38,6 +38,21 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 for t in "${targets[@]}"; do
 	mkdir -p "$fb/corpus/$t"
+	# Inputs that once crashed or hung a target (tests/fuzz/regress/,
+	# gzip+base64 text, named TARGET-what.gz.b64) run first, once each:
+	# a regression fails here before any fuzzing.
+	rm -rf "$fb/regress/$t"; mkdir -p "$fb/regress/$t"
+	for r in "$top/tests/fuzz/regress/$t"-*.gz.b64; do
+		[ -e "$r" ] || continue
+		base64 -d "$r" | gunzip >"$fb/regress/$t/$(basename "$r" .gz.b64)"
+	done
+	if compgen -G "$fb/regress/$t/*" >/dev/null &&
+	   ! "$fb/bin/$t" -timeout=30 -rss_limit_mb=4096 -close_fd_mask=2 \
+		"$fb/regress/$t"/* 2>"$fb/$t-regress.log"; then
+		tail -n 40 "$fb/$t-regress.log" >&2
+		echo "fuzz: $t FAILED on a regression input in tests/fuzz/regress/" >&2
+		exit 1
+	fi
 	echo "fuzz: $t for $secs s"
 	# -close_fd_mask=2: the targets' own messages (one per corrupt
 	# structure) would drown libFuzzer's; sanitizer reports still show.

@@ -709,7 +709,16 @@ int btree_next(struct meta *m, struct iomapfs_key *key,
 	if (err)
 		return err;
 	it = litem(p.nodes[0], p.slots[0]);
-	if (meta_key_cmp(&it->key, max) > 0) {
+	if (unlikely(meta_key_cmp(&it->key, key) < 0)) {
+		/*
+		 * Keys out of order on disk (a crafted or corrupt tree): the
+		 * item found lies before the one asked for, and a caller that
+		 * steps on from it would walk the same items for ever.
+		 */
+		iomapfs_warn("B+tree leaf %llu: keys out of order",
+			     (unsigned long long)p.nodes[0]->blkno);
+		err = -EUCLEAN;
+	} else if (meta_key_cmp(&it->key, max) > 0) {
 		err = -ENOENT;
 	} else {
 		*key = it->key;
