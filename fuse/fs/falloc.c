@@ -342,15 +342,23 @@ static int falloc_alloc(struct fs_inode *ip, uint64_t fblk, uint64_t end)
 	return err;
 }
 
-/* Zero the partial blocks at both ends of [off, end), drop the whole
- * folios between; returns the whole-block range in *bs, *be. */
+/*
+ * Zero the partial blocks at both ends of [off, end), drop the whole
+ * folios between; returns the whole-block range in *bs, *be.  Dirty data
+ * in the range is written back first, as xfs_flush_unmap_range() does:
+ * the on-disk size grows only at ioend completion, so dropping a dirty
+ * folio that extended the file would leave that size change in memory
+ * only, and the next fsync would commit the older, smaller size.
+ */
 static int falloc_prepare(struct fs_inode *ip, uint64_t off, uint64_t end,
 			  uint64_t *bs, uint64_t *be)
 {
 	uint64_t first = ALIGN_UP(off, (uint64_t)BLK_SIZE);
 	uint64_t last = ALIGN_DOWN(end, (uint64_t)BLK_SIZE);
-	int err;
+	int err = cache_write_and_wait_range(ip->mapping, off, end, true);
 
+	if (err)
+		return err;
 	if (first >= last) {	/* no whole block: one or two partial ones */
 		*bs = *be = 0;
 		if (ALIGN_DOWN(off, (uint64_t)BLK_SIZE) == ALIGN_DOWN(end - 1, (uint64_t)BLK_SIZE))

@@ -951,6 +951,41 @@ START_TEST(size_reaches_disk_with_its_data)
 }
 END_TEST
 
+static bool in_punched_tail(uint64_t blk)
+{
+	return blk >= 192 * KiB / BLK;
+}
+
+/*
+ * Regression: the on-disk size grows only when written-back data's ioend
+ * completes, so a write extending the file whose folios a punch (keeping
+ * the size) dropped before writeback never moved it: the fsync after the
+ * punch committed nothing new and a crash showed the older, smaller size
+ * (the write-log checker's fsx workload found it).
+ */
+START_TEST(punch_of_unwritten_back_tail_keeps_fsynced_size)
+{
+	struct fs_inode *ip;
+
+	mkfs_image(0);
+	mount_image();
+	ip = create("grown", 0644);
+	write_seed(ip, 0, 192 * KiB, 6);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	write_seed(ip, 192 * KiB, 64 * KiB, 6);		/* extends, still cached */
+	ck_assert_int_eq(fs_fallocate(ip, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      192 * KiB, 64 * KiB), 0);
+	ck_assert_int_eq(fs_fsync(ip, false, NULL), 0);
+	fs_iput(ip);
+	crash();
+	mount_image();
+	ip = lookup("grown");
+	ck_assert_uint_eq(expect_seed_or_zeros(ip, 6, in_punched_tail), 256 * KiB);
+	fs_iput(ip);
+	unmount_image();
+}
+END_TEST
+
 static Suite *crash_suite(void)
 {
 	Suite *s = suite_create("fs_crash");
@@ -970,6 +1005,7 @@ static Suite *crash_suite(void)
 	tcase_add_test(tc, conversion_commit_never_persists_before_its_data);
 	tcase_add_test(tc, size_commit_before_writeback_never_shows_zeros);
 	tcase_add_test(tc, size_reaches_disk_with_its_data);
+	tcase_add_test(tc, punch_of_unwritten_back_tail_keeps_fsynced_size);
 	suite_add_tcase(s, tc);
 	return s;
 }
