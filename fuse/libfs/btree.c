@@ -80,12 +80,18 @@ static void path_release(struct meta *m, struct btree_path *p)
 	}
 }
 
-/* Every value inside the value area: checked once per read from disk, so
- * a node with a valid checksum but bad contents cannot send a memcpy
- * outside the block. */
+/* Every value inside the value area, and the values packed: no two
+ * overlap and together they fill [free_end, 4096) exactly.  Checked once
+ * per read from disk, so a node with a valid checksum but bad contents
+ * cannot send a memcpy outside the block; the packing matters because
+ * leaf_remove_at() slides the values below a removed one up by its length,
+ * and an overlapping value would end up below free_end (a fuzzed image
+ * made fsck's repair memmove a negative length). */
 static bool leaf_values_sane(struct mbuf *b)
 {
 	struct iomapfs_node_hdr *h = nh(b);
+	uint64_t used[IOMAPFS_BLOCK_SIZE / 64] = { 0 };
+	uint32_t total = 0;
 
 	for (int i = 0; i < h->nritems; i++) {
 		struct iomapfs_leaf_item *it = litem(b, i);
@@ -93,8 +99,14 @@ static bool leaf_values_sane(struct mbuf *b)
 		if (it->val_off < h->free_end || it->val_len > IOMAPFS_ITEM_MAX ||
 		    it->val_off + it->val_len > IOMAPFS_BLOCK_SIZE)
 			return false;
+		for (uint32_t o = it->val_off; o < it->val_off + it->val_len; o++) {
+			if (used[o / 64] & (1ull << (o % 64)))
+				return false;
+			used[o / 64] |= 1ull << (o % 64);
+		}
+		total += it->val_len;
 	}
-	return true;
+	return total == IOMAPFS_BLOCK_SIZE - h->free_end;
 }
 
 static bool node_sane(struct mbuf *b, int level)
