@@ -211,7 +211,9 @@ int filemap_add_folio(struct cache_mapping *m, struct folio *folio, uint64_t ind
 /*
  * Take @folio out of the index and the LRU and drop the index's reference
  * (the folio lives on while others hold references).  Caller holds
- * m->lock and the folio lock; the folio is not under writeback.
+ * m->lock, the folio lock and a reference of its own (the index's is not
+ * dropped through folio_put(), which could free a folio still locked);
+ * the folio is not under writeback.
  */
 void filemap_remove_folio_locked(struct cache_mapping *m, struct folio *folio)
 {
@@ -224,8 +226,9 @@ void filemap_remove_folio_locked(struct cache_mapping *m, struct folio *folio)
 	lru_del_locked(cache, folio);
 	folio->mapping = NULL;
 	pthread_mutex_unlock(&cache->lru_lock);
-	/* Not the last reference: the caller holds one. */
-	atomic_fetch_sub(&folio->refcount, 1);
+	/* Not the last reference: the caller holds one.  If it held none,
+	 * the folio would be out of the index with no owner, never freed. */
+	BUG_ON_RECOVER(atomic_fetch_sub(&folio->refcount, 1) == 1);
 }
 
 /*
@@ -257,10 +260,11 @@ bool filemap_invalidate_folio(struct cache_mapping *m, struct folio *folio,
 }
 
 /*
- * A read of @folio failed (worker, after unlocking it): take it out of @m
- * unless someone already locked it to read it again or it became uptodate,
- * so that a failed read caches nothing.  Readers holding a reference see
- * PG_error or a folio that left its mapping, and fail with -EIO.
+ * A read of @folio failed (worker, after unlocking it, holding a
+ * reference of its own across both): take it out of @m unless someone
+ * already locked it to read it again or it became uptodate, so that a
+ * failed read caches nothing.  Readers holding a reference see PG_error or
+ * a folio that left its mapping, and fail with -EIO.
  */
 void filemap_remove_failed_read(struct cache_mapping *m, struct folio *folio)
 {

@@ -24,14 +24,25 @@ static void read_end_folio(struct folio *folio, uint32_t bytes, void *arg)
 	folio_unlock(folio);
 }
 
-/* Worker: the folio's read failed. */
+/*
+ * Worker: the folio's read failed.  The bio holds no folio reference; the
+ * folio lock alone kept it in the index.  Once unlocked, the reader may
+ * drop its reference at once (it failed on an earlier folio and returns
+ * -EIO), and readahead held none past submission: the index's reference
+ * could then be the only one, and taking the folio out of the index would
+ * leave it with none and never free it.  So, as folio_end_write_task()
+ * does, keep a reference of our own across the unlock and the removal;
+ * the last folio_put() returns the folio to the arena.
+ */
 static void read_fail_folio(struct folio *folio, uint32_t bytes, void *arg)
 {
 	struct cache_mapping *m = arg;
 
+	folio_get(folio);
 	folio_set_flag(folio, PG_error);
 	folio_unlock(folio);
 	filemap_remove_failed_read(m, folio);
+	folio_put(folio);
 }
 
 /* ->bi_end_io of read bios: reaper, or a worker for a failed read. */

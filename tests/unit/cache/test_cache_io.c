@@ -349,6 +349,58 @@ START_TEST(read_error_returns_eio_after_deferral)
 }
 END_TEST
 
+/* Poll (bounded) until every arena page is back on the free list. */
+static uint64_t wait_pages_resident_zero(struct fake_fs *fs)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 10000 && cache_stats_now(fs).pages_resident; i++)
+		nanosleep(&ts, NULL);
+	return cache_stats_now(fs).pages_resident;
+}
+
+/*
+ * Regression: the worker that completes a failed read unlocked each folio
+ * and then took it out of the index, dropping the index's reference
+ * without freeing the folio, on the assumption that a reader still held
+ * one.  Readahead folios have no reader (readahead drops its references
+ * at submission), and a reader that failed on its first folio drops the
+ * rest before the worker reaches them: each such folio left the index
+ * with no reference and never returned to the arena (pages_resident
+ * stayed up; read_error_returns_eio_after_deferral failed 1 run in 5).
+ * A failed first read with readahead behind it makes every readahead
+ * folio take that path.
+ */
+START_TEST(failed_readahead_returns_every_folio_to_arena)
+{
+	struct cache_config cfg = small_cfg(8 * MiB);
+	struct fake_fs *fs = fake_fs_create(&cfg, NULL);
+	size_t len = 1 * MiB;
+	char *want = kmalloc(len), *got = kmalloc(len);
+	struct cache_mapping_stat ms;
+
+	fill_pattern(want, len, 5);
+	image_pwrite(fs, want, len, 1 * MiB);
+	fake_map(fs, 0, len, 1 * MiB, IOMAP_MAPPED, 0);
+	cache_mapping_set_size(fs->m, len);
+	atomic_store(&fs->fail_reads, 1);
+	ck_assert_int_eq(read_through_cache(fs->m, got, 0, 4 * KiB, 4 * KiB), -EIO);
+	ck_assert_uint_gt(cache_stats_now(fs).readahead_pages, 0);
+	/* Every folio of the failed reads leaves the index and the arena. */
+	ck_assert_uint_eq(wait_pages_resident_zero(fs), 0);
+	cache_mapping_get_stat(fs->m, &ms);
+	ck_assert_uint_eq(ms.cached, 0);
+	/* Nothing of the failure was cached: the device's bytes read back. */
+	atomic_store(&fs->fail_reads, 0);
+	ck_assert_int_eq(read_through_cache(fs->m, got, 0, len, 64 * KiB), (ssize_t)len);
+	ck_assert_mem_eq(got, want, len);
+	kfree(want);
+	kfree(got);
+	fake_fs_destroy(fs);
+}
+END_TEST
+
 /*
  * The filesystem serialises reads against writes with the inode's rw lock
  * (docs/design.md), so byte-level races between a copy-in and a copy-out never
@@ -526,6 +578,7 @@ static Suite *cache_io_suite(void)
 	tcase_add_test(tc, dropbehind_stream_keeps_few_folios);
 	tcase_add_test(tc, truncate_and_zero_range_change_what_reads_see);
 	tcase_add_test(tc, read_error_returns_eio_after_deferral);
+	tcase_add_test(tc, failed_readahead_returns_every_folio_to_arena);
 	tcase_add_test(tc, concurrent_writers_and_readers_in_tiny_cache);
 	tcase_add_test(tc, read_waits_for_memory_instead_of_returning_short);
 	suite_add_tcase(s, tc);

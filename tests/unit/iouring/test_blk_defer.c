@@ -10,7 +10,9 @@
 #include "blk_test.h"
 #include "blk.h"		/* blk_reaper_plug/unplug */
 
+#include <dirent.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -173,6 +175,61 @@ START_TEST(adaptive_mode_batches_a_stream_and_a_waiter_cuts_the_delay)
 }
 END_TEST
 
+/* Read /proc/self/task/@tid/@file into @buf, without its newline. */
+static bool read_task_file(const char *tid, const char *file, char *buf, size_t len)
+{
+	char path[300];
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/%s", tid, file);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\n")] = 0;
+	return ok;
+}
+
+/* True if a thread called @name sleeps in a futex wait right now. */
+static bool thread_parked_on_futex(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	char comm[64], wchan[128];
+	bool parked = false;
+
+	ck_assert_ptr_nonnull(d);
+	while (!parked && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || !read_task_file(e->d_name, "comm", comm, sizeof(comm)) ||
+		    strcmp(comm, name))
+			continue;
+		parked = read_task_file(e->d_name, "wchan", wchan, sizeof(wchan)) &&
+			 !strncmp(wchan, "futex", 5);
+	}
+	closedir(d);
+	return parked;
+}
+
+/*
+ * Wait (bounded) until the worker @name is parked in its idle futex wait,
+ * where only a wakeup ends its sleep.  A worker that has not reached it
+ * yet (its thread is still starting, slow under ASan on a loaded machine)
+ * finds a non-empty batch on its first look and runs it unwoken, which is
+ * right, but not what a test of who wakes it can observe.
+ */
+static void wait_worker_parked(const char *name)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 10000 && !thread_parked_on_futex(name); i++)
+		nanosleep(&ts, NULL);
+	ck_assert_msg(thread_parked_on_futex(name), "%s never parked", name);
+}
+
 START_TEST(adaptive_mode_wakes_worker_once_per_reaper_pass)
 {
 	/*
@@ -195,6 +252,7 @@ START_TEST(adaptive_mode_wakes_worker_once_per_reaper_pass)
 
 	blk_test_image(path, sizeof(path), "plug", MiB);
 	dev = open_dev(path, &cfg);
+	wait_worker_parked("iomapfs-wq/0");
 	wakes = atomic_load(&dev->workers[0].wake_seq);
 	blk_reaper_plug(dev);
 	atomic_ctx_enter();
