@@ -39,7 +39,11 @@ size and contents), in every state a file's access ACL agrees with its
 mode, and with pattern workloads every file has a name the workload gave
 a file, is no longer than that file ever was, and each of its 16-byte
 records is zeros or "<id>:<offset>" for that file's id and that offset,
-so stale bytes and another file's bytes show.  The last line is
+so stale bytes and another file's bytes show.  The first inconsistent
+state is checked once more, alone and from scratch, and the report says
+whether its problems came back: a state that passes the second time
+failed for a reason of that check run (a replay mount that failed or
+hung), not for what the log holds.  The last line is
 "N crash states, N consistent, N inconsistent"; the exit status is 1 if
 any state is inconsistent or fsck said "cannot repair".
 
@@ -911,6 +915,28 @@ def print_recording(d, ents):
     print("write log: " + " ".join(words))
 
 
+def recheck_state(st, ctx, work):
+    """Check @st once more, from scratch and alone: the problems now."""
+    wdir = os.path.join(work, "again")
+    os.makedirs(os.path.join(wdir, "smnt"), exist_ok=True)
+    durable = os.path.join(wdir, "durable.img")
+    sparse_copy(ctx.base, durable)
+    apply_entries(durable, ctx.logpath, ctx.ents, [n for n in range(st.epoch_start)
+                                                   if ctx.ents[n][0] == "write"])
+    return check_state(st, wdir, durable, ctx)[0]
+
+
+def recheck_note(first, again):
+    """Does an inconsistency follow from the log (the same problems when
+    checked again), or was it this check run's (a replay mount that failed
+    or hung once)?"""
+    if not again:
+        return "checked again: consistent (the first check's own failure, not the log's)"
+    if again == first:
+        return "checked again: the same problems"
+    return "checked again: " + "; ".join(again[:3])
+
+
 def check(args):
     ctx = Ctx(args)
     states = enumerate_states(ctx.ents, ctx.marks, args.subsets, args.seed)
@@ -921,9 +947,13 @@ def check(args):
     start = time.time()
     try:
         results = run_states(states, ctx, args.jobs, work)
+        secs = time.time() - start
+        first_bad = next((i for i in range(len(states)) if results[i][0]), None)
+        if first_bad is not None:
+            again = recheck_state(states[first_bad], ctx, work)
+            results[first_bad][2].append(recheck_note(results[first_bad][0], again))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    secs = time.time() - start
     bad, cannot, kinds = 0, 0, {}
     for i, st in enumerate(states):
         problems, cr, notes = results[i]
