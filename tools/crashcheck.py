@@ -10,7 +10,10 @@
 
 record makes a small image (DIR/base.img, mkfs'd), mounts it with
 -o log_writes=DIR/log (and commit=each_section with --each-section), runs
-the workload and unmounts.  The workload writes DIR/oracle.jsonl: what a
+the workload and unmounts.  CRASHCHECK_RECORD_OPTS in the environment adds
+mount options to the recording mount, to hunt bugs that need a timing the
+default policy rarely produces, e.g.
+CRASHCHECK_RECORD_OPTS=commit_interval_ms=1,dirty_expire_ms=1,cache_size=4m.  The workload writes DIR/oracle.jsonl: what a
 crash at any later point must still show, keyed to named marks it puts in
 the log (the user.iomapfs.logmark xattr):
 
@@ -36,7 +39,11 @@ size and contents), in every state a file's access ACL agrees with its
 mode, and with pattern workloads every file has a name the workload gave
 a file, is no longer than that file ever was, and each of its 16-byte
 records is zeros or "<id>:<offset>" for that file's id and that offset,
-so stale bytes and another file's bytes show.  The last line is
+so stale bytes and another file's bytes show.  The first inconsistent
+state is checked once more, alone and from scratch, and the report says
+whether its problems came back: a state that passes the second time
+failed for a reason of that check run (a replay mount that failed or
+hung), not for what the log holds.  The last line is
 "N crash states, N consistent, N inconsistent"; the exit status is 1 if
 any state is inconsistent or fsck said "cannot repair".
 
@@ -121,8 +128,9 @@ class Mount:
             time.sleep(0.005)
 
     def stop(self):
-        """Unmount and wait for the daemon; its exit status, or a string
-        saying why it had to be killed."""
+        """Unmount and wait for the daemon: 0, or a string saying how it
+        ended otherwise (its exit status or why it had to be killed, and
+        the end of what it wrote to stderr).  self.said keeps that stderr."""
         why = ""
         for _ in range(50):	# EBUSY while the kernel still holds a file
             if self.proc.poll() is not None:
@@ -139,10 +147,15 @@ class Mount:
             subprocess.run(["fusermount3", "-uz", self.mnt], stderr=subprocess.DEVNULL)
             self.proc.kill()
             self.proc.wait()
-            self.err.seek(0)
-            rc = "killed: no exit 120 s after unmount (%s) %s" % (
-                why or "fusermount3 -u succeeded", self.err.read().strip()[-200:])
+            rc = "killed: no exit 120 s after unmount (%s)" % (
+                why or "fusermount3 -u succeeded")
+        self.err.seek(0)
+        self.said = self.err.read().strip()
         self.err.close()
+        if rc and self.said:
+            rc = "%s; it said: %s" % (
+                rc if isinstance(rc, str) else "exit status %d" % rc,
+                " | ".join(self.said.splitlines()[-4:])[-300:])
         return rc
 
 
@@ -471,6 +484,8 @@ def record(args):
     opts = "log_writes=" + os.path.join(args.dir, "log")
     if args.each_section:
         opts += ",commit=each_section"
+    if os.environ.get("CRASHCHECK_RECORD_OPTS"):
+        opts += "," + os.environ["CRASHCHECK_RECORD_OPTS"]
     m = Mount(img, mnt, opts)
     orc = Oracle(mnt, os.path.join(args.dir, "oracle.jsonl"), pat)
     try:
@@ -761,7 +776,8 @@ STATE_MOUNT_OPTS = "cache_size=4m"
 
 
 def check_state(st, work, durable, ctx):
-    """Returns (problems, fsck said cannot repair)."""
+    """Returns (problems, fsck said cannot repair, notes): the notes say
+    what the replay daemon wrote to stderr when the state has problems."""
     img = os.path.join(work, "state.img")
     mnt = os.path.join(work, "smnt")
     sparse_copy(durable, img)
@@ -770,7 +786,7 @@ def check_state(st, work, durable, ctx):
     try:
         m = Mount(img, mnt, STATE_MOUNT_OPTS)
     except OSError as e:
-        return [str(e)], False
+        return [str(e)], False, []
     try:
         problems += check_reqs(mnt, st.reqs)
         problems += walk_files(mnt, ctx.pat, ctx.names)
@@ -782,7 +798,10 @@ def check_state(st, work, durable, ctx):
     if rc:
         lines = [l.replace(img + ": ", "") for l in out.splitlines()][:-1]
         problems.append("fsck -n status %d: %s" % (rc, "; ".join(lines[:6])))
-    return problems, "cannot repair" in out
+    notes = []
+    if problems and m.said:
+        notes.append("replay daemon said: " + " | ".join(m.said.splitlines()[-4:])[-300:])
+    return problems, "cannot repair" in out, notes
 
 
 def problem_kind(msg):
@@ -839,8 +858,7 @@ def worker(k, jobs, states, ctx, work, out):
                           [n for n in range(applied, st.epoch_start)
                            if ctx.ents[n][0] == "write"])
             applied = st.epoch_start
-        problems, cr = check_state(st, wdir, durable, ctx)
-        out((i, problems, cr))
+        out((i,) + check_state(st, wdir, durable, ctx))
 
 
 def run_states(states, ctx, jobs, work):
@@ -858,8 +876,8 @@ def run_states(states, ctx, jobs, work):
             p.start()
         while len(results) < len(states):
             try:
-                i, problems, cr = q.get(timeout=5)
-                results[i] = (problems, cr)
+                r = q.get(timeout=5)
+                results[r[0]] = r[1:]
             except queue.Empty:
                 if any(p.exitcode not in (None, 0) for p in procs):
                     die("a checker worker failed")
@@ -872,6 +890,53 @@ def run_states(states, ctx, jobs, work):
     return results
 
 
+def print_recording(d, ents):
+    """After an inconsistent state: what the recording daemon said and, for
+    a short log, the log itself (entry number, then w<sector>+<sectors>,
+    F for FUA, "flush" or the mark's name), so that a report from a run
+    whose directory is gone still tells which write order failed."""
+    try:
+        with open(os.path.join(d, "mnt.err")) as f:
+            said = f.read().strip()
+    except OSError:
+        said = ""
+    if said:
+        print("recording daemon said: " + " | ".join(said.splitlines()[-4:])[-300:])
+    if len(ents) > 120:
+        print("write log: %d entries (iomapfs-replay --log %s --list)" % (
+            len(ents), os.path.join(d, "log")))
+        return
+    words = []
+    for n, (kind, flags, sector, nr, _, mark) in enumerate(ents):
+        if kind == "write":
+            words.append("%d:w%d+%d%s" % (n, sector, nr, "F" if flags & LOG_FUA else ""))
+        else:
+            words.append("%d:%s" % (n, "flush" if kind == "flush" else mark))
+    print("write log: " + " ".join(words))
+
+
+def recheck_state(st, ctx, work):
+    """Check @st once more, from scratch and alone: the problems now."""
+    wdir = os.path.join(work, "again")
+    os.makedirs(os.path.join(wdir, "smnt"), exist_ok=True)
+    durable = os.path.join(wdir, "durable.img")
+    sparse_copy(ctx.base, durable)
+    apply_entries(durable, ctx.logpath, ctx.ents, [n for n in range(st.epoch_start)
+                                                   if ctx.ents[n][0] == "write"])
+    return check_state(st, wdir, durable, ctx)[0]
+
+
+def recheck_note(first, again):
+    """Does an inconsistency follow from the log (the same problems when
+    checked again), or was it this check run's (a replay mount that failed
+    or hung once)?"""
+    if not again:
+        return "checked again: consistent (the first check's own failure, not the log's)"
+    if again == first:
+        return "checked again: the same problems"
+    return "checked again: " + "; ".join(again[:3])
+
+
 def check(args):
     ctx = Ctx(args)
     states = enumerate_states(ctx.ents, ctx.marks, args.subsets, args.seed)
@@ -882,12 +947,16 @@ def check(args):
     start = time.time()
     try:
         results = run_states(states, ctx, args.jobs, work)
+        secs = time.time() - start
+        first_bad = next((i for i in range(len(states)) if results[i][0]), None)
+        if first_bad is not None:
+            again = recheck_state(states[first_bad], ctx, work)
+            results[first_bad][2].append(recheck_note(results[first_bad][0], again))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    secs = time.time() - start
     bad, cannot, kinds = 0, 0, {}
     for i, st in enumerate(states):
-        problems, cr = results[i]
+        problems, cr, notes = results[i]
         cannot += cr
         for k in {problem_kind(p) for p in problems}:
             kinds[k] = kinds.get(k, 0) + 1
@@ -896,7 +965,7 @@ def check(args):
             if bad <= args.show:
                 print("INCONSISTENT: crash %s (%d writes of the epoch applied):" % (
                     st.desc, len(st.writes)))
-                for p in problems[:6]:
+                for p in problems[:6] + notes:
                     print("    " + p)
         elif args.verbose:
             print("ok: crash %s" % st.desc)
@@ -904,6 +973,8 @@ def check(args):
         print("%d crash states: %s" % (kinds[k], k))
     if cannot:
         print("fsck said \"cannot repair\" for %d crash states" % cannot)
+    if bad:
+        print_recording(args.dir, ctx.ents)
     print("checked in %.1f s with %d jobs (%.1f states/s)" % (
         secs, args.jobs, len(states) / secs if secs else 0), file=sys.stderr)
     print("%d crash states, %d consistent, %d inconsistent" % (
