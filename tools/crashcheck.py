@@ -1046,10 +1046,15 @@ def run_states(states, ctx, jobs, work):
     q = mp.Queue()
     procs = [mp.Process(target=worker, args=(k, jobs, states, ctx, work, q.put))
              for k in range(jobs)]
+    start = last = time.time()
     try:
         for p in procs:
             p.start()
         while len(results) < len(states):
+            if time.time() - last >= 60:	# a long sweep says how far it got
+                last = time.time()
+                print("progress: %d of %d crash states in %.0f s" % (
+                    len(results), len(states), last - start), file=sys.stderr, flush=True)
             try:
                 i, problems, cr = q.get(timeout=5)
                 results[i] = (problems, cr)

@@ -3,7 +3,7 @@
  * iomapfs-crashstate: check many crash states of a write log in one
  * process, without FUSE, for tools/crashcheck.py.
  *
- *   iomapfs-crashstate --base IMG --log LOG --states FILE [--pattern]
+ *   iomapfs-crashstate --base IMG --log LOG --states FILE [--pattern] [--profile]
  *
  * FILE has one crash state a line, in the order of their epochs:
  *   "<id> <epoch_start> <w>[,<w>...]"   or   "<id> <epoch_start> -"
@@ -37,6 +37,8 @@
  * "bad": [offset, HEX] (the first full record that is neither zeros nor a
  * record naming its own offset) or null, "tail": [offset, HEX] (a last,
  * partial record) or null}; the oracle in crashcheck.py judges them.
+ * --profile adds "ms": {PHASE: milliseconds} for the phases build, mount,
+ * walk, unmount, fsck and reset (the latter of the state before).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -90,6 +93,26 @@ struct crashlog {
 	uint64_t	nr;
 	uint64_t	applied;	/* entries below this are in @durable */
 };
+
+/* --profile: how long each phase of the current state took */
+enum phase { PH_BUILD, PH_MOUNT, PH_WALK, PH_UNMOUNT, PH_FSCK, PH_RESET, NR_PHASES };
+static const char *const phase_names[NR_PHASES] = {
+	"build", "mount", "walk", "unmount", "fsck", "reset",
+};
+static bool profile;
+static double phase_ms[NR_PHASES];
+static struct timespec phase_t0;
+
+/* The phase that just ended: the time since the previous call. */
+static void phase_end(enum phase ph)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	phase_ms[ph] = (now.tv_sec - phase_t0.tv_sec) * 1e3 +
+		       (now.tv_nsec - phase_t0.tv_nsec) / 1e6;
+	phase_t0 = now;
+}
 
 static void die(const char *msg)
 {
@@ -575,7 +598,7 @@ static void walk(struct state_check *sc)
 static void mount_opts(struct fs_mount_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->cache.size_bytes = 4u << 20;
+	o->cache.size_bytes = 1u << 20;
 	o->meta.buf_cache_bytes = 4u << 20;
 }
 
@@ -608,17 +631,28 @@ static void check_state(struct blk_dev *dev, uint64_t id, bool pattern)
 		die("out of memory");
 	mount_opts(&opts);
 	mount_err = fs_mount_dev(dev, &opts, &sc.fs);
+	phase_end(PH_MOUNT);
 	if (!mount_err) {
 		walk(&sc);
+		phase_end(PH_WALK);
 		umount_err = fs_unmount(sc.fs);
+		phase_end(PH_UNMOUNT);
 	}
 	fclose(sc.out);
 	fclose(sc.problems);
 	fsck_rc = state_fsck(dev, &fsck_out, &flen);
+	phase_end(PH_FSCK);
 	printf("{\"id\": %" PRIu64 ", \"mount\": %d, \"unmount\": %d, \"fsck\": %d, "
 	       "\"fsck_out\": ", id, -mount_err, -umount_err, fsck_rc);
 	put_json_str(stdout, fsck_out, flen);
-	printf(", \"problems\": [%s], \"entries\": [%s]}\n", problems, entries);
+	printf(", \"problems\": [%s], \"entries\": [%s]", problems, entries);
+	if (profile) {
+		fputs(", \"ms\": {", stdout);
+		for (int i = 0; i < NR_PHASES; i++)
+			printf("%s\"%s\": %.3f", i ? ", " : "", phase_names[i], phase_ms[i]);
+		fputc('}', stdout);
+	}
+	fputs("}\n", stdout);
 	fflush(stdout);
 	free(entries);
 	free(problems);
@@ -657,7 +691,8 @@ static uint64_t state_build(struct crashlog *cl, struct images *im, char *line)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: iomapfs-crashstate --base IMG --log LOG --states FILE [--pattern]\n");
+	fprintf(out, "usage: iomapfs-crashstate --base IMG --log LOG --states FILE [--pattern]"
+		" [--profile]\n");
 }
 
 int main(int argc, char **argv)
@@ -667,6 +702,7 @@ int main(int argc, char **argv)
 		{ "log", required_argument, NULL, 'l' },
 		{ "states", required_argument, NULL, 's' },
 		{ "pattern", no_argument, NULL, 'p' },
+		{ "profile", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -687,6 +723,7 @@ int main(int argc, char **argv)
 		case 'l': logpath = optarg; break;
 		case 's': states = optarg; break;
 		case 'p': pattern = true; break;
+		case 't': profile = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -703,11 +740,14 @@ int main(int argc, char **argv)
 	if (blk_dev_open(im.path, &cfg, &dev))
 		die("cannot open the in-memory device");
 	blk_dev_set_ops(dev, &mem_ops, &im);
+	clock_gettime(CLOCK_MONOTONIC, &phase_t0);
 	while (getline(&line, &cap, sf) > 0) {
 		uint64_t id = state_build(&cl, &im, line);
 
+		phase_end(PH_BUILD);
 		check_state(dev, id, pattern);
 		images_reset(&im);
+		phase_end(PH_RESET);	/* reported with the next state */
 	}
 	free(line);
 	fclose(sf);
