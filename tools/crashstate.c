@@ -235,7 +235,7 @@ static void log_load(struct crashlog *cl, const char *path)
 	}
 }
 
-/* Copy write @n into @dst (an image of @size bytes). */
+/* Copy write @n into the state image, and with @durable into both. */
 static void log_apply(const struct crashlog *cl, uint64_t n, struct images *im, bool durable)
 {
 	const struct log_ent *e = &cl->ents[n];
@@ -666,8 +666,9 @@ static void check_state(struct blk_dev *dev, uint64_t id, bool pattern)
 static uint64_t state_build(struct crashlog *cl, struct images *im, char *line)
 {
 	char *p = line, *end;
-	uint64_t id = strtoull(p, &end, 10), epoch;
+	uint64_t id, epoch;
 
+	id = strtoull(p, &end, 10);
 	if (end == p || *end != ' ')
 		die("bad states line (want: ID EPOCH_START WRITES|-)");
 	p = end + 1;
@@ -675,18 +676,21 @@ static uint64_t state_build(struct crashlog *cl, struct images *im, char *line)
 	if (end == p || *end != ' ')
 		die("bad states line (want: ID EPOCH_START WRITES|-)");
 	log_advance(cl, im, epoch);
-	for (p = end + 1; *p && *p != '-' && *p != '\n'; p = *end ? end + 1 : end) {
+	p = end + 1;
+	if (*p == '-')
+		return id;
+	for (;;) {
 		uint64_t w = strtoull(p, &end, 10);
 
-		if (end == p || (*end && *end != ',' && *end != '\n'))
+		if (end == p || (*end != ',' && *end != '\n' && *end))
 			die("bad write list in a states line");
 		if (w < epoch)
 			die("a state lists a write of an earlier epoch");
 		log_apply(cl, w, im, false);
-		if (*end == '\n')
-			break;
+		if (*end != ',')
+			return id;
+		p = end + 1;
 	}
-	return id;
 }
 
 static void usage(FILE *out)
