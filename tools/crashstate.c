@@ -198,6 +198,16 @@ static void images_load(struct images *im, const char *base)
 	snprintf(im->path, sizeof(im->path), "/proc/self/fd/%d", im->fd);
 }
 
+static void images_free(struct images *im)
+{
+	close(im->fd);
+	free(im->durable);
+	free(im->state);
+	free(im->touched);
+	free(im->list);
+	pthread_mutex_destroy(&im->lock);
+}
+
 /* ---------------------------------------------------------------- the log */
 
 static void log_load(struct crashlog *cl, const char *path)
@@ -756,5 +766,8 @@ int main(int argc, char **argv)
 	free(line);
 	fclose(sf);
 	blk_dev_close(dev);
+	images_free(&im);
+	munmap((void *)cl.map, cl.len);
+	free(cl.ents);
 	return 0;
 }
