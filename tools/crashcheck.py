@@ -840,7 +840,7 @@ def entry_reqs(ents, reqs):
             problems.append("%s: %s" % (key, noent))
         elif kind == "file" and e["t"] == "d":
             problems.append("%s: %s" % (key, os.strerror(errno.EISDIR)))
-        elif kind == "file" and "h" in e:	# else the walk reported the error
+        elif kind == "file" and "s" in e:	# else the walk reported the error
             if e["s"] != req["size"] or e["h"] != req["sha"]:
                 problems.append("%s: fsynced %d bytes, found %d bytes%s" % (
                     rest, req["size"], e["s"],
@@ -871,7 +871,7 @@ def entry_walk(entries, pat, names):
         msg = acl and acl_mode_judge(bytes.fromhex(acl), e["m"], rel)
         if msg:
             problems.append(msg)
-        if e["t"] != "f" or not pat or "h" not in e:
+        if e["t"] != "f" or not pat or "s" not in e:	# no "s": unreadable
             continue
         ent = names.get(rel)
         if ent is None:
@@ -912,7 +912,8 @@ def run_inproc(idxs, states, ctx, wdir):
     spec = os.path.join(wdir, "states")
     errpath = os.path.join(wdir, "crashstate.err")
     tool = [os.path.join(bindir(), "iomapfs-crashstate"), "--base", ctx.base,
-            "--log", ctx.logpath, "--states", spec] + (["--pattern"] if ctx.pat else [])
+            "--log", ctx.logpath, "--states", spec] + (["--pattern"] if ctx.pat else []) + \
+        (["--hash"] if ctx.hash else [])
     while idxs:
         with open(spec, "w") as f:
             for i in idxs:
@@ -978,6 +979,9 @@ class Ctx:
         self.ents = read_log(self.logpath)
         self.marks, self.pat, names = load_oracle(os.path.join(args.dir, "oracle.jsonl"))
         self.names = names or {}
+        # the in-process check hashes contents only if some file's are required
+        self.hash = any(k.startswith("file:") for rec in self.marks.values()
+                        for k in rec.get("add", {}))
 
 
 def work_dir(args):

@@ -3,7 +3,8 @@
  * iomapfs-crashstate: check many crash states of a write log in one
  * process, without FUSE, for tools/crashcheck.py.
  *
- *   iomapfs-crashstate --base IMG --log LOG --states FILE [--pattern] [--profile]
+ *   iomapfs-crashstate --base IMG --log LOG --states FILE [--hash] [--pattern]
+ *                      [--profile]
  *
  * FILE has one crash state a line, in the order of their epochs:
  *   "<id> <epoch_start> <w>[,<w>...]"   or   "<id> <epoch_start> -"
@@ -29,7 +30,7 @@
  *
  *   {"id": N, "problems": [...], "fsck": RC, "fsck_out": "...",
  *    "entries": [{"p": PATH, "t": "d"|"f"|"l"|"o", "m": MODE, "s": SIZE,
- *                 "h": SHA256 (files), "x": {NAME: HEX, ...},
+ *                 "h": SHA256 (files, --hash), "x": {NAME: HEX, ...},
  *                 "r": RECORDS (files, --pattern)}, ...]}
  *
  * RECORDS summarises the 16-byte pattern records of crashcheck.py's
@@ -307,7 +308,8 @@ struct state_check {
 	struct fs	*fs;
 	FILE		*out;		/* the state's JSON, built in memory */
 	FILE		*problems;	/* its "problems" list items */
-	bool		pattern;
+	bool		pattern;	/* --pattern: summarise the records */
+	bool		hash;		/* --hash: SHA-256 of every file */
 	bool		first_entry, first_problem;
 	uint64_t	*seen_dirs;	/* directories queued, against loops */
 	size_t		nr_seen, cap_seen;
@@ -376,9 +378,12 @@ static void put_xattrs(struct state_check *sc, uint64_t ino, const char *path)
 	fputc('}', sc->out);
 }
 
-/* Read @ip to its end through the page cache, as a read(2) loop would;
- * the length read, or -errno. */
-static ssize_t read_all(struct state_check *sc, struct fs_inode *ip)
+/*
+ * Read @ip to its end through the page cache, as a read(2) loop would,
+ * feeding @md (NULL: no hash) and, for the records check, keeping the
+ * contents in sc->data; the length read, or -errno.
+ */
+static ssize_t read_all(struct state_check *sc, struct fs_inode *ip, EVP_MD_CTX *md)
 {
 	static struct cache_read_result res;
 	size_t len = 0;
@@ -386,7 +391,7 @@ static ssize_t read_all(struct state_check *sc, struct fs_inode *ip)
 
 	fs_inode_open(ip);
 	do {
-		if (sc->cap_data < len + READ_CHUNK) {
+		if (sc->pattern && sc->cap_data < len + READ_CHUNK) {
 			sc->cap_data = 2 * (len + READ_CHUNK);
 			sc->data = realloc(sc->data, sc->cap_data);
 			if (!sc->data)
@@ -394,14 +399,14 @@ static ssize_t read_all(struct state_check *sc, struct fs_inode *ip)
 		}
 		ip = fs_read_hold(ip);
 		n = fs_read(ip, len, READ_CHUNK, &res);
-		if (n > 0) {
-			size_t at = len;
+		for (unsigned i = 0; n > 0 && i < res.nr_iov; i++) {
+			const struct iovec *v = &res.iov[i];
 
-			for (unsigned i = 0; i < res.nr_iov; i++) {
-				memcpy(sc->data + at, res.iov[i].iov_base, res.iov[i].iov_len);
-				at += res.iov[i].iov_len;
-			}
-			len += n;
+			if (md && !EVP_DigestUpdate(md, v->iov_base, v->iov_len))
+				die("sha256 failed");
+			if (sc->pattern)
+				memcpy(sc->data + len, v->iov_base, v->iov_len);
+			len += v->iov_len;
 		}
 		if (n >= 0)
 			cache_read_done(&res);
@@ -484,22 +489,35 @@ static void put_records(struct state_check *sc, size_t len)
 	fputc('}', sc->out);
 }
 
+/* A regular file: its size, the SHA-256 of its contents (--hash), its
+ * records summary (--pattern). */
 static void put_file(struct state_check *sc, struct fs_inode *ip, const char *path)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen;
-	ssize_t len = read_all(sc, ip);
+	unsigned char hash[EVP_MAX_MD_SIZE];
+	unsigned int hlen;
+	EVP_MD_CTX *md = NULL;
+	ssize_t len;
 
+	if (sc->hash) {
+		md = EVP_MD_CTX_new();
+		if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
+			die("sha256 failed");
+	}
+	len = read_all(sc, ip, md);
 	if (len < 0) {
 		problem(sc, path, len);
-		return;
+	} else {
+		fprintf(sc->out, ", \"s\": %zd", len);
+		if (md) {
+			if (!EVP_DigestFinal_ex(md, hash, &hlen))
+				die("sha256 failed");
+			fputs(", \"h\": ", sc->out);
+			put_hex(sc->out, hash, hlen);
+		}
+		if (sc->pattern)
+			put_records(sc, len);
 	}
-	if (!EVP_Digest(sc->data, len, md, &mdlen, EVP_sha256(), NULL))
-		die("sha256 failed");
-	fprintf(sc->out, ", \"s\": %zd, \"h\": ", len);
-	put_hex(sc->out, md, mdlen);
-	if (sc->pattern)
-		put_records(sc, len);
+	EVP_MD_CTX_free(md);
 }
 
 static bool first_visit(struct state_check *sc, uint64_t ino)
@@ -626,9 +644,9 @@ static int state_fsck(struct blk_dev *dev, char **out, size_t *len)
 	return rc;
 }
 
-static void check_state(struct blk_dev *dev, uint64_t id, bool pattern)
+static void check_state(struct blk_dev *dev, uint64_t id, bool pattern, bool hash)
 {
-	struct state_check sc = { .pattern = pattern, .first_entry = true,
+	struct state_check sc = { .pattern = pattern, .hash = hash, .first_entry = true,
 				  .first_problem = true };
 	char *entries = NULL, *problems = NULL, *fsck_out = NULL;
 	size_t elen = 0, plen = 0, flen = 0;
@@ -705,8 +723,8 @@ static uint64_t state_build(struct crashlog *cl, struct images *im, char *line)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: iomapfs-crashstate --base IMG --log LOG --states FILE [--pattern]"
-		" [--profile]\n");
+	fprintf(out, "usage: iomapfs-crashstate --base IMG --log LOG --states FILE [--hash]"
+		" [--pattern] [--profile]\n");
 }
 
 int main(int argc, char **argv)
@@ -717,6 +735,7 @@ int main(int argc, char **argv)
 		{ "states", required_argument, NULL, 's' },
 		{ "pattern", no_argument, NULL, 'p' },
 		{ "profile", no_argument, NULL, 't' },
+		{ "hash", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -725,7 +744,7 @@ int main(int argc, char **argv)
 	struct crashlog cl = { 0 };
 	struct images im = { 0 };
 	struct blk_dev *dev;
-	bool pattern = false;
+	bool pattern = false, hash = false;
 	char *line = NULL;
 	size_t cap = 0;
 	FILE *sf;
@@ -738,6 +757,7 @@ int main(int argc, char **argv)
 		case 's': states = optarg; break;
 		case 'p': pattern = true; break;
 		case 't': profile = true; break;
+		case 'H': hash = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -759,7 +779,7 @@ int main(int argc, char **argv)
 		uint64_t id = state_build(&cl, &im, line);
 
 		phase_end(PH_BUILD);
-		check_state(dev, id, pattern);
+		check_state(dev, id, pattern, hash);
 		images_reset(&im);
 		phase_end(PH_RESET);	/* reported with the next state */
 	}
