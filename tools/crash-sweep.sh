@@ -14,9 +14,16 @@
 #
 #   tools/crash-sweep.sh [WORKDIR] [WORKLOAD...]
 #
+# Every state is checked in-process (tools/iomapfs-crashstate) and a
+# seeded one in MOUNT_EVERY (200) also through a daemon mount, the two
+# verdicts compared (docs/crash-model.md).
 # FSX_OPS, FSSTRESS_OPS (per process), FSXLITE_OPS and REUSE_OPS scale a
-# shorter sweep down; JOBS (2) is crashcheck.py's --jobs; MODES picks the
-# commit policies ("normal each_section").
+# shorter sweep down; FSSTRESS_SIZE (256) is fsstress's image in MiB (the
+# others use 32: 4 x 2,000 operations fill that); JOBS (2) is
+# crashcheck.py's --jobs; MODES picks the commit policies ("normal
+# each_section").  With RECORDED=1 a workload whose recording is already in
+# WORKDIR (a log and an oracle from an earlier, interrupted sweep) is only
+# checked again, not recorded again.
 # Prints one summary line per run ("WORKLOAD MODE: N crash states, N
 # consistent, N inconsistent") and exits 1 if any run found an
 # inconsistent state; each run's report stays in WORKDIR/WORKLOAD.MODE.out.
@@ -43,6 +50,12 @@ ops_for() {
 	*) echo 1 ;;
 	esac
 }
+size_for() {
+	case $1 in
+	fsstress) echo "${FSSTRESS_SIZE:-256}" ;;
+	*) echo 32 ;;
+	esac
+}
 
 mkdir -p "$work"
 fail=0
@@ -51,9 +64,12 @@ for wl in "${workloads[@]}"; do
 		extra=()
 		[ $mode = each_section ] && extra=(--each-section)
 		out=$work/$wl.$mode.out
+		cmd=run
+		[ "${RECORDED:-0}" = 1 ] && [ -s "$work/$wl.$mode/oracle.jsonl" ] && cmd=check
 		t0=$SECONDS
-		timeout -k 30 43200 python3 "$top/tools/crashcheck.py" run "$wl" \
+		timeout -k 30 43200 python3 "$top/tools/crashcheck.py" $cmd "$wl" \
 			-d "$work/$wl.$mode" --ops "$(ops_for "$wl")" --subsets 20 \
+			--size "$(size_for "$wl")" --mount-every "${MOUNT_EVERY:-200}" \
 			--seed 7 --jobs "${JOBS:-2}" "${extra[@]}" > "$out" 2>&1
 		rc=$?
 		echo "$wl $mode: $(tail -n 1 "$out") ($((SECONDS - t0)) s)"

@@ -28,12 +28,17 @@ check walks the log (tools/iomapfs-replay --list) and builds crash states:
 every write boundary of every flush epoch (which includes every flush
 point and every mark), and per epoch up to --subsets seeded random subsets
 of the epoch's writes (a power cut may lose any of the writes since the
-last flush; FUA writes never).  For each state it copies the image as of
-the epoch's flush (a sparse copy, on /dev/shm unless --work says
-otherwise), applies the state's writes, mounts it with a small cache (the
-journal replay a mount does), checks the oracle, unmounts and runs
-fsck.iomapfs -n; --jobs workers (2) do this in parallel, each with its own
-images and mount point.  The oracle: every requirement active at that
+last flush; FUA writes never).  Every state is checked in-process by
+iomapfs-crashstate (built in memory, mounted through the filesystem
+library, walked, unmounted, fsck -n; many states per process), and a
+seeded one in --mount-every (20; 1: all) also through the daemon: it
+copies the image as of the epoch's flush (a sparse copy, on /dev/shm
+unless --work says otherwise), applies the state's writes, mounts it with
+a small cache (the journal replay a mount does), checks the oracle,
+unmounts and runs fsck.iomapfs -n; the two verdicts must agree.
+--no-inproc mounts every state and skips the in-process check.  --jobs
+workers (2) do this in parallel, each with its own images and mount
+point.  The oracle: every requirement active at that
 point holds (a file fsynced and not touched since has exactly its fsynced
 size and contents), in every state a file's access ACL agrees with its
 mode, and with pattern workloads every file has a name the workload gave
@@ -713,12 +718,16 @@ def acl_mode_problem(path, rel):
         val = os.getxattr(path, "system.posix_acl_access", follow_symlinks=False)
     except OSError:
         return None	# no ACL (ENODATA) or none supported
+    return acl_mode_judge(val, os.lstat(path).st_mode, rel)
+
+
+def acl_mode_judge(val, mode, rel):
+    """acl_mode_problem on an ACL value and a mode already read."""
     perms = {}
     for off in range(4, len(val) - 7, 8):
         tag, perm, _ = struct.unpack_from("<HHI", val, off)
         if tag in (ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER):
             perms[tag] = perm
-    mode = os.lstat(path).st_mode
     group = perms.get(ACL_MASK, perms.get(ACL_GROUP_OBJ))
     want = (perms.get(ACL_USER_OBJ), group, perms.get(ACL_OTHER))
     have = ((mode >> 6) & 7, (mode >> 3) & 7, mode & 7)
@@ -804,9 +813,169 @@ def check_state(st, work, durable, ctx):
     return problems, "cannot repair" in out, notes
 
 
+# ------------------------------------------------ the in-process check
+#
+# tools/iomapfs-crashstate builds each state in memory, mounts it through
+# the filesystem library (journal replay, orphans), walks and reads the
+# tree, unmounts and runs fsck -n on what the unmount left, many states per
+# process; it reports what it saw (names, types, modes, sizes, SHA-256 of
+# the contents, xattrs, a summary of the pattern records) and the oracle
+# below judges it exactly as check_reqs() and walk_files() judge a mount.
+
+def records_problem(rel, rec, ids):
+    """check_record_data() on the tool's summary of a file's records: a
+    record of an id this name never held, a record that is neither zeros
+    nor names its own offset, or a partial last record that is not a
+    prefix of zeros or of a record the file was given."""
+    bad = []
+    for fid, off in rec["ids"].items():
+        if fid not in ids:
+            bad.append((off, pattern(fid, off, REC)))
+    if rec["bad"]:
+        bad.append((rec["bad"][0], bytes.fromhex(rec["bad"][1])))
+    if rec["tail"]:
+        off, t = rec["tail"][0], bytes.fromhex(rec["tail"][1])
+        if t != bytes(len(t)) and not any(t == pattern(f, off, REC)[:len(t)] for f in ids):
+            bad.append((off, t))
+    if not bad:
+        return None
+    off, r = min(bad)
+    return "%s: bytes at %d it was never given: %r" % (rel, off, r)
+
+
+def entry_reqs(ents, reqs):
+    """check_reqs() on the entries the tool saw."""
+    problems = []
+    noent, nodata = os.strerror(errno.ENOENT), os.strerror(errno.ENODATA)
+    for key, req in sorted(reqs.items()):
+        kind, _, rest = key.partition(":")
+        path, _, name = rest.partition(":") if kind == "xattr" else (rest, "", "")
+        e = ents.get(path)
+        if kind == "absent":
+            if e:
+                problems.append("%s: still exists after its removal was fsynced" % rest)
+            continue
+        if e is None:
+            problems.append("%s: %s" % (key, noent))
+        elif kind == "file" and e["t"] == "d":
+            problems.append("%s: %s" % (key, os.strerror(errno.EISDIR)))
+        elif kind == "file" and "s" in e:	# else the walk reported the error
+            if e["s"] != req["size"] or e["h"] != req["sha"]:
+                problems.append("%s: fsynced %d bytes, found %d bytes%s" % (
+                    rest, req["size"], e["s"],
+                    "" if e["s"] != req["size"] else " with other contents"))
+        elif kind == "xattr":
+            if name not in e["x"]:
+                problems.append("%s: %s" % (key, nodata))
+            elif e["x"][name] != req["hex"]:
+                problems.append("%s: xattr %s differs from the fsynced value" % (path, name))
+        elif kind == "acl":
+            val = e["x"].get("system.posix_acl_access")
+            if val is None:
+                problems.append("%s: %s" % (key, nodata))
+            elif val != req["hex"] or e["m"] != req["mode"]:
+                problems.append("%s: ACL/mode %o differ from the fsynced %o" % (
+                    rest, e["m"], req["mode"]))
+    return problems
+
+
+def entry_walk(entries, pat, names):
+    """walk_files() on the entries the tool saw."""
+    problems = []
+    for e in entries:
+        rel = e["p"]
+        if e["t"] == "d":
+            continue
+        acl = e["x"].get("system.posix_acl_access")
+        msg = acl and acl_mode_judge(bytes.fromhex(acl), e["m"], rel)
+        if msg:
+            problems.append(msg)
+        if e["t"] != "f" or not pat or "s" not in e:	# no "s": unreadable
+            continue
+        ent = names.get(rel)
+        if ent is None:
+            problems.append("%s: a name the workload never created" % rel)
+            continue
+        if e["s"] > ent["max"]:
+            problems.append("%s: size %d, larger than it ever was (%d)" % (
+                rel, e["s"], ent["max"]))
+        msg = records_problem(rel, e["r"], ent["ids"])
+        if msg:
+            problems.append(msg)
+    return problems
+
+
+def judge_inproc(res, st, ctx):
+    """(problems, fsck said cannot repair) for one state's report."""
+    problems = list(res["problems"])
+    if res["mount"]:
+        problems.append("mount failed: %s" % os.strerror(res["mount"]))
+    else:
+        ents = {e["p"]: e for e in res["entries"]}
+        problems += entry_reqs(ents, st.reqs) + entry_walk(res["entries"], ctx.pat, ctx.names)
+        if res["unmount"]:
+            problems.append("daemon after the replay mount: unmount: %s" %
+                            os.strerror(res["unmount"]))
+    out = res["fsck_out"].strip()
+    if res["fsck"]:
+        lines = [l.replace("image: ", "") for l in out.splitlines()][:-1]
+        problems.append("fsck -n status %d: %s" % (res["fsck"], "; ".join(lines[:6])))
+    return problems, "cannot repair" in out
+
+
+def run_inproc(idxs, states, ctx, wdir):
+    """Yield (state index, problems, cannot repair) for @idxs, in order,
+    from iomapfs-crashstate.  A state the tool does not survive (a crash
+    in the filesystem code it runs) is inconsistent; the tool starts again
+    after it."""
+    spec = os.path.join(wdir, "states")
+    errpath = os.path.join(wdir, "crashstate.err")
+    tool = [os.path.join(bindir(), "iomapfs-crashstate"), "--base", ctx.base,
+            "--log", ctx.logpath, "--states", spec] + (["--pattern"] if ctx.pat else []) + \
+        (["--hash"] if ctx.hash else [])
+    while idxs:
+        with open(spec, "w") as f:
+            for i in idxs:
+                st = states[i]
+                f.write("%d %d %s\n" % (i, st.epoch_start,
+                                        ",".join(map(str, st.writes)) or "-"))
+        done = 0
+        with open(errpath, "w+") as err:
+            p = subprocess.Popen(tool, stdout=subprocess.PIPE, stderr=err)
+            for line in p.stdout:
+                res = json.loads(line)
+                if res["id"] != idxs[done]:
+                    die("iomapfs-crashstate answered for state %d, not %d" % (
+                        res["id"], idxs[done]))
+                yield (idxs[done],) + judge_inproc(res, states[idxs[done]], ctx)
+                done += 1
+            rc = p.wait()
+            err.seek(0)
+            why = err.read().strip()[-300:]
+        if done == len(idxs):
+            if rc:
+                die("iomapfs-crashstate failed (%d): %s" % (rc, why))
+            return
+        yield idxs[done], ["in-process check died (status %d): %s" % (rc, why)], False
+        idxs = idxs[done + 1:]
+
+
+def merge_verdicts(inproc, mount):
+    """One state checked both ways: both verdicts must agree."""
+    (pa, ca), (pb, cb) = inproc, mount
+    problems = pa + [p for p in pb if p not in pa]
+    if bool(pa) != bool(pb):
+        problems.insert(0, "the in-process and mount checks disagree: in-process %s, "
+                        "mount %s" % ("inconsistent" if pa else "consistent",
+                                      "inconsistent" if pb else "consistent"))
+    return problems, ca or cb
+
+
 def problem_kind(msg):
     """What kind of inconsistency a problem message reports (the summary)."""
-    for key, kind in (("fsck", "fsck -n found problems"),
+    for key, kind in (("disagree", "the in-process and mount checks disagree"),
+                      ("in-process check died", "the in-process check died"),
+                      ("fsck", "fsck -n found problems"),
                       ("never given", "a file shows bytes it was never given"),
                       ("ACL and mode disagree", "a file's ACL and mode disagree"),
                       ("ACL/mode", "ACL or mode differ from the fsynced ones"),
@@ -829,6 +998,9 @@ class Ctx:
         self.ents = read_log(self.logpath)
         self.marks, self.pat, names = load_oracle(os.path.join(args.dir, "oracle.jsonl"))
         self.names = names or {}
+        # the in-process check hashes contents only if some file's are required
+        self.hash = any(k.startswith("file:") for rec in self.marks.values()
+                        for k in rec.get("add", {}))
 
 
 def work_dir(args):
@@ -844,21 +1016,47 @@ def work_dir(args):
 
 
 def worker(k, jobs, states, ctx, work, out):
-    """Check states k, k+jobs, ... in order; each worker keeps its own
-    image as of the latest flush and advances it as the states do."""
+    """Check states k, k+jobs, ... in order: all of them in-process (unless
+    --mount-every 1 --no-inproc), and those in ctx.mounted also through a
+    mount of the daemon, the verdicts compared.  For the mounts each
+    worker keeps its own image as of the latest flush and advances it as
+    the states do."""
     wdir = os.path.join(work, "w%d" % k)
     os.makedirs(os.path.join(wdir, "smnt"), exist_ok=True)
+    mine = list(range(k, len(states), jobs))
+    inproc = {}
+    if ctx.inproc:
+        for i, problems, cr in run_inproc(mine, states, ctx, wdir):
+            if i in ctx.mounted:
+                inproc[i] = (problems, cr)
+            else:
+                out((i, problems, cr, []))
     durable = os.path.join(wdir, "durable.img")
     sparse_copy(ctx.base, durable)
     applied = 0
-    for i in range(k, len(states), jobs):
+    for i in (i for i in mine if i in ctx.mounted):
         st = states[i]
         if st.epoch_start > applied:
             apply_entries(durable, ctx.logpath, ctx.ents,
                           [n for n in range(applied, st.epoch_start)
                            if ctx.ents[n][0] == "write"])
             applied = st.epoch_start
-        out((i,) + check_state(st, wdir, durable, ctx))
+        problems, cr, notes = check_state(st, wdir, durable, ctx)
+        if i in inproc:
+            problems, cr = merge_verdicts(inproc[i], (problems, cr))
+        out((i, problems, cr, notes))
+
+
+def mount_sample(states, every, seed):
+    """The states also checked through a mount: a seeded one in @every
+    (all with 1, none with 0) and always the end of the log, whose state is
+    the one the recording's own unmount left."""
+    if every <= 0:
+        return set()
+    rnd = random.Random("mount:%s" % seed)
+    pick = {i for i in range(len(states)) if every == 1 or rnd.randrange(every) == 0}
+    pick.update(i for i, st in enumerate(states) if st.desc == "end of log")
+    return pick
 
 
 def run_states(states, ctx, jobs, work):
@@ -871,10 +1069,15 @@ def run_states(states, ctx, jobs, work):
     q = mp.Queue()
     procs = [mp.Process(target=worker, args=(k, jobs, states, ctx, work, q.put))
              for k in range(jobs)]
+    start = last = time.time()
     try:
         for p in procs:
             p.start()
         while len(results) < len(states):
+            if time.time() - last >= 60:	# a long sweep says how far it got
+                last = time.time()
+                print("progress: %d of %d crash states in %.0f s" % (
+                    len(results), len(states), last - start), file=sys.stderr, flush=True)
             try:
                 r = q.get(timeout=5)
                 results[r[0]] = r[1:]
@@ -943,6 +1146,9 @@ def check(args):
     if args.max_states and len(states) > args.max_states:
         rnd = random.Random(args.seed)
         states = sorted(rnd.sample(states, args.max_states), key=lambda s: s.epoch_start)
+    ctx.inproc = not args.no_inproc
+    ctx.mounted = mount_sample(states, 1 if args.no_inproc else args.mount_every,
+                               args.seed)
     work = work_dir(args)
     start = time.time()
     try:
@@ -975,8 +1181,10 @@ def check(args):
         print("fsck said \"cannot repair\" for %d crash states" % cannot)
     if bad:
         print_recording(args.dir, ctx.ents)
-    print("checked in %.1f s with %d jobs (%.1f states/s)" % (
-        secs, args.jobs, len(states) / secs if secs else 0), file=sys.stderr)
+    print("checked in %.1f s with %d jobs (%.1f states/s; %s, %d also mounted)" % (
+        secs, args.jobs, len(states) / secs if secs else 0,
+        "in-process" if ctx.inproc else "no in-process check", len(ctx.mounted)),
+        file=sys.stderr)
     print("%d crash states, %d consistent, %d inconsistent" % (
         len(states), len(states) - bad, bad))
     return 1 if bad or cannot else 0
@@ -1016,6 +1224,11 @@ def main():
     ap.add_argument("--subsets", type=int, default=20)
     ap.add_argument("--max-states", type=int, default=0,
                     help="check a seeded sample of this many states (0: all)")
+    ap.add_argument("--mount-every", type=int, default=20, metavar="K",
+                    help="also check a seeded 1 in K states (and the end of the "
+                    "log) through a daemon mount, comparing verdicts (1: all, 0: none)")
+    ap.add_argument("--no-inproc", action="store_true",
+                    help="only the daemon mount, every state (the slow path)")
     ap.add_argument("--show", type=int, default=5, help="inconsistent states to describe")
     ap.add_argument("-j", "--jobs", type=int, default=2,
                     help="states checked in parallel, each with its own image and mount")

@@ -10,6 +10,7 @@ PKGS=(
 	python3 attr acl e2fsprogs xfsprogs fio util-linux bc
 	fuse2fs groff-base dpkg-dev gnuplot-nox
 	clang libclang-rt-14-dev
+	libssl-dev
 )
 
 missing=()
