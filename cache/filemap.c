@@ -260,21 +260,19 @@ bool filemap_invalidate_folio(struct cache_mapping *m, struct folio *folio,
 }
 
 /*
- * A read of @folio failed (worker, after unlocking it, holding a
- * reference of its own across both): take it out of @m unless someone
- * already locked it to read it again or it became uptodate, so that a
- * failed read caches nothing.  Readers holding a reference see PG_error or
- * a folio that left its mapping, and fail with -EIO.
+ * A read of @folio failed (worker, before unlocking it for the failed I/O,
+ * holding a reference of its own): take it out of @m unless it is uptodate
+ * or dirty after all, so that a failed read caches nothing.  Readers that
+ * found it before see PG_error or a folio that left its mapping, and fail
+ * with -EIO.  The folio lock comes before m->lock, as in truncate.
  */
 void filemap_remove_failed_read(struct cache_mapping *m, struct folio *folio)
 {
 	might_sleep();
 	pthread_mutex_lock(&m->lock);
-	if (folio->mapping == m && folio_trylock(folio)) {
-		if (!folio_test(folio, PG_uptodate | PG_dirty | PG_writeback))
-			filemap_remove_folio_locked(m, folio);
-		folio_unlock(folio);
-	}
+	if (folio->mapping == m &&
+	    !folio_test(folio, PG_uptodate | PG_dirty | PG_writeback))
+		filemap_remove_folio_locked(m, folio);
 	pthread_mutex_unlock(&m->lock);
 }
 

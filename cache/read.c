@@ -8,8 +8,8 @@
  *
  * Holes, delalloc and unwritten ranges read as zeros without I/O.  A read
  * bio completes in the reaper (mark uptodate, unlock); a failed one is
- * deferred with CACHE_DEFER_READ_ERROR and its folios are unlocked without
- * PG_uptodate in the worker and taken out of the mapping (nothing of a
+ * deferred with CACHE_DEFER_READ_ERROR and its folios are taken out of
+ * the mapping and unlocked without PG_uptodate in the worker (nothing of a
  * failed read stays cached; a retry goes to the device), and the read
  * returns -EIO.  A read bio holds an I/O reference on its mapping
  * (mapping_io_get) so that the worker may still touch it.
@@ -25,14 +25,15 @@ static void read_end_folio(struct folio *folio, uint32_t bytes, void *arg)
 }
 
 /*
- * Worker: the folio's read failed.  The bio holds no folio reference; the
- * folio lock alone kept it in the index.  Once unlocked, the reader may
- * drop its reference at once (it failed on an earlier folio and returns
- * -EIO), and readahead held none past submission: the index's reference
- * could then be the only one, and taking the folio out of the index would
- * leave it with none and never free it.  So, as folio_end_write_task()
- * does, keep a reference of our own across the unlock and the removal;
- * the last folio_put() returns the folio to the arena.
+ * Worker: the folio's read failed.  It leaves the index before it is
+ * unlocked, so that a reader woken by the unlock, who returns -EIO, finds
+ * nothing of the failed read cached.  The bio holds no folio reference;
+ * the reader may have dropped its own already (it failed on an earlier
+ * folio), and readahead held none past submission: the index's reference
+ * can be the only one, and taking the folio out of the index would leave
+ * it with none and never free it.  So, as folio_end_write_task() does,
+ * keep a reference of our own across the removal and the unlock; the last
+ * folio_put() returns the folio to the arena.
  */
 static void read_fail_folio(struct folio *folio, uint32_t bytes, void *arg)
 {
@@ -40,8 +41,8 @@ static void read_fail_folio(struct folio *folio, uint32_t bytes, void *arg)
 
 	folio_get(folio);
 	folio_set_flag(folio, PG_error);
-	folio_unlock(folio);
 	filemap_remove_failed_read(m, folio);
+	folio_unlock(folio);
 	folio_put(folio);
 }
 
