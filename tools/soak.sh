@@ -9,7 +9,9 @@
 # each, every fourth round on a 64 MiB image into ENOSPC) or fsx-lite
 # (30,000 operations with fallocate), with the page cache cycling through
 # 4 MiB, 16 MiB, 64 MiB, 256 MiB and 1 GiB and the completion offload mode
-# cycling through delayed, thread and adaptive.  Every exerciser runs under the
+# cycling through delayed, thread and adaptive, each round the next one
+# of each list (3, 4 and 5 long: a short soak still sees every mode and
+# size, 60 rounds every combination).  Every exerciser runs under the
 # hang detector of tests/common/watch (120 s without progress: every
 # daemon thread's stack is logged, the round fails); fsck -n follows each
 # round.  IOMAPFS_BIN picks the binaries (default build/bin).  --asan
@@ -112,7 +114,7 @@ daemon_errors() { grep -cE '^[^ ]+ [^ ]+: (ERROR|WARNING): ' "$DAEMON_LOG"; }
 kinds=(fsstress fsx fsstress enospc)
 while [ $(( $(date +%s) - start )) -lt "$dur" ]; do
 	cache=${caches[$((rounds % ${#caches[@]}))]}
-	offload=${offloads[$((rounds / ${#caches[@]} % ${#offloads[@]}))]}
+	offload=${offloads[$((rounds % ${#offloads[@]}))]}
 	round "${kinds[$((rounds % ${#kinds[@]}))]}" "cache_size=$cache,offload=$offload"
 	rounds=$((rounds + 1))
 done
