@@ -257,20 +257,18 @@ bool filemap_invalidate_folio(struct cache_mapping *m, struct folio *folio,
 }
 
 /*
- * A read of @folio failed (worker, after unlocking it): take it out of @m
- * unless someone already locked it to read it again or it became uptodate,
- * so that a failed read caches nothing.  Readers holding a reference see
- * PG_error or a folio that left its mapping, and fail with -EIO.
+ * A read of @folio failed (worker; the folio is still locked for that read
+ * and the caller holds a reference): take it out of @m, so that a failed
+ * read caches nothing.  Readers holding a reference see PG_error or a
+ * folio that left its mapping once it is unlocked, and fail with -EIO.
+ * The folio lock before m->lock, as in folio_mark_dirty().
  */
 void filemap_remove_failed_read(struct cache_mapping *m, struct folio *folio)
 {
 	might_sleep();
 	pthread_mutex_lock(&m->lock);
-	if (folio->mapping == m && folio_trylock(folio)) {
-		if (!folio_test(folio, PG_uptodate | PG_dirty | PG_writeback))
-			filemap_remove_folio_locked(m, folio);
-		folio_unlock(folio);
-	}
+	if (folio->mapping == m && !folio_test(folio, PG_uptodate | PG_dirty | PG_writeback))
+		filemap_remove_folio_locked(m, folio);
 	pthread_mutex_unlock(&m->lock);
 }
 

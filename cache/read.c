@@ -8,9 +8,9 @@
  *
  * Holes, delalloc and unwritten ranges read as zeros without I/O.  A read
  * bio completes in the reaper (mark uptodate, unlock); a failed one is
- * deferred with CACHE_DEFER_READ_ERROR and its folios are unlocked without
- * PG_uptodate in the worker and taken out of the mapping (nothing of a
- * failed read stays cached; a retry goes to the device), and the read
+ * deferred with CACHE_DEFER_READ_ERROR and its folios are taken out of
+ * the mapping in the worker and then unlocked without PG_uptodate (nothing
+ * of a failed read stays cached; a retry goes to the device), and the read
  * returns -EIO.  A read bio holds an I/O reference on its mapping
  * (mapping_io_get) so that the worker may still touch it.
  */
@@ -24,14 +24,22 @@ static void read_end_folio(struct folio *folio, uint32_t bytes, void *arg)
 	folio_unlock(folio);
 }
 
-/* Worker: the folio's read failed. */
+/*
+ * Worker: the folio's read failed.  It leaves the mapping before it is
+ * unlocked, so a reader that wakes and gets -EIO finds nothing of the
+ * failed read cached, and under a reference of our own: the removal drops
+ * the index's reference, and by then no one else may hold one (readahead
+ * lets go at submission, a reader once it saw an earlier folio fail).
+ */
 static void read_fail_folio(struct folio *folio, uint32_t bytes, void *arg)
 {
 	struct cache_mapping *m = arg;
 
+	folio_get(folio);
 	folio_set_flag(folio, PG_error);
-	folio_unlock(folio);
 	filemap_remove_failed_read(m, folio);
+	folio_unlock(folio);
+	folio_put(folio);
 }
 
 /* ->bi_end_io of read bios: reaper, or a worker for a failed read. */
