@@ -61,14 +61,6 @@ static unsigned bio_inject_class(const struct bio *bio)
 	}
 }
 
-static uint64_t xorshift64(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545F4914F6CDD1Dull;
-}
-
 /* Under inj->lock: does @r fail @bio?  Counts it either way. */
 static bool rule_fires(struct inject_rule *r, const struct bio *bio)
 {
@@ -81,7 +73,7 @@ static bool rule_fires(struct inject_rule *r, const struct bio *bio)
 	switch (r->mode) {
 	case INJ_NTH:	fire = r->seen == r->nth; break;
 	case INJ_EVERY:	fire = true; break;
-	case INJ_PROB:	fire = (xorshift64(&r->rng) >> 11) * 0x1p-53 < r->prob; break;
+	case INJ_PROB:	fire = (xorshift64s(&r->rng) >> 11) * 0x1p-53 < r->prob; break;
 	case INJ_OFF:	break;
 	}
 	r->hits += fire;

@@ -33,6 +33,7 @@
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
+#include <iomapfs/common.h>
 
 enum fss_op {
 	OP_CREATE, OP_MKDIR, OP_RENAME, OP_LINK, OP_UNLINK, OP_RMDIR,
@@ -82,12 +83,10 @@ struct fss_proc {
 #define MAX_DEPTH	6
 #define MAX_WRITE	(64 * 1024)
 
+/* xorshift64* (iomapfs/common.h): a seed replays the same run anywhere. */
 static uint64_t rnd(struct fss_proc *p)
 {
-	p->rng ^= p->rng >> 12;
-	p->rng ^= p->rng << 25;
-	p->rng ^= p->rng >> 27;
-	return p->rng * 0x2545F4914F6CDD1DULL;
+	return xorshift64s(&p->rng);
 }
 
 static uint64_t rnd_below(struct fss_proc *p, uint64_t n)

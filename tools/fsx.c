@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#include <iomapfs/common.h>
 
 enum fsx_op {
 	OP_READ, OP_WRITE, OP_TRUNCATE, OP_FALLOC, OP_FALLOC_KEEP,
@@ -127,13 +128,10 @@ static void die(const char *fmt, ...)
 	exit(2);
 }
 
-/* xorshift64*: deterministic across C libraries, unlike random(). */
+/* xorshift64* (iomapfs/common.h): a seed replays the same run anywhere. */
 static uint64_t rnd(struct fsx *f)
 {
-	f->rng ^= f->rng >> 12;
-	f->rng ^= f->rng << 25;
-	f->rng ^= f->rng >> 27;
-	return f->rng * 0x2545F4914F6CDD1DULL;
+	return xorshift64s(&f->rng);
 }
 
 static uint64_t rnd_below(struct fsx *f, uint64_t n)

@@ -242,20 +242,37 @@ static int replay(struct replay *r, const struct opts *o)
 	return 0;
 }
 
+/*
+ * The decimal number at @s into *@out, *@endp where it stops (the caller
+ * says what may follow): -1 with no digit or on overflow.
+ */
+static int parse_u64(const char *s, char **endp, uint64_t *out)
+{
+	errno = 0;
+	*out = strtoull(s, endp, 10);
+	return *endp == s || errno ? -1 : 0;
+}
+
 static int parse_skip(struct replay *r, const char *list)
 {
 	const char *p = list;
 
 	while (*p) {
 		char *end;
-		unsigned long long n = strtoull(p, &end, 10);
+		uint64_t n;
 
-		if (end == p || (*end && *end != ','))
+		/* Past the log's end it names no entry (and would size the
+		 * bitmap from an arbitrary number). */
+		if (parse_u64(p, &end, &n) || (*end && *end != ',') || n >= r->nr_entries)
 			return -1;
 		if (n >= r->nr_skip_bits) {
 			uint64_t bits = (n + 1024) & ~7ull;
 
-			r->skip = realloc(r->skip, bits / 8);
+			uint8_t *skip = realloc(r->skip, bits / 8);
+
+			if (!skip)
+				return -1;
+			r->skip = skip;
 			memset(r->skip + r->nr_skip_bits / 8, 0, (bits - r->nr_skip_bits) / 8);
 			r->nr_skip_bits = bits;
 		}
@@ -286,8 +303,7 @@ static int parse_check(struct opts *o, const char *v)
 		o->check = CHECK_FUA;
 	else {
 		o->check = CHECK_EVERY_N;
-		o->check_every = strtoull(v, &end, 10);
-		if (*end || !o->check_every)
+		if (parse_u64(v, &end, &o->check_every) || *end || !o->check_every)
 			return -1;
 	}
 	return 0;
@@ -327,9 +343,7 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *verbose)
 		case 'v': *verbose = true; break;
 		case 'n':
 		case 's':
-			errno = 0;
-			*(c == 'n' ? &o->limit : &o->start) = strtoull(optarg, &end, 10);
-			if (errno || *end || !*optarg)
+			if (parse_u64(optarg, &end, c == 'n' ? &o->limit : &o->start) || *end)
 				return -1;
 			o->has_limit |= c == 'n';
 			break;

@@ -224,6 +224,12 @@ struct fs_bucket {
 /* In a section: 0 (found: key, val), -ENOENT (free_idx valid) or -errno. */
 int fs_bucket_find(struct meta *m, struct fs_bucket *b, const char *name);
 
+/* ---- namei.c (namespace side) ---- */
+
+/* A file type an inode may have (S_IFMT part of @mode): what create
+ * accepts and what fsck finds valid on disk. */
+bool fs_mode_is_valid(uint32_t mode);
+
 /* ---- xattr.c (namespace side) ---- */
 
 /* In a section: set (or replace) xattr @name of @ip like fs_setxattr(),

@@ -223,7 +223,7 @@ ssize_t fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size)
 
 /* ---- create ---- */
 
-static bool mode_is_valid(mode_t mode)
+bool fs_mode_is_valid(uint32_t mode)
 {
 	switch (mode & S_IFMT) {
 	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
@@ -241,7 +241,7 @@ static int create_check(const char *name, const struct fs_create_args *args)
 		return err;
 	if (name_is_dot(name))
 		return -EEXIST;
-	if (!mode_is_valid(args->mode))
+	if (!fs_mode_is_valid(args->mode))
 		return -EINVAL;
 	if (S_ISLNK(args->mode)) {
 		if (!args->symlink || !*args->symlink)

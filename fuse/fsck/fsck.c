@@ -130,16 +130,6 @@ static struct fsck_inode *item_owner(struct fsck *fc, uint64_t objectid)
 	return fi && fi->ino == objectid ? fi : NULL;
 }
 
-bool fsck_mode_is_valid(uint32_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
-	case S_IFBLK: case S_IFIFO: case S_IFSOCK:
-		return true;
-	}
-	return false;
-}
-
 /* ---- pass 1: scan ---- */
 
 #define SCAN_PHASE	"scanning inodes"
@@ -180,7 +170,7 @@ static void scan_inode(struct fsck *fc, const struct iomapfs_key *key,
 				   .parent = di->parent, .blocks = di->blocks,
 				   .mode = di->mode,
 				   .nlink = di->nlink, .nr_extents = di->nr_extents };
-	if (!fsck_mode_is_valid(di->mode))
+	if (!fs_mode_is_valid(di->mode))
 		fsck_problem(fc, false, "inode %llu: invalid mode 0%o",
 			(unsigned long long)di->ino, di->mode);
 	if (di->nr_extents <= IOMAPFS_INLINE_EXTENTS)

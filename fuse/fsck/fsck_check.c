@@ -263,7 +263,7 @@ static void check_links(struct fsck *fc, struct fsck_plan *p)
 			fsck_problem(fc, true, "inode %llu: orphan record for a linked inode: removing it",
 				(unsigned long long)fi->ino);
 			plan_fix(p, meta_key(0, IOMAPFS_ITEM_ORPHAN, fi->ino), FIX_DELETE, 0);
-		} else if (!fi->refs && !fi->orphan && fsck_mode_is_valid(fi->mode)) {
+		} else if (!fi->refs && !fi->orphan && fs_mode_is_valid(fi->mode)) {
 			fsck_problem(fc, true, "inode %llu: no directory entry refers to it: moving it to /lost+found",
 				(unsigned long long)fi->ino);
 			plan_fix(p, meta_key(0, 0, 0), FIX_LOST, fi->ino);

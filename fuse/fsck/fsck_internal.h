@@ -114,7 +114,6 @@ static inline bool fsck_plan_empty(const struct fsck_plan *p)
 __attribute__((format(printf, 3, 4)))
 void fsck_problem(struct fsck *fc, bool fixable, const char *fmt, ...);
 struct fsck_inode *fsck_inode_find(struct fsck *fc, uint64_t ino);
-bool fsck_mode_is_valid(uint32_t mode);
 
 /* fsck_check.c */
 /* Pass 2: cross-check what the walk collected; plan the safe repairs. */

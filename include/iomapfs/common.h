@@ -2,7 +2,8 @@
 /*
  * Small things every layer shares: container_of, an intrusive list, error
  * pointers, WARN_ON_ONCE, the reaper's "atomic context" flag with
- * might_sleep(), and the allocator wrappers (jemalloc when built with it).
+ * might_sleep(), the allocator wrappers (jemalloc when built with it), and
+ * a seeded random number generator.
  *
  * Nothing here knows about folios, inodes or the on-disk format.
  */
@@ -119,6 +120,22 @@ static inline void list_splice_init(struct list_head *from, struct list_head *to
 	     n = list_entry(pos->member.next, __typeof__(*pos), member); \
 	     &pos->member != (h);					\
 	     pos = n, n = list_entry(n->member.next, __typeof__(*n), member))
+
+/*
+ * ---- xorshift64* ----
+ *
+ * Seeded pseudo-random numbers for the error injector's prob= rules and
+ * the exercisers (fsx-lite, fsstress-lite): the same on every C library,
+ * unlike random(), so a seed replays the same run anywhere.  @state must
+ * not be 0 (it would stay 0).
+ */
+static inline uint64_t xorshift64s(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * 0x2545F4914F6CDD1Dull;
+}
 
 /*
  * ---- atomic context ----

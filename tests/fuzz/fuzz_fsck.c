@@ -13,31 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static struct fuzz_image img;
-static struct blk_dev *dev;
-static FILE *devnull;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	fuzz_image_init(&img);
-	dev = fuzz_image_open(&img);
-	devnull = fopen("/dev/null", "w");
-	if (!devnull)
-		abort();
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fsck_opts check = { .no_change = true };
 	struct fsck_opts repair = { .yes = true };
+	static FILE *devnull;
 
-	if (fuzz_image_load(&img, data, size))
+	if (!devnull && !(devnull = fopen("/dev/null", "w")))
+		abort();
+	if (fuzz_image_load(&fuzz_img, data, size))
 		return -1;
-	fs_fsck_dev(dev, "fuzz", &check, devnull);
-	fs_fsck_dev(dev, "fuzz", &repair, devnull);
+	fs_fsck_dev(fuzz_dev, "fuzz", &check, devnull);
+	fs_fsck_dev(fuzz_dev, "fuzz", &repair, devnull);
 	return 0;
 }

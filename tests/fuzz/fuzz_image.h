@@ -87,4 +87,14 @@ typedef void *(*fuzz_jblock_fn)(void *ctx, uint64_t pos);
 unsigned fuzz_journal_resign(const struct iomapfs_super *sb, fuzz_jblock_fn blk,
 			     void *ctx, void (*image)(uint64_t home, void *data));
 
+/*
+ * For the libFuzzer targets (fuzz_target.c): the image and its device,
+ * ready once LLVMFuzzerInitialize has run; each input is loaded with
+ * fuzz_image_load(&fuzz_img, ...).
+ */
+extern struct fuzz_image fuzz_img;
+extern struct blk_dev *fuzz_dev;
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 #endif /* IOMAPFS_FUZZ_IMAGE_H */

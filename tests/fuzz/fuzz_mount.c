@@ -21,9 +21,6 @@
 #define FUZZ_MAX_ENTRIES	64
 #define FUZZ_READ_BYTES		(64u << 10)
 
-static struct fuzz_image img;
-static struct blk_dev *dev;
-
 struct walk {
 	struct fs	*fs;
 	uint64_t	queue[FUZZ_MAX_INODES];	/* directories to read */
@@ -36,16 +33,6 @@ struct dir_batch {
 	unsigned	nr;
 	char		names[FUZZ_MAX_ENTRIES][IOMAPFS_NAME_MAX + 1];
 };
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	fuzz_image_init(&img);
-	dev = fuzz_image_open(&img);
-	return 0;
-}
 
 /* True the first time @ino is seen (and while there is room to remember). */
 static bool walk_first_visit(struct walk *w, uint64_t ino)
@@ -132,13 +119,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fs_mount_opts opts = { 0 };
 	static struct walk w;
 
-	if (fuzz_image_load(&img, data, size))
+	if (fuzz_image_load(&fuzz_img, data, size))
 		return -1;
 	/* A small arena (a mount maps and frees it); 64 folios still hold
 	 * one FUZZ_READ_BYTES read. */
 	opts.cache.size_bytes = 256u << 10;
 	opts.meta.buf_cache_bytes = 1u << 20;
-	if (fs_mount_dev(dev, &opts, &w.fs))
+	if (fs_mount_dev(fuzz_dev, &opts, &w.fs))
 		return 0;
 	w.head = w.tail = w.nr_seen = 0;
 	walk_first_visit(&w, IOMAPFS_ROOT_INO);

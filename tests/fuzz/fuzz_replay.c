@@ -16,31 +16,18 @@
 
 #include <stdlib.h>
 
-static struct fuzz_image img;
-static struct blk_dev *dev;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	fuzz_image_init(&img);
-	dev = fuzz_image_open(&img);
-	return 0;
-}
-
 static void mount_once(bool readonly)
 {
 	struct meta_mount_opts mo = { .readonly = readonly, .commit_interval_ms = 0 };
 	struct meta *m;
 
-	if (!meta_mount(dev, &mo, &m))
+	if (!meta_mount(fuzz_dev, &mo, &m))
 		meta_unmount(m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (fuzz_image_load(&img, data, size))
+	if (fuzz_image_load(&fuzz_img, data, size))
 		return -1;
 	mount_once(true);
 	mount_once(false);

@@ -8,18 +8,16 @@
 # repairs nothing but that mark, and what an earlier fsync made durable is
 # intact.
 . "$(dirname "$0")/lib.sh" "$@"
-allow_log "I/O error|journal commit failed|the filesystem has errors"
-
-setup_image 128M
-mount_fs
-timeout 120 python3 - "$MNT" <<'PY' || fail "flush error semantics differ (see above)"
+inject_setup 128M "I/O error|journal commit failed|the filesystem has errors"
+inject_py <<'PY' || fail "flush error semantics differ (see above)"
 import errno, os, sys
+from inject import set_rule
 mnt = sys.argv[1]
 fd = os.open(mnt + "/f", os.O_CREAT | os.O_RDWR, 0o644)
 os.write(fd, b"z" * 8192)
 os.fsync(fd)
 os.pwrite(fd, b"w" * 4096, 0)
-os.setxattr(mnt, "trusted.iomapfs.inject", b"class=flush every")
+set_rule(mnt, "class=flush every")
 try:
     os.fsync(fd)
     sys.exit("fsync succeeded with every flush failing")

@@ -6,16 +6,15 @@
 # mount replays the journal, fsck repairs nothing but the ERROR mark, and
 # what was fsynced before is intact.  Once per class.
 . "$(dirname "$0")/lib.sh" "$@"
-allow_log "I/O error|journal commit failed|the filesystem has errors"
 
 run_case() {	# CLASS
 	local cls=$1
 	log "class=$cls"
-	setup_image 128M
-	mount_fs
+	inject_setup 128M "I/O error|journal commit failed|the filesystem has errors"
 	head -c 3M /dev/urandom >"$WORK/data"
-	timeout 120 python3 - "$MNT" "$WORK/data" "$cls" <<'PY' || fail "$cls: semantics differ (see above)"
+	inject_py "$WORK/data" "$cls" <<'PY' || fail "$cls: semantics differ (see above)"
 import errno, os, sys
+from inject import set_rule
 mnt, data, cls = sys.argv[1], open(sys.argv[2], "rb").read(), sys.argv[3]
 fd = os.open(mnt + "/kept", os.O_CREAT | os.O_WRONLY, 0o644)
 os.write(fd, data)
@@ -23,7 +22,7 @@ os.fsync(fd)
 os.close(fd)
 d = os.open(mnt, os.O_RDONLY)
 os.fsync(d)
-os.setxattr(mnt, "trusted.iomapfs.inject", ("class=%s every" % cls).encode())
+set_rule(mnt, "class=%s every" % cls)
 # Metadata changes until one commits (or checkpoints) and fails.
 failed = None
 for i in range(200):

@@ -10,10 +10,7 @@
 # a's data as it was, while those of file b, outside the range, succeed
 # and read back their bytes.
 . "$(dirname "$0")/lib.sh" "$@"
-allow_log "I/O error"
-
-setup_image 64M
-mount_fs
+inject_setup 64M "I/O error"
 
 log "two 64 KiB files with patterns, and a 1 MiB file for the prob= runs"
 timeout 60 python3 - "$MNT" <<'PY' || fail "could not write the files"
@@ -53,18 +50,15 @@ read -r a_lo a_hi a_n <<<"$range"
 log "a's first $a_n blocks: sectors $a_lo-$a_hi"
 
 mount_fs
-timeout 120 python3 - "$MNT" "$a_lo" "$a_hi" "$a_n" <<'PY' || fail "injection rules misbehaved (see above)"
+inject_py "$a_lo" "$a_hi" "$a_n" <<'PY' || fail "injection rules misbehaved (see above)"
 import errno, mmap, os, sys
+import inject
 mnt, a_lo, a_hi, a_n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-knob = "trusted.iomapfs.inject"
 buf = mmap.mmap(-1, 4096)
 buf.write(b"z" * 4096)
 
 def set_rule(spec):
-    os.setxattr(mnt, knob, spec.encode())
-
-def shown():
-    return os.getxattr(mnt, knob).decode()
+    inject.set_rule(mnt, spec)
 
 def dio_writes(path, n):
     """Overwrite block i of path for i < n, O_DIRECT; the indexes that failed."""
@@ -93,7 +87,7 @@ def dio_read_ok(path, i):
 ok = True
 set_rule("class=data_write prob=0.5 seed=42")
 first = dio_writes(f"{mnt}/c", 256)
-hits = shown()
+hits = inject.rule(mnt)
 set_rule("off")
 set_rule("class=data_write prob=0.5 seed=42")
 second = dio_writes(f"{mnt}/c", 256)

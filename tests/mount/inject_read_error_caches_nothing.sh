@@ -5,18 +5,16 @@
 # off, the same read returns the right bytes from the device.  A rule
 # limited to a sector range fails only reads that touch it.
 . "$(dirname "$0")/lib.sh" "$@"
-allow_log "I/O error"
-
-setup_image 128M
-mount_fs
+inject_setup 128M "I/O error"
 head -c 1M /dev/urandom >"$WORK/data"
 cp "$WORK/data" "$MNT/f"
 sync "$MNT/f"
 umount_fs
 mount_fs	# nothing cached
 
-timeout 120 python3 - "$MNT" "$WORK/data" <<'PY' || fail "read error semantics differ (see above)"
+inject_py "$WORK/data" <<'PY' || fail "read error semantics differ (see above)"
 import errno, os, sys
+from inject import set_rule
 mnt, ref = sys.argv[1], open(sys.argv[2], "rb").read()
 path = mnt + "/f"
 
@@ -24,7 +22,7 @@ def cached():
     st = os.getxattr(path, "user.iomapfs.cachestat").decode()
     return int(dict(kv.split("=") for kv in st.split())["cached"])
 
-os.setxattr(mnt, "trusted.iomapfs.inject", b"class=data_read every")
+set_rule(mnt, "class=data_read every")
 fd = os.open(path, os.O_RDONLY)
 try:
     os.pread(fd, 4096, 8192)
@@ -34,7 +32,7 @@ except OSError as e:
         sys.exit("read failed with %s, want EIO" % e)
 if cached() != 0:
     sys.exit("a failed read left %d pages cached" % cached())
-os.setxattr(mnt, "trusted.iomapfs.inject", b"class=data_read off")
+set_rule(mnt, "class=data_read off")
 if os.pread(fd, len(ref), 0) != ref:
     sys.exit("the retry read wrong bytes")
 os.close(fd)

@@ -11,33 +11,23 @@
 # clean.  Before the failed folios were dropped, reads returned the new
 # bytes until the cache evicted them.
 . "$(dirname "$0")/lib.sh" "$@"
-allow_log "I/O error|writeback of bytes"
-
-setup_image 64M
-mount_fs
+inject_setup 64M "I/O error|writeback of bytes"
 
 log "old bytes on disk, then a failing overwrite and a failing new file"
-timeout 120 python3 - "$MNT" <<'PY' || fail "a failed write was served or lost silently (see above)"
+inject_py <<'PY' || fail "a failed write was served or lost silently (see above)"
 import errno, os, sys
+from inject import fsync_err, set_rule
 mnt = sys.argv[1]
-knob = "trusted.iomapfs.inject"
-
-def fsync_err(fd):
-    try:
-        os.fsync(fd)
-        return 0
-    except OSError as e:
-        return e.errno
 
 old = os.open(f"{mnt}/old", os.O_CREAT | os.O_RDWR, 0o644)
 os.pwrite(old, b"O" * (256 << 10), 0)
 assert fsync_err(old) == 0
 new = os.open(f"{mnt}/new", os.O_CREAT | os.O_RDWR, 0o644)
-os.setxattr(mnt, knob, b"class=data_write every")
+set_rule(mnt, "class=data_write every")
 os.pwrite(old, b"N" * (64 << 10), 64 << 10)
 os.pwrite(new, b"N" * (64 << 10), 0)
 errs = (fsync_err(old), fsync_err(new))
-os.setxattr(mnt, knob, b"off")
+set_rule(mnt, "off")
 got_old = os.pread(old, 256 << 10, 0)
 got_new = os.pread(new, 64 << 10, 0)
 size_new = os.fstat(new).st_size

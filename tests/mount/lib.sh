@@ -18,6 +18,13 @@
 #	stat_value NAME [MNT]		one counter from iomapfs-stat --once
 #	allow_log REGEX			the daemon may log WARNING/ERROR lines
 #					matching REGEX (extended) in this test
+#	inject_setup SIZE REGEX		error-injection tests: a fresh SIZE
+#					image, mounted; the daemon may log
+#					REGEX (what the injected errors cause)
+#	inject_py [ARGS]		run the Python script on stdin, argv
+#					$MNT ARGS, 120 s at most, with
+#					inject.py (set_rule, fsync_err, ...)
+#					importable
 #
 # Every daemon logs to $WORK/messages (-o logfile=); umount_fs fails the
 # test if a WARNING or ERROR line was logged that no allow_log matches, as
@@ -28,6 +35,7 @@
 set -euo pipefail
 
 TEST_NAME=$(basename "$0" .sh)
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${IOMAPFS_TEST_TIMEOUT:=280}"
 if [ -z "${IOMAPFS_UNDER_TIMEOUT:-}" ]; then
 	export IOMAPFS_UNDER_TIMEOUT=1
@@ -251,6 +259,20 @@ stat_value() {
 	local name=$1 mnt=${2:-$MNT}
 	timeout 10 "$STAT" "$mnt" --once | awk -v n="$name" '$1 == n { print $2; f = 1 } END { exit !f }' ||
 		fail "iomapfs-stat has no counter $name"
+}
+
+# The start every error-injection test shares: SIZE image, mounted,
+# with the daemon allowed to log what the injected errors cause.
+inject_setup() {
+	allow_log "$2"
+	setup_image "$1"
+	mount_fs
+}
+
+# Run the Python script on stdin as `script $MNT ARGS`, importing the
+# injection helpers from tests/mount/inject.py.
+inject_py() {
+	PYTHONPATH=$LIB_DIR timeout 120 python3 - "$MNT" "$@"
 }
 
 # Run a command as nobody (uid/gid 65534, no supplementary groups).

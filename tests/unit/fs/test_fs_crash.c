@@ -19,8 +19,7 @@
 #include <unistd.h>
 #include <sys/xattr.h>
 #include "acl.h"
-#include "fs_internal.h"
-#include "fsck.h"
+#include "test_fs_dir_util.h"
 
 #define KiB		1024ull
 #define MiB		(1024 * KiB)
@@ -39,19 +38,12 @@ static void image_names(void)
 	snprintf(errlog, sizeof(errlog), "%s/stderr-%d", unit_scratch_dir, (int)getpid());
 }
 
+/* Over what the image holds: stale_image() leaves its bytes for mkfs. */
 static void mkfs_image(uint64_t journal_blocks)
 {
-	struct blk_dev_config cfg = { .nr_workers = 1 };
 	struct mkfs_opts mo = { .label = "crash", .journal_blocks = journal_blocks };
-	struct blk_dev *dev;
-	int fd = open(image, O_RDWR | O_CREAT, 0600);
 
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, IMAGE_BYTES), 0);
-	close(fd);
-	ck_assert_int_eq(blk_dev_open(image, &cfg, &dev), 0);
-	ck_assert_int_eq(meta_mkfs(dev, &mo), 0);
-	blk_dev_close(dev);
+	tfs_mkfs_image(image, IMAGE_BYTES, &mo);
 }
 
 /* The image as a used disk leaves it: every block holds seed 7's bytes,
@@ -100,15 +92,9 @@ static void crash(void)
 
 static void fsck_clean(void)
 {
-	struct fsck_opts o = { .no_change = true };
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *log = open_memstream(&buf, &len);
-	int ret;
+	char *buf;
+	int ret = tfs_fsck_image(image, false, &buf);
 
-	ck_assert_ptr_nonnull(log);
-	ret = fs_fsck(image, &o, log);
-	fclose(log);
 	if (ret)
 		ck_abort_msg("fsck -n exit %d:\n%s", ret, buf);
 	free(buf);
@@ -323,7 +309,7 @@ static unsigned crash_at_every_section(int (*op)(struct fs_inode *ip),
 
 /* The golden image: "victim" made with @mode, given its contents by @fill
  * and fsynced, clean unmount. */
-static void make_golden_mode(uint64_t journal_blocks, mode_t mode,
+static void make_golden(uint64_t journal_blocks, mode_t mode,
 			     void (*fill)(struct fs_inode *ip))
 {
 	struct fs_create_args a = { .mode = mode };
@@ -339,9 +325,27 @@ static void make_golden_mode(uint64_t journal_blocks, mode_t mode,
 	copy_file(image, golden);
 }
 
-static void make_golden(uint64_t journal_blocks, void (*fill)(struct fs_inode *ip))
+/*
+ * The shape of each crash regression below: a golden image whose "victim"
+ * is made with @mode (S_IFREG | 0644 when 0) on a journal of
+ * @journal_blocks (0: mkfs's default) and filled by @fill; then @op is
+ * crashed at every section boundary in turn, @check holding after each,
+ * and there must be at least @min_points crash points (else the
+ * operation no longer has the sections the test is about).
+ */
+struct crash_case {
+	uint64_t	journal_blocks;
+	mode_t		mode;
+	void		(*fill)(struct fs_inode *ip);
+	int		(*op)(struct fs_inode *ip);
+	void		(*check)(struct fs_inode *ip);
+	unsigned	min_points;
+};
+
+static void crash_everywhere(const struct crash_case *c)
 {
-	make_golden_mode(journal_blocks, S_IFREG | 0644, fill);
+	make_golden(c->journal_blocks, c->mode ? c->mode : S_IFREG | 0644, c->fill);
+	ck_assert_uint_ge(crash_at_every_section(c->op, c->check), c->min_points);
 }
 
 /* ---- bug 1: truncate and punch in one section with the inode ---- */
@@ -380,8 +384,9 @@ static void check_truncated(struct fs_inode *ip)
  */
 START_TEST(truncate_crash_between_sections_never_crosslinks)
 {
-	make_golden(0, fill_victim);
-	ck_assert_uint_ge(crash_at_every_section(truncate_to_zero, check_truncated), 2);
+	crash_everywhere(&(struct crash_case){
+		.fill = fill_victim, .op = truncate_to_zero,
+		.check = check_truncated, .min_points = 2 });
 }
 END_TEST
 
@@ -419,9 +424,9 @@ static void check_unaligned(struct fs_inode *ip)
  */
 START_TEST(unaligned_truncate_reaches_disk_with_its_size)
 {
-	make_golden(0, fill_victim);
-	ck_assert_uint_ge(crash_at_every_section(truncate_unaligned_and_fsync,
-						 check_unaligned), 2);
+	crash_everywhere(&(struct crash_case){
+		.fill = fill_victim, .op = truncate_unaligned_and_fsync,
+		.check = check_unaligned, .min_points = 2 });
 }
 END_TEST
 
@@ -447,8 +452,9 @@ static void check_punched(struct fs_inode *ip)
 /* Regression: punch hole had the same two-section pattern as truncate. */
 START_TEST(punch_crash_between_sections_never_crosslinks)
 {
-	make_golden(0, fill_victim);
-	ck_assert_uint_ge(crash_at_every_section(punch_middle, check_punched), 2);
+	crash_everywhere(&(struct crash_case){
+		.fill = fill_victim, .op = punch_middle,
+		.check = check_punched, .min_points = 2 });
 }
 END_TEST
 
@@ -486,11 +492,10 @@ static void check_fragmented_truncated(struct fs_inode *ip)
  */
 START_TEST(truncate_of_fragmented_file_is_a_chain_of_bounded_sections)
 {
-	unsigned points;
-
-	make_golden(FRAG_JOURNAL, fill_fragmented);
-	points = crash_at_every_section(truncate_to_zero, check_fragmented_truncated);
-	ck_assert_uint_ge(points, 3);	/* several sections, each a crash point */
+	crash_everywhere(&(struct crash_case){
+		.journal_blocks = FRAG_JOURNAL, .fill = fill_fragmented,
+		.op = truncate_to_zero, .check = check_fragmented_truncated,
+		.min_points = 3 });	/* several sections, each a crash point */
 }
 END_TEST
 
@@ -520,9 +525,10 @@ static void check_fragmented_zeroed(struct fs_inode *ip)
 /* Regression: punch and zero range of a fragmented file, the same. */
 START_TEST(punch_and_zero_range_of_fragmented_file_are_bounded)
 {
-	make_golden(FRAG_JOURNAL, fill_fragmented);
-	ck_assert_uint_ge(crash_at_every_section(punch_all_fragmented,
-						 check_fragmented_zeroed), 2);
+	crash_everywhere(&(struct crash_case){
+		.journal_blocks = FRAG_JOURNAL, .fill = fill_fragmented,
+		.op = punch_all_fragmented, .check = check_fragmented_zeroed,
+		.min_points = 2 });
 	/* Zero range takes many small sections: a few of them. */
 	for (unsigned n = 2; n <= 8; n += 3)
 		ck_assert(crash_at_section(zero_all_fragmented, check_fragmented_zeroed, n));
@@ -658,8 +664,9 @@ static void check_child(struct fs_inode *dp)
  */
 START_TEST(acl_create_crash_between_sections_keeps_mode_with_its_acl)
 {
-	make_golden_mode(0, S_IFDIR | 0755, fill_default_acl);
-	ck_assert_uint_ge(crash_at_every_section(create_in_victim, check_child), 1);
+	crash_everywhere(&(struct crash_case){
+		.mode = S_IFDIR | 0755, .fill = fill_default_acl,
+		.op = create_in_victim, .check = check_child, .min_points = 1 });
 }
 END_TEST
 
@@ -692,8 +699,9 @@ static void check_victim_acl(struct fs_inode *ip)
  * ACL in a later section. */
 START_TEST(acl_chmod_crash_between_sections_keeps_mode_with_its_acl)
 {
-	make_golden(0, fill_access_acl);
-	ck_assert_uint_ge(crash_at_every_section(chmod_victim, check_victim_acl), 1);
+	crash_everywhere(&(struct crash_case){
+		.fill = fill_access_acl, .op = chmod_victim,
+		.check = check_victim_acl, .min_points = 1 });
 }
 END_TEST
 
@@ -715,8 +723,9 @@ static void check_victim_acl_or_0644(struct fs_inode *ip)
  * implies in a later section (0644 with an "other::---" ACL). */
 START_TEST(acl_set_crash_between_sections_keeps_mode_with_its_acl)
 {
-	make_golden(0, fill_nothing);
-	ck_assert_uint_ge(crash_at_every_section(set_access_acl, check_victim_acl_or_0644), 1);
+	crash_everywhere(&(struct crash_case){
+		.fill = fill_nothing, .op = set_access_acl,
+		.check = check_victim_acl_or_0644, .min_points = 1 });
 }
 END_TEST
 

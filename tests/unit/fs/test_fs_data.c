@@ -21,33 +21,16 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
-#include "fs_internal.h"
-#include "fsck.h"
+#include "test_fs_dir_util.h"
 
 #define MiB		(1ull << 20)
 #define BIG_IMAGE	(512 * MiB)
 
-struct tdata {
-	char		image[96];
-	struct fs	*fs;
-};
-
-static struct tdata t;
+/* t: the image and mount of the running case (test_fs_dir_util.h). */
 
 static void td_mkfs(uint64_t bytes)
 {
-	struct blk_dev_config cfg = { .nr_workers = 1 };
-	struct mkfs_opts mo = { .label = "data" };
-	struct blk_dev *dev;
-	int fd;
-
-	fd = open(t.image, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, bytes), 0);
-	close(fd);
-	ck_assert_int_eq(blk_dev_open(t.image, &cfg, &dev), 0);
-	ck_assert_int_eq(meta_mkfs(dev, &mo), 0);
-	blk_dev_close(dev);
+	tfs_mkfs_fresh(t.image, bytes, &(struct mkfs_opts){ .label = "data" });
 }
 
 static void td_mount(void)
@@ -73,15 +56,9 @@ static void td_remount(void)
 
 static void td_fsck_clean(void)
 {
-	struct fsck_opts o = { .no_change = true };
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *log = open_memstream(&buf, &len);
-	int ret;
+	char *buf;
+	int ret = tfs_fsck_image(t.image, false, &buf);
 
-	ck_assert_ptr_nonnull(log);
-	ret = fs_fsck(t.image, &o, log);
-	fclose(log);
 	if (ret)
 		fprintf(stderr, "fsck -n exit %d:\n%s", ret, buf);
 	free(buf);

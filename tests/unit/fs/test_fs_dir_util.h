@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Shared by the namespace-side suites (test_fs_dir, test_fs_xattr,
- * test_fs_fsck): make a fresh image under a mkdtemp() directory in
- * /var/tmp, mount it with the real stack, remount, run fsck, clean up.
+ * Shared by the suites that run the filesystem objects on the real stack
+ * (test_fs_dir, test_fs_xattr, test_fs_dio, test_fsck, test_fsck_hostile
+ * through struct tfs; test_fs_data and test_fs_crash, which keep their
+ * own mount options, through the image helpers): make a fresh image
+ * under a mkdtemp() directory in /var/tmp, mount it with the real stack,
+ * remount, run fsck, clean up.
  */
 #ifndef TEST_FS_DIR_UTIL_H
 #define TEST_FS_DIR_UTIL_H
 
 #include <check.h>
 #include "unit.h"
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,23 +47,40 @@ struct tfs {
 	struct fs	*fs;
 };
 
-static inline void tfs_mkfs(struct tfs *t)
+/*
+ * mkfs @image, @bytes long, with @mo.  An existing file keeps its
+ * contents (mkfs does not clear data blocks: the crash suite's stale
+ * image relies on it); unlink it first for a zeroed one.
+ */
+static inline void tfs_mkfs_image(const char *image, uint64_t bytes,
+				  const struct mkfs_opts *mo)
 {
 	struct blk_dev_config cfg = { .nr_workers = 1 };
-	struct mkfs_opts mo = { .label = "unit" };
 	struct blk_dev *dev;
-	int fd;
+	int fd = open(image, O_RDWR | O_CREAT, 0600);
 
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, bytes), 0);
+	close(fd);
+	ck_assert_int_eq(blk_dev_open(image, &cfg, &dev), 0);
+	ck_assert_int_eq(meta_mkfs(dev, mo), 0);
+	blk_dev_close(dev);
+}
+
+/* A zeroed image: what was there before is gone. */
+static inline void tfs_mkfs_fresh(const char *image, uint64_t bytes,
+				  const struct mkfs_opts *mo)
+{
+	ck_assert(unlink(image) == 0 || errno == ENOENT);
+	tfs_mkfs_image(image, bytes, mo);
+}
+
+static inline void tfs_mkfs(struct tfs *t)
+{
 	ck_assert_msg(unit_scratch_dir[0], "no work directory: add the unchecked fixture");
 	snprintf(t->dir, sizeof(t->dir), "%s", unit_scratch_dir);
 	snprintf(t->image, sizeof(t->image), "%s/image", t->dir);
-	fd = open(t->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, TFS_IMAGE_BYTES), 0);
-	close(fd);
-	ck_assert_int_eq(blk_dev_open(t->image, &cfg, &dev), 0);
-	ck_assert_int_eq(meta_mkfs(dev, &mo), 0);
-	blk_dev_close(dev);
+	tfs_mkfs_fresh(t->image, TFS_IMAGE_BYTES, &(struct mkfs_opts){ .label = "unit" });
 }
 
 static inline void tfs_mount(struct tfs *t)
@@ -83,18 +104,29 @@ static inline void tfs_remount(struct tfs *t)
 	tfs_mount(t);
 }
 
+/* fsck -n (or -y with @repair) @image: its exit code, its report in
+ * *@out for the caller to free. */
+static inline int tfs_fsck_image(const char *image, bool repair, char **out)
+{
+	struct fsck_opts o = { .no_change = !repair, .yes = repair };
+	size_t len = 0;
+	FILE *log;
+	int ret;
+
+	*out = NULL;
+	log = open_memstream(out, &len);
+	ck_assert_ptr_nonnull(log);
+	ret = fs_fsck(image, &o, log);
+	fclose(log);
+	return ret;
+}
+
 /* fsck the (unmounted) image; its report goes to @out (may be NULL). */
 static inline int tfs_fsck(struct tfs *t, bool repair, char **out)
 {
-	struct fsck_opts o = { .no_change = !repair, .yes = repair };
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *log = open_memstream(&buf, &len);
-	int ret;
+	char *buf;
+	int ret = tfs_fsck_image(t->image, repair, &buf);
 
-	ck_assert_ptr_nonnull(log);
-	ret = fs_fsck(t->image, &o, log);
-	fclose(log);
 	if (ret)
 		fprintf(stderr, "fsck -%c (exit %d):\n%s", repair ? 'y' : 'n', ret, buf);
 	if (out)
