@@ -171,10 +171,16 @@ static int run(const struct daemon_opts *o, int ready_fd)
 			strerror(-err));
 		goto out_unmount;
 	}
+	err = notifier_start(&d);
+	if (err) {
+		iomapfs_err("cannot start the notifier thread: %s", strerror(-err));
+		goto out_unmount;
+	}
 	daemon_ready(ready_fd, 0);
 	ready_fd = -1;
 	/* > 0: the signal that ended the loop (SIGTERM, SIGINT): a normal end. */
 	ret = session_loop(se, o) < 0 ? 1 : 0;
+	notifier_stop(&d);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:
