@@ -37,17 +37,25 @@
  * where the daemon knows nothing changed since the last kernel-cached
  * open.  It also covers an invalidation that crossed an open in flight.
  *
+ * atime: FUSE inodes are S_NOATIME in the kernel, so only a read that
+ * reaches the daemon moves atime.  Under relatime an open also withholds
+ * FOPEN_KEEP_CACHE when the next read must move atime (atime not newer
+ * than mtime or ctime, or a day old): the kernel drops its pages and that
+ * read comes here.  strictatime wants every read, so it keeps every file
+ * out of the kernel's cache.
+ *
  * Threads: FUSE request threads only; the invalidations themselves are
  * sent by the notifier.
  */
 #include "ops.h"
 
-/* May the kernel cache this open's data?  The open's own flags and the
- * file's drop-behind state decide. */
+/* May the kernel cache this open's data?  The open's own flags, the
+ * file's drop-behind state and strictatime (a read served by the kernel
+ * never moves atime) decide. */
 static bool kc_open_cacheable(struct iomapfs_daemon *d, struct fs_inode *ip,
 			      bool direct)
 {
-	if (!d->kernel_cache || direct || d->dontcache_all)
+	if (!d->kernel_cache || direct || d->dontcache_all || d->strictatime)
 		return false;
 	return !cache_mapping_dontcache(ip->mapping);
 }
@@ -55,6 +63,8 @@ static bool kc_open_cacheable(struct iomapfs_daemon *d, struct fs_inode *ip,
 void kc_open(struct iomapfs_daemon *d, struct fs_inode *ip, bool direct,
 	     struct fuse_file_info *fi)
 {
+	bool atime_due;
+
 	if (!kc_open_cacheable(d, ip, direct)) {
 		/* The daemon's cache is the only cache: every read and write
 		 * comes here, so drop-behind and cachestat mean what they say. */
@@ -63,8 +73,11 @@ void kc_open(struct iomapfs_daemon *d, struct fs_inode *ip, bool direct,
 		return;
 	}
 	fi->direct_io = 0;
+	/* Outside ip->lock, which relatime's check takes. */
+	atime_due = fs_inode_atime_due(ip);
 	pthread_mutex_lock(&ip->lock);
-	fi->keep_cache = ip->kc_cached && ip->kc_open_gen == ip->kc_gen;
+	fi->keep_cache = ip->kc_cached && ip->kc_open_gen == ip->kc_gen &&
+			 !atime_due;
 	ip->kc_open_gen = ip->kc_gen;
 	ip->kc_cached = true;
 	pthread_mutex_unlock(&ip->lock);

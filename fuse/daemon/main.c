@@ -139,6 +139,7 @@ static int run(const struct daemon_opts *o, int ready_fd)
 		.entry_timeout = o->entry_timeout,
 		.negative_timeout = o->negative_timeout,
 		.kernel_cache = o->kernel_cache,
+		.strictatime = o->fs.atime == FS_ATIME_STRICT,
 	};
 	struct fuse_session *se;
 	int err, ret = 1;

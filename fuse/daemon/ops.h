@@ -35,6 +35,8 @@ struct iomapfs_daemon {
 	 * kernel did not ask for is invalidated (ops_notify.c). */
 	double		attr_timeout, entry_timeout, negative_timeout;
 	bool		kernel_cache;	/* -o kernel_cache (kernel_cache.c) */
+	bool		strictatime;	/* every read moves atime: no read may
+					 * be served by the kernel's cache */
 	atomic_uint_fast64_t reads;	/* FUSE READ requests served */
 	atomic_uint_fast64_t kc_invals;	/* kernel cache invalidations queued */
 	atomic_uint_fast64_t kc_invals_sent;	/* ... sent by the notifier */
