@@ -139,6 +139,7 @@ static int run(const struct daemon_opts *o, int ready_fd)
 		.entry_timeout = o->entry_timeout,
 		.negative_timeout = o->negative_timeout,
 		.kernel_cache = o->kernel_cache,
+		.strictatime = o->fs.atime == FS_ATIME_STRICT,
 	};
 	struct fuse_session *se;
 	int err, ret = 1;
@@ -171,10 +172,16 @@ static int run(const struct daemon_opts *o, int ready_fd)
 			strerror(-err));
 		goto out_unmount;
 	}
+	err = notifier_start(&d);
+	if (err) {
+		iomapfs_err("cannot start the notifier thread: %s", strerror(-err));
+		goto out_unmount;
+	}
 	daemon_ready(ready_fd, 0);
 	ready_fd = -1;
 	/* > 0: the signal that ended the loop (SIGTERM, SIGINT): a normal end. */
 	ret = session_loop(se, o) < 0 ? 1 : 0;
+	notifier_stop(&d);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

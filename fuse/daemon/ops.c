@@ -288,7 +288,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		kc_data_changing(d, ip, sa.size, KC_TO_END, &iv);
 	reply_attr(req, ip);
 	fs_iput(ip);
-	kc_inval_send(d, &iv);
+	kc_inval_queue(d, &iv);
 }
 
 /* ---- creating inodes ---- */
@@ -496,7 +496,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else if (fuse_reply_open(req, fi) == -ENOENT) {
 		file_close(file_of(fi));	/* interrupted: no release will come */
 	}
-	kc_inval_send(d, &iv);
+	kc_inval_queue(d, &iv);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -640,7 +640,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			notify_mode_change(req, ip, before);
 		fuse_reply_write(req, n);
 	}
-	kc_inval_send(d, &iv);
+	kc_inval_queue(d, &iv);
 }
 
 /*
@@ -691,7 +691,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	else if (!err && (mode & ~FALLOC_FL_KEEP_SIZE))
 		kc_data_changing(d, ip, offset, KC_TO_END, &iv);
 	reply_err(req, err);
-	kc_inval_send(d, &iv);
+	kc_inval_queue(d, &iv);
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,

@@ -35,8 +35,13 @@ struct iomapfs_daemon {
 	 * kernel did not ask for is invalidated (ops_notify.c). */
 	double		attr_timeout, entry_timeout, negative_timeout;
 	bool		kernel_cache;	/* -o kernel_cache (kernel_cache.c) */
+	bool		strictatime;	/* every read moves atime: no read may
+					 * be served by the kernel's cache */
 	atomic_uint_fast64_t reads;	/* FUSE READ requests served */
-	atomic_uint_fast64_t kc_invals;	/* kernel cache invalidations sent */
+	atomic_uint_fast64_t kc_invals;	/* kernel cache invalidations queued */
+	atomic_uint_fast64_t kc_invals_sent;	/* ... sent by the notifier */
+	struct notifier	*notifier;	/* sends them (notifier.c); NULL
+					 * without kernel_cache */
 	struct init_shim shim;		/* INIT flags newer than libfuse's */
 	atomic_bool	shutdown_notified;	/* notify_shutdown() has run */
 };
@@ -94,11 +99,26 @@ struct kc_inval {
 /* Before the reply: bump @ip's data generation, fill @iv.  No lock held. */
 void kc_data_changing(struct iomapfs_daemon *d, struct fs_inode *ip, uint64_t off,
 		      uint64_t len, struct kc_inval *iv);
-/* After the reply, no lock held: tell the kernel to drop the range. */
-void kc_inval_send(struct iomapfs_daemon *d, const struct kc_inval *iv);
-/* After FS_IOC_SHUTDOWN's reply: drop every file's kernel pages, so that
- * reads reach the daemon and fail as they should. */
+/* After the reply, no lock held: queue the range's invalidation for the
+ * notifier (never sent from a request thread, notifier.c says why). */
+void kc_inval_queue(struct iomapfs_daemon *d, const struct kc_inval *iv);
+/* After FS_IOC_SHUTDOWN: queue the drop of every file's kernel pages, so
+ * that reads reach the daemon and fail as they should. */
 void kc_shutdown(struct iomapfs_daemon *d);
+
+/* ---- the notifier thread (notifier.c) ---- */
+
+/* At mount, once d->se exists: start `iomapfs-notify` if kernel_cache. */
+int notifier_start(struct iomapfs_daemon *d);
+/* After the session loop: run what is queued, end the thread. */
+void notifier_stop(struct iomapfs_daemon *d);
+/* Queue FUSE_NOTIFY_INVAL_INODE of [@off, @off + @len) (KC_TO_END: to the
+ * end of the file); returns at once.  No notifier: nothing to do. */
+void notifier_inval(struct iomapfs_daemon *d, uint64_t ino, uint64_t off,
+		    uint64_t len);
+/* Run @fn(@arg) in the notifier once everything queued before is sent;
+ * without a notifier, at once in the caller.  @fn may reply to a request. */
+void notifier_call(struct iomapfs_daemon *d, void (*fn)(void *arg), void *arg);
 
 /* ---- options (options.c) ---- */
 

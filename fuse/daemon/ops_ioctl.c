@@ -9,6 +9,16 @@
 
 /* ---- ioctl ---- */
 
+/* FS_IOC_SHUTDOWN's reply, once the kernel's pages are gone (notifier). */
+static void shutdown_reply(void *arg)
+{
+	fuse_req_t req = arg;
+	struct iomapfs_daemon *d = req_daemon(req);	/* the reply frees req */
+
+	fuse_reply_ioctl(req, 0, NULL, 0);
+	notify_shutdown(d);
+}
+
 /*
  * FS_IOC_SHUTDOWN on any file or directory of the mount.  The command is an
  * _IOR, so FUSE copies nothing in and the flags argument never reaches us:
@@ -34,12 +44,10 @@ void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	/*
 	 * The kernel's cached pages go before the reply, so that a read the
 	 * caller issues once the ioctl returns cannot be served from them.
-	 * FUSE_IOCTL holds no inode lock, and a dirty mmap page the kernel
-	 * launders on the way is a WRITE another request thread fails with
-	 * EIO at once, so this cannot deadlock as it could inside a data
-	 * request (kernel_cache.c).
+	 * Dropping them may launder a dirty mmap page, a WRITE that only a
+	 * request thread can serve (and fail with EIO): so this thread neither
+	 * sends them nor waits.  The notifier sends them and then the reply.
 	 */
 	kc_shutdown(d);
-	fuse_reply_ioctl(req, 0, NULL, 0);	/* frees req */
-	notify_shutdown(d);
+	notifier_call(d, shutdown_reply, req);
 }

@@ -33,9 +33,11 @@
  * directory's i_rwsem, which the kernel holds while it waits for our reply
  * to a directory operation; invalidating page-cache ranges may write dirty
  * pages back through a FUSE request.  So only attribute invalidations
- * (offset -1, no pages, no locks the kernel holds for a request) are sent,
- * and they may be sent from any request thread; an entry or page
- * invalidation added later must be sent after the reply, with no lock held.
+ * (offset -1, no pages, no locks the kernel holds for a request) are sent
+ * here, and they may be sent from any request thread, before the reply
+ * where the caller must see them (a cleared setuid bit).  Page
+ * invalidations (-o kernel_cache) go through the notifier thread
+ * (notifier.c); an entry invalidation added later must go there too.
  *
  * Threads: FUSE request threads.
  */

@@ -79,6 +79,7 @@ static void stats_text(struct iomapfs_daemon *d, struct textbuf *tb)
 	fs_stats_for_each(fs, textbuf_add, tb);
 	textbuf_add(tb, "fuse_reads", atomic_load(&d->reads));
 	textbuf_add(tb, "kernel_cache_invals", atomic_load(&d->kc_invals));
+	textbuf_add(tb, "kernel_cache_invals_sent", atomic_load(&d->kc_invals_sent));
 	textbuf_add(tb, "log_warnings", iomapfs_log_warnings());
 	textbuf_add(tb, "log_dropped", iomapfs_log_dropped());
 }
@@ -289,7 +290,7 @@ static void dontcache_drop_kernel_pages(struct iomapfs_daemon *d, fuse_ino_t ino
 		return;
 	kc_data_changing(d, ip, 0, KC_TO_END, &iv);
 	fs_iput(ip);
-	kc_inval_send(d, &iv);
+	kc_inval_queue(d, &iv);
 }
 
 void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

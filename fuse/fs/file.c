@@ -524,19 +524,25 @@ static bool relatime_needs_update(struct fs_inode *ip)
 	return update;
 }
 
-/* touch_atime()/atime_needs_update() with the mount's policy. */
-void fs_inode_accessed(struct fs_inode *ip)
+/* atime_needs_update() with the mount's policy. */
+bool fs_inode_atime_due(struct fs_inode *ip)
 {
 	const struct fs_mount_opts *o = &ip->fs->opts;
 
 	if (fs_ro(ip->fs) || fs_is_shutdown(ip->fs) || o->atime == FS_ATIME_NOATIME)
-		return;
+		return false;
 	if (o->nodiratime && S_ISDIR(ip->di.mode))
-		return;
-	if (o->atime == FS_ATIME_RELATIME && !relatime_needs_update(ip))
+		return false;
+	return o->atime != FS_ATIME_RELATIME || relatime_needs_update(ip);
+}
+
+/* touch_atime() with the mount's policy. */
+void fs_inode_accessed(struct fs_inode *ip)
+{
+	if (!fs_inode_atime_due(ip))
 		return;
 	fs_inode_touch(ip, FS_TOUCH_ATIME);
-	if (!o->lazytime)
+	if (!ip->fs->opts.lazytime)
 		fs_inode_mark_dirty(ip);
 }
 

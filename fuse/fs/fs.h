@@ -232,6 +232,9 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct fs_setattr *sa);
 /* A read or readdir of @ip happened: move atime as the mount's policy
  * says (struct fs_mount_opts).  Best effort: a lost atime is no loss. */
 void fs_inode_accessed(struct fs_inode *ip);
+/* Would a read of @ip move its atime now?  (-o kernel_cache asks, to
+ * let such a read reach the daemon.) */
+bool fs_inode_atime_due(struct fs_inode *ip);
 
 ssize_t fs_read(struct fs_inode *ip, uint64_t pos, size_t len,
 		struct cache_read_result *res);

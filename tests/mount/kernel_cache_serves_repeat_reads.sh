@@ -10,19 +10,17 @@
 # O_DIRECT open still reach the daemon on every read, and mmap reads the
 # same bytes as read().
 . "$(dirname "$0")/lib.sh" "$@"
+export PYTHONPATH=$(cd "$(dirname "$0")" && pwd)	# iomapfs_counters.py
 
 setup_image 256M
 
 cat >"$WORK/reads.py" <<'PY'
+from iomapfs_counters import counter
 import mmap, os, sys
 mnt, mode = sys.argv[1], sys.argv[2]
 K = 4096
 def stat(name):
-    for line in os.getxattr(mnt, 'user.iomapfs.stats').decode().splitlines():
-        k, v = line.split()
-        if k == name:
-            return int(v)
-    sys.exit('no counter ' + name)
+    return counter(mnt, name)
 def read_all(path, flags=0):
     fd = os.open(path, os.O_RDONLY | flags)
     data = os.pread(fd, 4 << 20, 0)
