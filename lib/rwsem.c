@@ -37,11 +37,27 @@ struct held_lock {
 
 static _Thread_local struct held_lock held[HELD_MAX];
 
+/*
+ * This thread's id, asked of the kernel once: gettid() is a system call on
+ * every glibc, and down_write()/up_write() run on every metadata section,
+ * where it cost as much as the section's B+tree work under a hypervisor.
+ * A forked child keeps its parent's value in the forking thread; the value
+ * is only compared with itself (owner == self), so that is harmless.
+ */
+static _Thread_local int self_tid;
+
+static int current_tid(void)
+{
+	if (!self_tid)
+		self_tid = (int)gettid();
+	return self_tid;
+}
+
 static __attribute__((noreturn)) void rwsem_bug(const struct rwsem *s,
 						const char *what)
 {
 	fprintf(stderr, "iomapfs: BUG: rwsem %p: %s (thread %d, writer %d, readers %d)\n",
-		(const void *)s, what, (int)gettid(), atomic_load(&s->owner),
+		(const void *)s, what, current_tid(), atomic_load(&s->owner),
 		atomic_load(&s->readers));
 	abort();
 }
@@ -129,7 +145,7 @@ void down_write(struct rwsem *s)
 	pthread_rwlock_wrlock(&s->lock);
 	if (atomic_load(&s->readers))
 		rwsem_bug(s, "write-locked with readers inside");
-	atomic_store(&s->owner, (int)gettid());
+	atomic_store(&s->owner, current_tid());
 	held_find(s, true)->writes++;
 }
 
@@ -137,7 +153,7 @@ void up_write(struct rwsem *s)
 {
 	struct held_lock *h = held_find(s, false);
 
-	if (atomic_load(&s->owner) != (int)gettid() || !h || !h->writes)
+	if (atomic_load(&s->owner) != current_tid() || !h || !h->writes)
 		rwsem_bug(s, "up_write by a thread that is not the writer");
 	atomic_store(&s->owner, 0);
 	h->writes--;

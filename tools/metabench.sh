@@ -3,10 +3,13 @@
 # Metadata rates of iomapfs next to kernel ext4 on the same loop device, one
 # after the other: create, stat, readdir and unlink of FILES empty files per
 # process for 1, 2 and 4 processes (tools/metabench.c), then an `ls -lR`
-# walk of a copy of /usr/include.  Root.  Prints one table.
+# walk of a copy of /usr/include.  Root.  Prints one table.  The system
+# "nullmeta" is the FUSE floor (tools/nullmeta.c: names in memory, the
+# same requests per operation as iomapfs); it has no walk.
 #
 #   tools/metabench.sh [--files N] [--procs "1 2 4"] [--size 4g] [--slice N]
-#                      [--iomapfs-opts OPTS] [--fs "iomapfs ext4"] [--out DIR]
+#                      [--iomapfs-opts OPTS] [--fs "iomapfs ext4 nullmeta"]
+#                      [--out DIR]
 #
 # --slice N also prints the rate of every N names as the phases go (the
 # "slice" lines): a million entries in one directory, flat or not, is
@@ -27,7 +30,7 @@ while [ $# -gt 0 ]; do
 	--iomapfs-opts) opts=$2; shift 2 ;;
 	--fs) systems=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,19p' "$0"; exit 0 ;;
 	*) echo "metabench: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -55,6 +58,9 @@ mount_fs() {
 	ext4)
 		mkfs.ext4 -q -F "$loop"
 		mount "$loop" "$mnt" ;;
+	nullmeta)
+		"$bin/nullmeta" "$mnt"
+		timeout 30 bash -c "until mountpoint -q '$mnt'; do sleep 0.1; done" ;;
 	*) echo "metabench: unknown filesystem $1" >&2; exit 2 ;;
 	esac
 }
@@ -73,6 +79,7 @@ for fs in $systems; do
 		done < <("$bin/metabench" -n "$files" -p "$p" -s "$slice" "$mnt" |
 			 tee -a "$out/$fs.log" | tee >(grep '^slice' >&2))
 	done
+	if [ "$fs" = nullmeta ]; then umount_fs; continue; fi
 	cp -a /usr/include "$mnt/include"
 	umount_fs
 	case "$fs" in

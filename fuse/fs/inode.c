@@ -715,8 +715,25 @@ static int inode_free_items(struct fs_inode *ip)
 	return err;
 }
 
-/* Drop the cached folios (nobody can read them again) and free every
- * block, in sections of FREE_CHUNK extents from the end. */
+/* Does @ip map no block at all, not even a delayed allocation?  The
+ * whole map is in memory (fs_iget loads it). */
+static bool inode_has_no_extents(struct fs_inode *ip)
+{
+	bool none;
+
+	pthread_mutex_lock(&ip->lock);
+	none = !ip->nr_ext;
+	pthread_mutex_unlock(&ip->lock);
+	return none;
+}
+
+/*
+ * Drop the cached folios (nobody can read them again) and free every
+ * block, in sections of FREE_CHUNK extents from the end.  An inode without
+ * extents (every empty file: the unlink of a create-and-close) needs no
+ * section: there is nothing to free, and its items go in
+ * inode_free_items() anyway.
+ */
 static int inode_free_data(struct fs_inode *ip)
 {
 	int err;
@@ -726,6 +743,8 @@ static int inode_free_data(struct fs_inode *ip)
 	if (fs_is_shutdown(ip->fs) || fs_ro(ip->fs))
 		return 0;
 	cache_truncate_range(ip->mapping, 0, UINT64_MAX);
+	if (inode_has_no_extents(ip))
+		return 0;
 	while (!(err = inode_free_extents_step(ip)))
 		;
 	return err < 0 ? err : 0;

@@ -135,6 +135,37 @@ START_TEST(create_lookup_unlink_round_trip)
 }
 END_TEST
 
+static uint64_t sections_now(void)
+{
+	struct meta_stats st;
+
+	meta_get_stats(fs_meta(t.fs), &st);
+	return st.sections;
+}
+
+/*
+ * The unlink of a create-and-close file, as the kernel sends it: UNLINK
+ * while its lookup is held, FORGET later.  Each is one write section: an
+ * empty file has no blocks to free, so no data-freeing section runs
+ * between them (it used to, one more exclusive metadata lock per unlink).
+ */
+START_TEST(unlinking_an_empty_file_takes_one_section_and_its_forget_one)
+{
+	uint64_t ino = tfs_create(t.fs, ROOT, "empty", S_IFREG | 0644, NULL);
+	uint64_t before;
+
+	lookup_inc(ino);			/* the kernel's dentry */
+	before = sections_now();
+	ck_assert_int_eq(fs_unlink(t.fs, ROOT, "empty"), 0);
+	ck_assert_uint_eq(sections_now() - before, 1);
+	fs_forget(t.fs, ino, 1);		/* the inode's items go */
+	ck_assert_uint_eq(sections_now() - before, 2);
+	ck_assert_int_eq(fs_iget(t.fs, ino, &(struct fs_inode *){ NULL }), -ENOENT);
+	tfs_unmount(&t);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_OK);
+}
+END_TEST
+
 START_TEST(bad_names_are_rejected_with_the_right_errno)
 {
 	char name[300];
@@ -906,6 +937,7 @@ static Suite *dir_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, create_lookup_unlink_round_trip);
 	tcase_add_test(tc, known_inodes_are_the_ones_the_kernel_looked_up);
+	tcase_add_test(tc, unlinking_an_empty_file_takes_one_section_and_its_forget_one);
 	tcase_add_test(tc, bad_names_are_rejected_with_the_right_errno);
 	tcase_add_test(tc, every_file_type_is_created_with_its_dtype);
 	tcase_add_test(tc, dot_and_dotdot_carry_the_real_inode_numbers);
