@@ -123,17 +123,6 @@ struct inject_spec {
 	struct inject_rule rule;
 };
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	if (!*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoull(s, &end, 0);
-	return errno || *end ? -EINVAL : 0;
-}
-
 static int parse_class(const char *name)
 {
 	for (int i = 0; i < INJ_NR; i++)
@@ -150,7 +139,7 @@ static int parse_range(const char *v, struct inject_rule *r)
 		return -EINVAL;
 	memcpy(lo, v, dash - v);
 	lo[dash - v] = '\0';
-	if (parse_u64(lo, &r->sec_lo) || parse_u64(dash + 1, &r->sec_hi) ||
+	if (parse_u64_arg(lo, &r->sec_lo) || parse_u64_arg(dash + 1, &r->sec_hi) ||
 	    r->sec_lo > r->sec_hi)
 		return -EINVAL;
 	return 0;
@@ -185,11 +174,11 @@ static int parse_word(struct inject_spec *sp, char *w)
 	else if (!strcmp(w, "class"))
 		return (sp->cls = parse_class(v)) < 0 ? -EINVAL : 0;
 	else if (!strcmp(w, "nth"))
-		return parse_u64(v, &r->nth) || !r->nth ? -EINVAL : (r->mode = INJ_NTH, 0);
+		return parse_u64_arg(v, &r->nth) || !r->nth ? -EINVAL : (r->mode = INJ_NTH, 0);
 	else if (!strcmp(w, "prob"))
 		return parse_prob(v, r);
 	else if (!strcmp(w, "seed"))
-		return parse_u64(v, &r->seed);
+		return parse_u64_arg(v, &r->seed);
 	else if (!strcmp(w, "sector"))
 		return parse_range(v, r);
 	else

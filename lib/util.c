@@ -6,8 +6,10 @@
  */
 #include <iomapfs/common.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,6 +114,35 @@ void *kmalloc_arena(size_t size, unsigned arena) { return kmalloc(size); }
 void *kzalloc_arena(size_t size, unsigned arena) { return kzalloc(size); }
 void kfree_arena(void *p, unsigned arena) { free(p); }
 #endif
+
+int parse_u64(const char *s, char **endp, uint64_t *out)
+{
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, endp, 10);
+	if (errno)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int parse_u64_arg(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
 
 uint64_t ktime_get_ns(void)
 {

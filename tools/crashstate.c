@@ -696,21 +696,17 @@ static uint64_t state_build(struct crashlog *cl, struct images *im, char *line)
 	char *p = line, *end;
 	uint64_t id, epoch;
 
-	id = strtoull(p, &end, 10);
-	if (end == p || *end != ' ')
-		die("bad states line (want: ID EPOCH_START WRITES|-)");
-	p = end + 1;
-	epoch = strtoull(p, &end, 10);
-	if (end == p || *end != ' ')
+	if (parse_u64(p, &end, &id) || *end != ' ' ||
+	    parse_u64(end + 1, &end, &epoch) || *end != ' ')
 		die("bad states line (want: ID EPOCH_START WRITES|-)");
 	log_advance(cl, im, epoch);
 	p = end + 1;
 	if (*p == '-')
 		return id;
 	for (;;) {
-		uint64_t w = strtoull(p, &end, 10);
+		uint64_t w;
 
-		if (end == p || (*end != ',' && *end != '\n' && *end))
+		if (parse_u64(p, &end, &w) || (*end != ',' && *end != '\n' && *end))
 			die("bad write list in a states line");
 		if (w < epoch)
 			die("a state lists a write of an earlier epoch");

@@ -26,15 +26,6 @@ static void usage(FILE *f)
 		   "        %u..%u)\n", IOMAPFS_DEFAULT_JOURNAL_MIN, IOMAPFS_DEFAULT_JOURNAL_MAX);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoull(s, &end, 0);
-	return errno || !*s || *end || s[0] == '-' ? -EINVAL : 0;
-}
-
 static void print_summary(const char *path, const struct iomapfs_super *sb)
 {
 	const uint8_t *u = sb->uuid;
@@ -93,7 +84,7 @@ int main(int argc, char **argv)
 			opts.label = optarg;
 			break;
 		case 'J':
-			if (parse_u64(optarg, &opts.journal_blocks) || !opts.journal_blocks) {
+			if (parse_u64_arg(optarg, &opts.journal_blocks) || !opts.journal_blocks) {
 				fprintf(stderr, "mkfs.iomapfs: bad journal size '%s'\n", optarg);
 				return 1;
 			}

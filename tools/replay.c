@@ -242,17 +242,6 @@ static int replay(struct replay *r, const struct opts *o)
 	return 0;
 }
 
-/*
- * The decimal number at @s into *@out, *@endp where it stops (the caller
- * says what may follow): -1 with no digit or on overflow.
- */
-static int parse_u64(const char *s, char **endp, uint64_t *out)
-{
-	errno = 0;
-	*out = strtoull(s, endp, 10);
-	return *endp == s || errno ? -1 : 0;
-}
-
 static int parse_skip(struct replay *r, const char *list)
 {
 	const char *p = list;

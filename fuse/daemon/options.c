@@ -58,15 +58,11 @@ static bool in_list(const char *opt, const char *const *list, size_t n, bool pre
 /* "123", "64k", "256m", "4g": bytes; -EINVAL on junk or overflow. */
 static int parse_size(const char *s, uint64_t *out)
 {
-	unsigned long long v;
 	unsigned shift = 0;
 	char *end;
+	uint64_t v;
 
-	if (!*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
+	if (parse_u64(s, &end, &v))
 		return -EINVAL;
 	switch (*end) {
 	case 'k': case 'K': shift = 10; end++; break;

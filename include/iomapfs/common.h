@@ -186,6 +186,16 @@ int full_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 /* Monotonic clock in nanoseconds. */
 uint64_t ktime_get_ns(void);
 
+/*
+ * The decimal number at @s into *@out, *@endp where it stops (the caller
+ * says what may follow it): -EINVAL with no digit, a sign or on overflow.
+ * For the tools' arguments and the daemon's mount options alike.
+ */
+int parse_u64(const char *s, char **endp, uint64_t *out);
+/* All of @s as a number, decimal, 0x hex or 0 octal, as strtoull base 0;
+ * -EINVAL on a sign, junk after it or overflow (mkfs -J, inject specs). */
+int parse_u64_arg(const char *s, uint64_t *out);
+
 /* Name the calling thread (visible in top -H and /proc/PID/task/TID/comm). */
 void thread_set_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -299,6 +299,15 @@ void image_pwrite(struct fake_fs *fs, const void *buf, size_t len, uint64_t addr
 	close(fd);
 }
 
+void fake_file_on_disk(struct fake_fs *fs, void *want, size_t len, uint64_t addr,
+		       unsigned seed, uint64_t size)
+{
+	fill_pattern(want, len, seed);
+	image_pwrite(fs, want, len, addr);
+	fake_map(fs, 0, len, addr, IOMAP_MAPPED, 0);
+	cache_mapping_set_size(fs->m, size);
+}
+
 void image_pread(struct fake_fs *fs, void *buf, size_t len, uint64_t addr)
 {
 	int fd = open(fs->image, O_RDONLY);

@@ -68,6 +68,10 @@ void image_pwrite(struct fake_fs *fs, const void *buf, size_t len, uint64_t addr
 void image_pread(struct fake_fs *fs, void *buf, size_t len, uint64_t addr);
 
 void fill_pattern(void *buf, size_t len, unsigned seed);
+/* A file whose first @len bytes are pattern @seed (also left in @want),
+ * written on the image at @addr and mapped there, of size @size. */
+void fake_file_on_disk(struct fake_fs *fs, void *want, size_t len, uint64_t addr,
+		       unsigned seed, uint64_t size);
 /* Read [pos, pos+len) through the cache into @buf, in @chunk pieces. */
 ssize_t read_through_cache(struct cache_mapping *m, void *buf, uint64_t pos,
 			   size_t len, size_t chunk);

@@ -29,10 +29,7 @@ START_TEST(read_returns_image_bytes)
 	char *want = kmalloc(len), *got = kmalloc(len);
 	struct cache_stats st;
 
-	fill_pattern(want, len, 1);
-	image_pwrite(fs, want, len, 4 * MiB);
-	fake_map(fs, 0, len, 4 * MiB, IOMAP_MAPPED, 0);
-	cache_mapping_set_size(fs->m, len - 1000);	/* EOF mid-block */
+	fake_file_on_disk(fs, want, len, 4 * MiB, 1, len - 1000);	/* EOF mid-block */
 
 	ck_assert_int_eq(read_through_cache(fs->m, got, 0, len, 64 * KiB),
 			 (ssize_t)(len - 1000));
@@ -380,10 +377,7 @@ START_TEST(failed_readahead_returns_every_folio_to_arena)
 	char *want = kmalloc(len), *got = kmalloc(len);
 	struct cache_mapping_stat ms;
 
-	fill_pattern(want, len, 5);
-	image_pwrite(fs, want, len, 1 * MiB);
-	fake_map(fs, 0, len, 1 * MiB, IOMAP_MAPPED, 0);
-	cache_mapping_set_size(fs->m, len);
+	fake_file_on_disk(fs, want, len, 1 * MiB, 5, len);
 	atomic_store(&fs->fail_reads, 1);
 	ck_assert_int_eq(read_through_cache(fs->m, got, 0, 4 * KiB, 4 * KiB), -EIO);
 	ck_assert_uint_gt(cache_stats_now(fs).readahead_pages, 0);
@@ -450,10 +444,7 @@ START_TEST(read_waits_for_memory_instead_of_returning_short)
 	size_t done = 0;
 	unsigned i;
 
-	fill_pattern(want, len, 11);
-	image_pwrite(fs, want, len, 1 * MiB);
-	fake_map(fs, 0, len, 1 * MiB, IOMAP_MAPPED, 0);
-	cache_mapping_set_size(fs->m, len);
+	fake_file_on_disk(fs, want, len, 1 * MiB, 11, len);
 	/* Pin 48 of the 64 folios, as FUSE replies in flight would. */
 	ck_assert_int_eq(cache_read(fs->m, 0, 128 * KiB, a), 128 * KiB);
 	ck_assert_int_eq(cache_read(fs->m, 384 * KiB, 64 * KiB, c), 64 * KiB);

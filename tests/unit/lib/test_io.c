@@ -7,11 +7,15 @@
  * half-filled buffer taken for data; a write cut short by the file size
  * limit (RLIMIT_FSIZE, with SIGXFSZ ignored) comes back short from the
  * kernel, and the loop's retry then reports -EFBIG with the part that
- * fitted on the file.
+ * fitted on the file.  parse_u64 (lib/util.c), the number parser of the
+ * mount options, iomapfs-replay and iomapfs-crashstate: a sign, no digit
+ * or a number past 2^64 - 1 is refused rather than wrapped, and it stops
+ * where the digits do.
  */
 #include <check.h>
 #include "unit.h"
 #include <iomapfs/common.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -97,9 +101,40 @@ START_TEST(bad_descriptor_is_ebadf)
 }
 END_TEST
 
+/* Before: crashstate read a states line with a bare strtoull, so
+ * "18446744073709551616" wrapped to UINT64_MAX and "-1" to 2^64 - 1. */
+START_TEST(parse_u64_refuses_signs_junk_and_overflow)
+{
+	uint64_t v = 7;
+	char *end;
+
+	ck_assert_int_eq(parse_u64("18446744073709551615,3", &end, &v), 0);
+	ck_assert_uint_eq(v, UINT64_MAX);
+	ck_assert_str_eq(end, ",3");
+	ck_assert_int_eq(parse_u64("0", &end, &v), 0);
+	ck_assert_uint_eq(v, 0);
+	ck_assert_str_eq(end, "");
+	v = 7;
+	ck_assert_int_eq(parse_u64("18446744073709551616", &end, &v), -EINVAL);
+	ck_assert_int_eq(parse_u64("-1", &end, &v), -EINVAL);
+	ck_assert_int_eq(parse_u64(" 1", &end, &v), -EINVAL);
+	ck_assert_int_eq(parse_u64("", &end, &v), -EINVAL);
+	ck_assert_int_eq(parse_u64("k", &end, &v), -EINVAL);
+	ck_assert_uint_eq(v, 7);
+	/* The whole-argument form: hex too, nothing after the number. */
+	ck_assert_int_eq(parse_u64_arg("0x10", &v), 0);
+	ck_assert_uint_eq(v, 16);
+	ck_assert_int_eq(parse_u64_arg("12k", &v), -EINVAL);
+	ck_assert_int_eq(parse_u64_arg("-0", &v), -EINVAL);
+	ck_assert_int_eq(parse_u64_arg("0x10000000000000000", &v), -EINVAL);
+	ck_assert_uint_eq(v, 16);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("io");
+	TCase *tp = tcase_create("parse");
 	TCase *tc = tcase_create("io");
 
 	tcase_add_test(tc, round_trip_at_an_offset_moves_every_byte);
@@ -107,5 +142,7 @@ int main(void)
 	tcase_add_test(tc, write_cut_short_by_the_size_limit_is_efbig);
 	tcase_add_test(tc, bad_descriptor_is_ebadf);
 	suite_add_tcase(s, tc);
+	tcase_add_test(tp, parse_u64_refuses_signs_junk_and_overflow);
+	suite_add_tcase(s, tp);
 	return unit_run(s, "io");
 }
