@@ -115,30 +115,31 @@ void *kzalloc_arena(size_t size, unsigned arena) { return kzalloc(size); }
 void kfree_arena(void *p, unsigned arena) { free(p); }
 #endif
 
-int parse_u64(const char *s, char **endp, uint64_t *out)
+static int parse_base(const char *s, char **endp, int base, uint64_t *out)
 {
 	unsigned long long v;
 
 	if (*s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
-	v = strtoull(s, endp, 10);
+	v = strtoull(s, endp, base);
 	if (errno)
 		return -EINVAL;
 	*out = v;
 	return 0;
 }
 
+int parse_u64(const char *s, char **endp, uint64_t *out)
+{
+	return parse_base(s, endp, 10, out);
+}
+
 int parse_u64_arg(const char *s, uint64_t *out)
 {
-	unsigned long long v;
+	uint64_t v;
 	char *end;
 
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end)
+	if (parse_base(s, &end, 0, &v) || *end)
 		return -EINVAL;
 	*out = v;
 	return 0;

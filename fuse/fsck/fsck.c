@@ -251,19 +251,6 @@ static void scan_item(void *ctx, const struct iomapfs_key *key,
 			(unsigned long long)key->offset);
 		return;
 	}
-	/* A corrupt tree (a node whose keys disagree with its parent's) can
-	 * hand items out of order or twice: every later pass assumes one
-	 * item per key, in order, so such an item is not taken. */
-	if (fc->have_last_key && meta_key_cmp(key, &fc->last_key) <= 0) {
-		fc->tree_problems++;	/* counted and reported with the tree's */
-		if (!fc->quiet)
-			fprintf(fc->log, "%s: B+tree: item (%llu, %u, %llu) out of key order: ignored\n",
-				fc->dev_path, (unsigned long long)key->objectid, key->type,
-				(unsigned long long)key->offset);
-		return;
-	}
-	fc->last_key = *key;
-	fc->have_last_key = true;
 	memcpy(val, raw, len);
 	if (key->type == IOMAPFS_ITEM_INODE) {
 		scan_inode(fc, key, val, len);
@@ -324,7 +311,6 @@ static void fsck_reset(struct fsck *fc)
 	fc->nr_xattrs = fc->nr_xdata = fc->nr_strays = fc->nr_orphans = 0;
 	fc->nr_deferred = 0;
 	fc->tree_problems = 0;
-	fc->have_last_key = false;
 	memset(fc->used, 0, DIV_ROUND_UP(fc->nr_blocks, 8));
 }
 
@@ -335,7 +321,7 @@ static int fsck_scan(struct fsck *fc)
 	fc->scanning = true;
 	scan_progress(fc);
 	meta_begin(fc->m);
-	fc->tree_problems += meta_check_tree(fc->m, fc->used, scan_item, fc);
+	fc->tree_problems = meta_check_tree(fc->m, fc->used, scan_item, fc);
 	meta_end(fc->m);
 	fc->scanning = false;
 	progress_report(&fc->opts->progress, SCAN_PHASE, fc->nr_inodes, fc->nr_inodes);

@@ -65,10 +65,6 @@ struct fsck {
 	VEC(uint64_t, orphans);
 	VEC(struct fsck_deferred, deferred);	/* problems seen mid-walk */
 	bool			scanning;
-	/* The last item the walk accepted: items must come in strictly
-	 * increasing key order (fsck_inode_find() searches the inodes). */
-	struct iomapfs_key	last_key;
-	bool			have_last_key;
 
 	long			tree_problems, found, to_fix, unfixable;
 	bool			alloc_failed;
