@@ -13,14 +13,14 @@
  *  - the first bio on an empty batch wakes the worker: at once
  *    (BLK_OFFLOAD_THREAD, the series' kthread variant, SCHED_FIFO where permitted) or after one
  *    "jiffy" so completions pile up (BLK_OFFLOAD_DELAYED, the delayed-workqueue design);
- *    BLK_OFFLOAD_ADAPTIVE batches naturally: the reaper wakes the
- *    worker once per pass over its completion queue, not per bio, so
- *    what completed together runs together, and what arrives while the
- *    worker runs joins its next batch; only while deferrals come in
- *    closer together than a short window (a "jiffy" / 8) does the worker
- *    hold its batch back for that window, and never while a task waits
- *    for one (blk_deferred_wait_begin(): a waiter cuts the window short,
- *    flush_delayed_work()'s idea);
+ *    BLK_OFFLOAD_ADAPTIVE is THREAD while a task waits or deferrals are
+ *    rare, and DELAYED under a stream nobody waits for: the reaper wakes
+ *    the worker once per pass over its completion queue, not per bio, so
+ *    what completed together runs together; while deferrals come in
+ *    closer together than two "jiffies" (a stream) the worker holds its
+ *    batch back one jiffy, as DELAYED does, but never while a task waits
+ *    for one (blk_deferred_wait_begin(): a waiter cuts the hold short,
+ *    flush_delayed_work()'s idea), so a waiter never pays the delay;
  *  - hotplug: an offline worker's batch is drained by the caller, bios
  *    queued while offline wait, and bringing it online with a non-empty
  *    batch wakes it (the stranded-bios bug).
@@ -55,16 +55,20 @@ static struct blk_worker *blk_current_worker(struct blk_dev *dev)
 	return &dev->workers[(cpu < 0 ? 0 : cpu) % dev->nr_workers];
 }
 
-/* ADAPTIVE: the longest a batch is held back, and the gap under which
- * deferrals count as a stream worth holding it for. */
-static uint64_t blk_adaptive_window_ns(const struct blk_dev *dev)
+/*
+ * ADAPTIVE: deferrals that follow each other within this gap are a stream.
+ * Twice the hold: a stream of one bio per jiffy (a writeback stream of
+ * 1 MiB bios at about 1 GiB/s) still batches, which a gap below the hold
+ * would never see.
+ */
+static uint64_t blk_adaptive_stream_gap_ns(const struct blk_dev *dev)
 {
-	return dev->cfg.delay_us * 1000ull / 4;
+	return 2 * dev->cfg.delay_us * 1000ull;
 }
 
 /*
  * ADAPTIVE: a deferral that follows the previous one on this worker within
- * the window is part of a stream, worth a short hold; one that comes later
+ * the stream gap is part of a stream, worth a hold; one that comes later
  * is not, and runs at once.  Only the reapers write these.
  */
 static void blk_worker_note_arrival(struct blk_worker *w, uint64_t now)
@@ -72,7 +76,7 @@ static void blk_worker_note_arrival(struct blk_worker *w, uint64_t now)
 	uint64_t last = atomic_exchange(&w->last_push_ns, now);
 
 	atomic_store(&w->streaming,
-		     last && now - last < blk_adaptive_window_ns(w->dev));
+		     last && now - last < blk_adaptive_stream_gap_ns(w->dev));
 }
 
 /*
@@ -273,8 +277,8 @@ static void blk_worker_set_fifo(void)
 	pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 }
 
-/* How long to hold the batch back: DELAYED a "jiffy"; ADAPTIVE its short
- * window in a stream nobody waits for; otherwise 0. */
+/* How long to hold the batch back: DELAYED a "jiffy"; ADAPTIVE the same
+ * jiffy, but only in a stream nobody waits for; otherwise 0. */
 static uint64_t blk_worker_delay_ns(struct blk_worker *w)
 {
 	switch (w->dev->cfg.offload) {
@@ -287,7 +291,7 @@ static uint64_t blk_worker_delay_ns(struct blk_worker *w)
 			blk_count(&w->dev->stats.worker_kicks, 1);
 			return 0;	/* someone waits: never make it pay the delay */
 		}
-		return blk_adaptive_window_ns(w->dev);
+		return w->dev->cfg.delay_us * 1000ull;
 	default:
 		return 0;
 	}

@@ -8,11 +8,14 @@
 # Per mode (offload=thread, delayed, adaptive), medians over the rounds:
 #   fsync p50/p99   4 KiB append + fsync, one at a time (us): every fsync
 #                   waits for an unwritten-extent conversion in a worker
+#   wait d99        p99 deferral latency in that fsync run (us): every
+#                   deferred completion there has a task waiting for it
 #   ctxsw           context switches of the task workers (iomapfs-wq/N)
 #                   during a drop-behind stream of STREAM bytes through a
 #                   64 MiB cache, nobody waiting for its completions
 #   batch           mean worker batch (bios) during that stream
-#   defer p50/p99   deferral latency during that stream (us)
+#   defer p50/p99   deferral latency during that stream (us): nobody
+#                   waits, so delayed and adaptive hold batches on purpose
 # and the deferral-latency histogram of each mode's streams (all rounds):
 # OUT/deferral-MODE.dat and .png, one per mode, and OUT/deferral.png with
 # the three together (tools/plot-deferral.sh; needs gnuplot, else only the
@@ -27,7 +30,7 @@ while [ $# -gt 0 ]; do
 	--stream) stream=$2; shift 2 ;;
 	--fsyncs) fsyncs=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
 	*) echo "bench-offload: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -91,6 +94,7 @@ for ((r = 0; r < rounds; r++)); do
 		res=$(fsync_lat)
 		read -r p50 p99 <<<"$res"
 		R[$mode,fsync50]+="$p50 " R[$mode,fsync99]+="$p99 "
+		R[$mode,w99]+="$(stat_val defer_lat_p99_us) "
 		do_umount
 
 		fresh; do_mount "offload=$mode,dontcache,cache_size=64m"
@@ -110,13 +114,13 @@ for ((r = 0; r < rounds; r++)); do
 done
 
 {
-printf '%-10s %12s %12s %10s %8s %12s %12s\n' mode "fsync p50" "fsync p99" ctxsw batch "defer p50" "defer p99"
+printf '%-10s %10s %10s %9s %8s %7s %10s %10s\n' mode "fsync p50" "fsync p99" "wait d99" ctxsw batch "defer p50" "defer p99"
 for mode in thread delayed adaptive; do
 	row=()
-	for k in fsync50 fsync99 ctxsw batch d50 d99; do
+	for k in fsync50 fsync99 w99 ctxsw batch d50 d99; do
 		row+=("$(echo "${R[$mode,$k]}" | tr ' ' '\n' | grep . | median)")
 	done
-	printf '%-10s %12s %12s %10s %8s %12s %12s\n' "$mode" "${row[@]}"
+	printf '%-10s %10s %10s %9s %8s %7s %10s %10s\n' "$mode" "${row[@]}"
 done
 echo "(medians of $rounds rounds; latencies in us; all values per round in $out/raw.txt)"
 } | tee "$out/summary.txt"

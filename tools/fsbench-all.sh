@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # fsbench-all: the data-path comparison in one unattended run.  Every
-# iomapfs mode that matters for the data path (the default, offload=thread,
-# offload=adaptive, kernel_cache), kernel ext4, fuse2fs and the null FUSE
+# iomapfs mode that matters for the data path (the default, which is
+# offload=adaptive, offload=thread, offload=delayed, kernel_cache), kernel ext4, fuse2fs and the null FUSE
 # daemon (tools/nullfs.c, the floor for anything answered through FUSE),
 # each over the same loop device, running the read/write rows:
 #
@@ -28,7 +28,7 @@ case "${1:-}" in
 -h|--help) sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 exec "$top/tools/fsbench.sh" \
-	--systems "nullfs iomapfs iomapfs:offload=thread iomapfs:offload=adaptive iomapfs:kernel_cache ext4 fuse2fs" \
+	--systems "nullfs iomapfs iomapfs:offload=thread iomapfs:offload=delayed iomapfs:kernel_cache ext4 fuse2fs" \
 	--workloads "randrd randwr seqrdw" \
 	--reference "nullfs fuse2fs ext4" \
 	"$@" </dev/null

@@ -340,7 +340,7 @@ static void set_defaults(struct daemon_opts *o)
 		.readahead_bytes = IOMAPFS_DEFAULT_READAHEAD,
 	};
 	o->fs.blk = (struct blk_dev_config){
-		.offload = BLK_OFFLOAD_DELAYED,
+		.offload = BLK_OFFLOAD_ADAPTIVE,
 		.delay_us = IOMAPFS_DEFAULT_OFFLOAD_DELAY_US,
 		.nr_rings = IOMAPFS_DEFAULT_NR_RINGS,
 		.queue_depth = IOMAPFS_DEFAULT_QUEUE_DEPTH,
@@ -473,8 +473,8 @@ void daemon_usage(FILE *out, const char *prog)
 		"  -d                      FUSE debug output (implies -f)\n"
 		"options:\n"
 		"  cache_size=SIZE         page cache size, k/m/g suffixes (%llum)\n"
-		"  offload=delayed|thread|adaptive  how task workers run deferred completions (delayed)\n"
-		"  offload_delay_us=N      the delay of offload=delayed (%u)\n"
+		"  offload=delayed|thread|adaptive  how task workers run deferred completions (adaptive)\n"
+		"  offload_delay_us=N      the delay of offload=delayed, a stream's hold in adaptive (%u)\n"
 		"  dontcache               every file is drop-behind\n"
 		"  kernel_cache            clean data of files that are not drop-behind\n"
 		"                          may live in the kernel's page cache too\n"

@@ -176,9 +176,9 @@ enum blk_offload_mode {
 	BLK_OFFLOAD_THREAD,	/* kthread variant: dedicated thread per CPU, woken at once */
 	/*
 	 * THREAD, but woken once per reaper pass (bios that completed
-	 * together run as one batch); while deferrals arrive within a
-	 * quarter "jiffy" of each other on one worker and no task waits
-	 * (blk_deferred_wait_begin()), a batch is held that quarter.
+	 * together run as one batch); while deferrals arrive within two
+	 * "jiffies" of each other on one worker and no task waits
+	 * (blk_deferred_wait_begin()), a batch is held a jiffy, as DELAYED.
 	 */
 	BLK_OFFLOAD_ADAPTIVE,
 };
@@ -203,7 +203,7 @@ struct blk_dev_ops {
 struct blk_dev_config {
 	enum blk_offload_mode	offload;
 	/* A zero field takes its default from <iomapfs/defaults.h>. */
-	unsigned		delay_us;	/* BLK_OFFLOAD_DELAYED: the "jiffy" */
+	unsigned		delay_us;	/* DELAYED, ADAPTIVE: the "jiffy" */
 	unsigned		nr_rings;	/* one reaper each */
 	unsigned		queue_depth;	/* SQ entries per ring */
 	unsigned		nr_workers;	/* default: number of online CPUs */
