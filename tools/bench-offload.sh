@@ -17,9 +17,10 @@
 #   defer p50/p99   deferral latency during that stream (us): nobody
 #                   waits, so delayed and adaptive hold batches on purpose
 # and the deferral-latency histogram of each mode's streams (all rounds):
-# OUT/deferral-MODE.dat and .png, one per mode, and OUT/deferral.png with
-# the three together (tools/plot-deferral.sh; needs gnuplot, else only the
-# iomapfs-stat outputs OUT/stats-MODE-ROUND.txt are left).
+# OUT/deferral-MODE.dat and .png, one per mode, OUT/deferral.png with
+# the three together, and OUT/deferral-waited.png, the three modes' fsync
+# runs (tools/plot-deferral.sh; needs gnuplot, else only the iomapfs-stat
+# outputs OUT/stats-MODE-ROUND.txt and waited-MODE-ROUND.txt are left).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${IOMAPFS_BIN:-$top/build/bin}
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
 	--stream) stream=$2; shift 2 ;;
 	--fsyncs) fsyncs=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,23p' "$0"; exit 0 ;;
 	*) echo "bench-offload: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -95,6 +96,7 @@ for ((r = 0; r < rounds; r++)); do
 		read -r p50 p99 <<<"$res"
 		R[$mode,fsync50]+="$p50 " R[$mode,fsync99]+="$p99 "
 		R[$mode,w99]+="$(stat_val defer_lat_p99_us) "
+		"$bin/iomapfs-stat" "$mnt" --once > "$out/waited-$mode-$r.txt"
 		do_umount
 
 		fresh; do_mount "offload=$mode,dontcache,cache_size=64m"
@@ -137,6 +139,13 @@ if command -v gnuplot >/dev/null; then
 	done
 	"$top/tools/plot-deferral.sh" "${all[@]}" --name deferral --out "$out" \
 		--title "deferral latency, drop-behind stream of $stream x $rounds"
+	waited=()
+	for mode in thread delayed adaptive; do
+		cat "$out"/waited-"$mode"-*.txt > "$out/waited-$mode-all.txt"
+		waited+=(--stats "$mode=$out/waited-$mode-all.txt")
+	done
+	"$top/tools/plot-deferral.sh" "${waited[@]}" --name deferral-waited --out "$out" \
+		--title "deferral latency, $fsyncs appends + fsync x $rounds (each completion waited for)"
 else
 	echo "bench-offload: no gnuplot, no plots (tools/install-deps.sh installs gnuplot-nox)" >&2
 fi
