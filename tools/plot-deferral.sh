@@ -18,7 +18,7 @@ usage() {
 	cat <<'EOF'
 Usage: tools/plot-deferral.sh [options] [MODE...]
 
-MODE is an offload mode (delayed, thread, adaptive); default: delayed thread.
+MODE is an offload mode (delayed, thread, adaptive); default: all three.
   --size MiB       data streamed per mode                        [512]
   --stats M=FILE   no run: mode M's buckets from FILE, the output of
                    iomapfs-stat --once, or several such outputs
@@ -54,7 +54,7 @@ while [ $# -gt 0 ]; do
 	*) modes+=("$1"); shift ;;
 	esac
 done
-[ ${#modes[@]} -gt 0 ] || modes=(delayed thread)
+[ ${#modes[@]} -gt 0 ] || modes=(delayed thread adaptive)
 case $format in png|svg) ;; *) die "--format must be png or svg" ;; esac
 command -v gnuplot >/dev/null || die "gnuplot missing (tools/install-deps.sh installs gnuplot-nox)"
 if [ ${#stats_of[@]} -eq 0 ]; then
