@@ -12,28 +12,18 @@
 setup_image 256M
 mount_fs -o dirty_expire_ms=60000
 
-field() {	# field FILE NAME: one cachestat counter
-	getfattr --absolute-names --only-values -n user.iomapfs.cachestat "$1" |
-		tr ' ' '\n' | awk -F= -v n="$2" '$1 == n { print $2 }'
-}
-
 f=$MNT/stream
-touch "$f"
-setfattr -n user.iomapfs.dontcache -v 1 "$f"
+new_dropbehind "$f"
 dd if=/dev/urandom of="$f" bs=1M count=16 status=none || fail "write failed"
-dirty=$(field "$f" dirty)
+dirty=$(cachestat "$f" dirty)
 log "right after the write: $(getfattr --absolute-names --only-values -n user.iomapfs.cachestat "$f")"
 [ "$dirty" -le 512 ] || fail "$dirty of 4096 pages still dirty after the write returned"
 
-for ((i = 0; i < 200; i++)); do
-	[ "$(field "$f" dirty)" = 0 ] && [ "$(field "$f" writeback)" = 0 ] && break
-	sleep 0.05
-done
+wait_written_back "$f"
 log "after writeback: $(getfattr --absolute-names --only-values -n user.iomapfs.cachestat "$f")"
-[ "$(field "$f" dirty)" = 0 ] || fail "dirty pages left 10 s after the write"
-cached=$(field "$f" cached)
+cached=$(cachestat "$f" cached)
 [ "$cached" -le 16 ] || fail "$cached pages still cached after writeback completed"
-[ "$(field "$f" evicted)" -ge 4000 ] || fail "only $(field "$f" evicted) pages evicted"
+[ "$(cachestat "$f" evicted)" -ge 4000 ] || fail "only $(cachestat "$f" evicted) pages evicted"
 umount_fs
 fsck_clean
 log "ok"

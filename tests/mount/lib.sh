@@ -255,6 +255,30 @@ for what, op in (("stat", lambda: os.stat(path)),
 PY
 }
 
+# new_dropbehind FILE: create FILE empty and make it drop-behind.
+new_dropbehind() {
+	touch "$1" && setfattr -n user.iomapfs.dontcache -v 1 "$1" ||
+		fail "cannot make $1 drop-behind"
+}
+
+# cachestat FILE NAME: one counter of FILE's user.iomapfs.cachestat
+# ("cached=N dirty=N writeback=N evicted=N ...").
+cachestat() {
+	getfattr --absolute-names --only-values -n user.iomapfs.cachestat "$1" |
+		tr ' ' '\n' | awk -F= -v n="$2" '$1 == n { print $2 }'
+}
+
+# wait_written_back FILE: until FILE has no dirty and no writeback pages
+# (at most 20 s); fails if writeback never completes.
+wait_written_back() {
+	local i
+	for ((i = 0; i < 400; i++)); do
+		[ "$(cachestat "$1" dirty)" = 0 ] && [ "$(cachestat "$1" writeback)" = 0 ] && return 0
+		sleep 0.05
+	done
+	fail "writeback of $1 never completed: $(getfattr --absolute-names --only-values -n user.iomapfs.cachestat "$1")"
+}
+
 stat_value() {
 	local name=$1 mnt=${2:-$MNT}
 	timeout 10 "$STAT" "$mnt" --once | awk -v n="$name" '$1 == n { print $2; f = 1 } END { exit !f }' ||
