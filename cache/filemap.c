@@ -62,12 +62,8 @@ void cache_mapping_destroy(struct cache_mapping *m)
 	cache_truncate_range(m, 0, UINT64_MAX);
 	/* Ioends still completing (the reaper or a worker) hold io_refs; a
 	 * worker holding a stream's batch (offload=adaptive) runs it now. */
-	if (atomic_load(&m->io_refs)) {
-		blk_deferred_wait_begin(cache->dev);
-		while ((refs = atomic_load(&m->io_refs)))
-			futex_wait(&m->io_refs, refs, 0);
-		blk_deferred_wait_end(cache->dev);
-	}
+	while ((refs = atomic_load(&m->io_refs)))
+		blk_deferred_futex_wait(cache->dev, &m->io_refs, refs, 0);
 	WARN_ON_ONCE(m->index.count);
 	radix_destroy(&m->index);
 	pthread_mutex_destroy(&m->lock);

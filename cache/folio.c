@@ -192,17 +192,6 @@ void folio_clear_flag_wake(struct folio *folio, unsigned bit)
  * Sleep until @bit is clear.  Task context; the caller must not hold a
  * mapping lock (the bit may need another folio's I/O to clear).
  */
-/* Writeback may end in a task worker: tell the workers someone waits, so
- * it does not sit out an offload delay (offload=adaptive). */
-static void folio_wait_writeback_ended(struct folio *folio, unsigned flags)
-{
-	struct blk_dev *dev = ((struct cache *)folio->private)->dev;
-
-	blk_deferred_wait_begin(dev);
-	futex_wait(&folio->flags, flags, 0);
-	blk_deferred_wait_end(dev);
-}
-
 void folio_wait_bit(struct folio *folio, unsigned bit)
 {
 	for (;;) {
@@ -215,8 +204,9 @@ void folio_wait_bit(struct folio *folio, unsigned bit)
 			if (!(f & bit))
 				continue;	/* cleared meanwhile: re-check */
 		}
-		if (bit == PG_writeback)
-			folio_wait_writeback_ended(folio, f);
+		if (bit == PG_writeback)	/* may end in a task worker */
+			blk_deferred_futex_wait(((struct cache *)folio->private)->dev,
+						&folio->flags, f, 0);
 		else
 			futex_wait(&folio->flags, f, 0);
 	}
@@ -280,10 +270,8 @@ void cache_progress(struct cache *cache)
 void cache_wait_progress(struct cache *cache, unsigned seq, unsigned timeout_ms)
 {
 	atomic_fetch_add(&cache->progress_waiters, 1);
-	if (atomic_load(&cache->progress) == seq) {
-		blk_deferred_wait_begin(cache->dev);	/* reclaim waits for writeback */
-		futex_wait(&cache->progress, seq, timeout_ms * 1000000ull);
-		blk_deferred_wait_end(cache->dev);
-	}
+	if (atomic_load(&cache->progress) == seq)	/* reclaim waits for writeback */
+		blk_deferred_futex_wait(cache->dev, &cache->progress, seq,
+					timeout_ms * 1000000ull);
 	atomic_fetch_sub(&cache->progress_waiters, 1);
 }

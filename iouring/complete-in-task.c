@@ -55,6 +55,12 @@ static struct blk_worker *blk_current_worker(struct blk_dev *dev)
 	return &dev->workers[(cpu < 0 ? 0 : cpu) % dev->nr_workers];
 }
 
+/* The "jiffy": DELAYED's hold, and ADAPTIVE's in a stream. */
+static uint64_t blk_jiffy_ns(const struct blk_dev *dev)
+{
+	return dev->cfg.delay_us * 1000ull;
+}
+
 /*
  * ADAPTIVE: deferrals that follow each other within this gap are a stream.
  * Twice the hold: a stream of one bio per jiffy (a writeback stream of
@@ -63,7 +69,7 @@ static struct blk_worker *blk_current_worker(struct blk_dev *dev)
  */
 static uint64_t blk_adaptive_stream_gap_ns(const struct blk_dev *dev)
 {
-	return 2 * dev->cfg.delay_us * 1000ull;
+	return 2 * blk_jiffy_ns(dev);
 }
 
 /*
@@ -283,7 +289,7 @@ static uint64_t blk_worker_delay_ns(struct blk_worker *w)
 {
 	switch (w->dev->cfg.offload) {
 	case BLK_OFFLOAD_DELAYED:
-		return w->dev->cfg.delay_us * 1000ull;
+		return blk_jiffy_ns(w->dev);
 	case BLK_OFFLOAD_ADAPTIVE:
 		if (!atomic_load(&w->streaming))
 			return 0;
@@ -291,7 +297,7 @@ static uint64_t blk_worker_delay_ns(struct blk_worker *w)
 			blk_count(&w->dev->stats.worker_kicks, 1);
 			return 0;	/* someone waits: never make it pay the delay */
 		}
-		return w->dev->cfg.delay_us * 1000ull;
+		return blk_jiffy_ns(w->dev);
 	default:
 		return 0;
 	}
@@ -447,6 +453,14 @@ void blk_deferred_wait_end(struct blk_dev *dev)
 {
 	if (dev->cfg.offload == BLK_OFFLOAD_ADAPTIVE)
 		atomic_fetch_sub(&dev->deferred_waiters, 1);
+}
+
+void blk_deferred_futex_wait(struct blk_dev *dev, atomic_uint *word, unsigned val,
+			     uint64_t timeout_ns)
+{
+	blk_deferred_wait_begin(dev);
+	futex_wait(word, val, timeout_ns);
+	blk_deferred_wait_end(dev);
 }
 
 /* Task context, not from a worker of @dev. */

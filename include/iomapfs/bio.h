@@ -391,6 +391,10 @@ void blk_drain_deferred(struct blk_dev *dev);
  */
 void blk_deferred_wait_begin(struct blk_dev *dev);
 void blk_deferred_wait_end(struct blk_dev *dev);
+/* futex_wait(@word, @val, @timeout_ns) between the two above: how a task
+ * sleeps on a word that a deferred completion may change. */
+void blk_deferred_futex_wait(struct blk_dev *dev, atomic_uint *word, unsigned val,
+			     uint64_t timeout_ns);
 
 /* ---- counters for iomapfs-stat ---- */
 #define BLK_LAT_LOG2_BUCKETS	24	/* the last starts at 2^23 us, ~8.4 s */
