@@ -61,16 +61,16 @@ static int zero_block_tail(struct fs_inode *ip, uint64_t pos)
  */
 static int free_range_prepare(struct fs_inode *ip, uint64_t fblk, uint64_t end)
 {
-	struct meta *m = fs_meta(ip->fs);
+	struct fs_section sect;
 	int err;
 
-	meta_begin(m);
+	fs_section_begin1(&sect, ip);
 	pthread_mutex_lock(&ip->lock);
 	err = fs_ext_reserve(ip, 2);
 	pthread_mutex_unlock(&ip->lock);
 	if (!err)
 		err = fs_extent_read_range(ip, fblk, end);
-	meta_end(m);
+	fs_section_end(&sect);
 	return err;
 }
 
@@ -99,11 +99,11 @@ static uint64_t truncate_disk_size(const struct fs_inode *ip, uint64_t size,
 static int free_range(struct fs_inode *ip, uint64_t fblk, uint64_t end,
 		      bool truncate, uint64_t size)
 {
-	struct meta *m = fs_meta(ip->fs);
+	struct fs_section sect;
 	int err;
 
 	do {
-		meta_begin(m);
+		fs_section_begin1(&sect, ip);
 		err = fs_extent_punch_step(ip, fblk, &end);
 		if (!err && truncate) {
 			pthread_mutex_lock(&ip->lock);
@@ -113,7 +113,7 @@ static int free_range(struct fs_inode *ip, uint64_t fblk, uint64_t end,
 		}
 		if (!err)
 			err = fs_inode_write(ip);
-		meta_end(m);
+		fs_section_end(&sect);
 	} while (!err && end > fblk);
 	if (err && !fs_is_shutdown(ip->fs)) {
 		WARN_ON_ONCE(1);	/* past the checks: nothing may fail */
@@ -208,20 +208,23 @@ static void setattr_apply_locked(struct fs_inode *ip, const struct fs_setattr *s
 static int setattr_write(struct fs_inode *ip, const struct fs_setattr *sa,
 			 bool size_changed)
 {
-	struct meta *m = fs_meta(ip->fs);
-	int err = 0;
+	struct fs_section sect;
+	int err, tries = 0;
 
-	meta_begin(m);
-	if (sa->acl && (sa->valid & FS_SET_MODE))
-		err = fs_xattr_set_locked(ip->fs, ip, "system.posix_acl_access",
-					  sa->acl, sa->acl_len, XATTR_REPLACE);
-	if (!err) {
-		pthread_mutex_lock(&ip->lock);
-		setattr_apply_locked(ip, sa, size_changed);
-		pthread_mutex_unlock(&ip->lock);
-		err = fs_inode_write(ip);
-	}
-	meta_end(m);
+	do {
+		err = 0;
+		fs_section_begin1(&sect, ip);
+		if (sa->acl && (sa->valid & FS_SET_MODE))
+			err = fs_xattr_set_locked(ip->fs, ip, "system.posix_acl_access",
+						  sa->acl, sa->acl_len, XATTR_REPLACE);
+		if (!err) {
+			pthread_mutex_lock(&ip->lock);
+			setattr_apply_locked(ip, sa, size_changed);
+			pthread_mutex_unlock(&ip->lock);
+			err = fs_inode_write(ip);
+		}
+		fs_section_end(&sect);
+	} while (fs_enospc_retry(ip->fs, err, &tries));
 	return err;
 }
 
@@ -296,10 +299,11 @@ static int falloc_hole_locked(struct fs_inode *ip, const struct fs_extent *h,
 /* One section: allocate up to ALLOC_PER_SECTION holes from *fblk on. */
 static int falloc_alloc_step(struct fs_inode *ip, uint64_t *fblk, uint64_t end)
 {
+	struct fs_section sect;
 	struct meta *m = fs_meta(ip->fs);
 	int err = 0, err2;
 
-	meta_begin(m);
+	fs_section_begin1(&sect, ip);
 	pthread_mutex_lock(&ip->lock);
 	for (int n = 0; *fblk < end && n < ALLOC_PER_SECTION && !err; ) {
 		struct fs_extent e;
@@ -320,7 +324,7 @@ static int falloc_alloc_step(struct fs_inode *ip, uint64_t *fblk, uint64_t end)
 	pthread_mutex_unlock(&ip->lock);
 	/* Keep what was allocated, also after -ENOSPC: the map is consistent. */
 	err2 = fs_inode_write(ip);
-	meta_end(m);
+	fs_section_end(&sect);
 	return err ? err : err2;
 }
 
@@ -420,11 +424,12 @@ uint64_t fs_delalloc_drop_locked(struct fs_inode *ip, uint64_t bs, uint64_t be)
  */
 static int falloc_zero_step(struct fs_inode *ip, uint64_t *pos, uint64_t be)
 {
+	struct fs_section sect;
 	struct meta *m = fs_meta(ip->fs);
 	uint64_t unreserve = 0;
 	int err = 0;
 
-	meta_begin(m);
+	fs_section_begin1(&sect, ip);
 	pthread_mutex_lock(&ip->lock);
 	while (*pos < be && !err) {
 		uint32_t i = fs_ext_search(ip, *pos);
@@ -445,7 +450,7 @@ static int falloc_zero_step(struct fs_inode *ip, uint64_t *pos, uint64_t be)
 	alloc_unreserve(m, unreserve);
 	if (!err)
 		err = fs_inode_write(ip);
-	meta_end(m);
+	fs_section_end(&sect);
 	return err;
 }
 

@@ -295,11 +295,11 @@ static int alloc_hole_locked(struct fs_inode *ip, const struct fs_extent *h,
  */
 static int wb_allocate(struct fs_inode *ip, uint64_t fblk, uint64_t nblk)
 {
-	struct meta *m = fs_meta(ip->fs);
+	struct fs_section sect;
 	struct fs_extent e;
 	int err = 0, err2;
 
-	meta_begin(m);
+	fs_section_begin1(&sect, ip);
 	pthread_mutex_lock(&ip->lock);
 	if (fs_ext_lookup(ip, fblk, &e) == -ENOENT)
 		err = alloc_hole_locked(ip, &e, nblk);
@@ -307,7 +307,7 @@ static int wb_allocate(struct fs_inode *ip, uint64_t fblk, uint64_t nblk)
 		err = alloc_delalloc_locked(ip, &e);
 	pthread_mutex_unlock(&ip->lock);
 	err2 = fs_inode_write(ip);
-	meta_end(m);
+	fs_section_end(&sect);
 	return err ? err : err2;
 }
 
@@ -429,6 +429,7 @@ static bool update_disk_size_locked(struct fs_inode *ip, uint64_t end)
 static int convert_and_write_inode(struct fs_inode *ip, uint64_t pos,
 				   uint64_t len, bool convert)
 {
+	struct fs_section sect;
 	struct fs *fs = ip->fs;
 	uint64_t fblk = pos >> BLK_SHIFT;
 	uint64_t end = DIV_ROUND_UP(pos + len, BLK_SIZE);
@@ -438,7 +439,7 @@ static int convert_and_write_inode(struct fs_inode *ip, uint64_t pos,
 
 	if (fs_is_shutdown(fs))
 		return -EIO;
-	meta_begin(fs->meta);
+	fs_section_begin1(&sect, ip);
 	pthread_mutex_lock(&ip->lock);
 	if (convert)
 		n = fs_ext_convert(ip, fblk, end - fblk, FS_EXT_UNWRITTEN,
@@ -448,7 +449,7 @@ static int convert_and_write_inode(struct fs_inode *ip, uint64_t pos,
 	if (n > 0 || grew)
 		meta_txn_orders_data(fs->meta);
 	err = n < 0 ? (int)n : fs_inode_write(ip);
-	meta_end(fs->meta);
+	fs_section_end(&sect);
 	if (n > 0)
 		atomic_fetch_add(&fs->unwritten_converted, 1);
 	return err;

@@ -18,14 +18,22 @@
  *
  * Lock order (outermost first; docs/design.md, "Lock order"):
  *
- *	fs_inode.rwsem (writes, truncate, fallocate exclusive; reads shared)
- *	  -> folio lock -> cache_mapping.lock ... (cache/internal.h)
- *	  -> the metadata lock (meta_begin for writing, taken under a folio
- *	     lock by ->writeback_range; meta_begin_read shared, for lookups)
- *	    -> fs_inode.lock
- *	      -> fs.icache_lock (a leaf)
+ *	fs.rename_lock (a rename between two directories)
+ *	  -> fs_inode.rwsem (writes, truncate, fallocate exclusive; reads shared)
+ *	    -> folio lock -> cache_mapping.lock ... (cache/internal.h)
+ *	    -> a handle: meta_begin (taken under a folio lock by
+ *	       ->writeback_range)
+ *	      -> fs_inode.sect_lock of each inode the section changes, in
+ *	         inode-number order (fs_section_begin); shared by a reader
+ *	         that needs several items of one inode to agree (getxattr)
+ *	        -> the tree lock (each B+tree call; meta_begin_read holds it
+ *	           shared throughout)
+ *	          -> fs_inode.lock
+ *	            -> fs.icache_lock (a leaf)
  *
- * meta_begin() is never called with fs_inode.lock held.
+ * fs_inode.lock is held across B+tree calls (the extent map stored under
+ * it), so a read section never takes it.  meta_begin() is never called
+ * with fs_inode.lock or a section lock held.
  */
 #ifndef IOMAPFS_FS_H
 #define IOMAPFS_FS_H
@@ -50,6 +58,9 @@ struct fs_inode {
 	uint64_t		ino;
 	struct fs		*fs;
 	struct rwsem		rwsem;		/* see lock order above */
+	struct rwsem		sect_lock;	/* held (exclusive) by a write section that
+						 * changes this inode's items or attributes:
+						 * the per-object lock of concurrent handles */
 	pthread_mutex_t		lock;		/* di, dirty, last_txn, the extent map and
 						 * the data-side fields below */
 	/* Under fs.icache_lock (not ->lock): */

@@ -19,6 +19,7 @@ struct fs {
 	bool			dev_borrowed;	/* fs_mount_dev: the caller closes dev */
 	struct fs_mount_opts	opts;
 	atomic_bool		shutdown;
+	pthread_mutex_t		rename_lock;	/* renames between directories (namei.c) */
 
 	/* icache_lock: a leaf.  Protects ihash and every cached inode's
 	 * refcount, nlookup, nopen, freeing and loading (inode.c). */
@@ -36,6 +37,45 @@ struct fs {
 };
 
 static inline bool fs_ro(const struct fs *fs) { return fs->opts.readonly; }
+
+/* ---- write sections (inode.c) ---- */
+
+/*
+ * A write section over the inodes it changes, the per-object locking of
+ * concurrent handles (meta.h): fs_section_begin() starts a handle
+ * (meta_begin) and then takes the section lock of each of @ips in
+ * inode-number order, skipping NULLs and repeats, so two sections over
+ * overlapping sets cannot deadlock.  fs_section_adopt() adds an inode
+ * created in the section (nobody else can hold its lock yet).
+ * fs_section_end() drops the locks and then ends the handle (meta_end
+ * may commit, which waits for every other handle).  Everything a section
+ * changes belongs to an inode it locked, or has a lock of its own in the
+ * metadata engine (tree, bitmap, counters).
+ */
+#define FS_SECTION_MAX	5
+struct fs_section {
+	struct meta	*m;
+	struct fs_inode	*ip[FS_SECTION_MAX];
+	unsigned	n;
+};
+void fs_section_begin(struct fs_section *s, struct fs *fs,
+		      struct fs_inode *const *ips, unsigned n);
+void fs_section_adopt(struct fs_section *s, struct fs_inode *ip);
+void fs_section_end(struct fs_section *s);
+/* One inode. */
+static inline void fs_section_begin1(struct fs_section *s, struct fs_inode *ip)
+{
+	fs_section_begin(s, ip->fs, &ip, 1);
+}
+/*
+ * After the sections of a request failed with -ENOSPC (outside them): if
+ * a commit can make freed blocks allocatable, commit and say so, and the
+ * caller runs its sections once more (meta_enospc_retry).  Counts tries.
+ */
+static inline bool fs_enospc_retry(struct fs *fs, int err, int *tries)
+{
+	return err == -ENOSPC && !(*tries)++ && meta_enospc_retry(fs->meta);
+}
 
 /* ---- inode.c ---- */
 

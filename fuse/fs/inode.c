@@ -98,8 +98,53 @@ static struct fs_inode *inode_new(struct fs *fs, uint64_t ino)
 	ip->refcount = 1;
 	ip->ext_dirty_lo = UINT64_MAX;
 	rwsem_init(&ip->rwsem);
+	rwsem_init(&ip->sect_lock);
 	pthread_mutex_init(&ip->lock, NULL);
 	return ip;
+}
+
+/* ---- write sections ---- */
+
+void fs_section_begin(struct fs_section *s, struct fs *fs,
+		      struct fs_inode *const *ips, unsigned n)
+{
+	s->m = fs->meta;
+	s->n = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct fs_inode *ip = ips[i];
+		unsigned j;
+
+		if (!ip)
+			continue;
+		for (j = 0; j < s->n && s->ip[j] != ip; j++)
+			;
+		if (j < s->n || WARN_ON_ONCE(s->n == FS_SECTION_MAX))
+			continue;
+		/* Insertion by inode number: the one lock order. */
+		for (j = s->n; j > 0 && s->ip[j - 1]->ino > ip->ino; j--)
+			s->ip[j] = s->ip[j - 1];
+		s->ip[j] = ip;
+		s->n++;
+	}
+	meta_begin(s->m);
+	for (unsigned i = 0; i < s->n; i++)
+		down_write(&s->ip[i]->sect_lock);
+}
+
+void fs_section_adopt(struct fs_section *s, struct fs_inode *ip)
+{
+	if (WARN_ON_ONCE(s->n == FS_SECTION_MAX))
+		return;
+	/* New, so free: the order cannot be broken by waiting on it. */
+	down_write(&ip->sect_lock);
+	s->ip[s->n++] = ip;
+}
+
+void fs_section_end(struct fs_section *s)
+{
+	while (s->n)
+		up_write(&s->ip[--s->n]->sect_lock);
+	meta_end(s->m);
 }
 
 /* Regular files get a cache mapping that holds i_size. */
@@ -132,6 +177,7 @@ static void inode_destroy(struct fs_inode *ip)
 		cache_mapping_destroy(ip->mapping);
 	fs_ext_map_free(ip);
 	rwsem_destroy(&ip->rwsem);
+	rwsem_destroy(&ip->sect_lock);
 	pthread_mutex_destroy(&ip->lock);
 	kfree(ip);
 }
@@ -456,24 +502,26 @@ void fs_inode_set_disk_size_locked(struct fs_inode *ip, uint64_t size)
  */
 int fs_inode_write_if_dirty(struct fs_inode *ip)
 {
+	struct fs_section sect;
 	struct fs *fs = ip->fs;
 	bool dirty;
 	int err = 0;
 
 	if (fs_is_shutdown(fs) || fs_ro(fs) || !inode_is_dirty(ip))
 		return 0;
-	meta_begin(fs->meta);
+	fs_section_begin1(&sect, ip);
 	pthread_mutex_lock(&ip->lock);
 	dirty = ip->dirty && ip->di.nlink;
 	pthread_mutex_unlock(&ip->lock);
 	if (dirty)
 		err = fs_inode_write(ip);
-	meta_end(fs->meta);
+	fs_section_end(&sect);
 	return err;
 }
 
 int fs_inode_mark_dirty(struct fs_inode *ip)
 {
+	struct fs_section sect;
 	struct fs *fs = ip->fs;
 	int err;
 
@@ -484,9 +532,9 @@ int fs_inode_mark_dirty(struct fs_inode *ip)
 	pthread_mutex_lock(&ip->lock);
 	ip->dirty = true;
 	pthread_mutex_unlock(&ip->lock);
-	meta_begin(fs->meta);
+	fs_section_begin1(&sect, ip);
 	err = fs_inode_write(ip);
-	meta_end(fs->meta);
+	fs_section_end(&sect);
 	return err;
 }
 
@@ -672,15 +720,15 @@ int fs_inode_add_link(struct fs_inode *ip)
  * -errno. */
 static int inode_free_extents_step(struct fs_inode *ip)
 {
-	struct meta *m = ip->fs->meta;
+	struct fs_section sect;
 	uint64_t end = UINT64_MAX;
 	int err;
 
-	meta_begin(m);
+	fs_section_begin1(&sect, ip);
 	err = fs_extent_punch_step(ip, 0, &end);
 	if (!err)
 		err = fs_inode_write(ip);
-	meta_end(m);
+	fs_section_end(&sect);
 	if (err)
 		return err;
 	return end == 0;
@@ -689,6 +737,7 @@ static int inode_free_extents_step(struct fs_inode *ip)
 /* The last section: every item of the inode. */
 static int inode_free_items(struct fs_inode *ip)
 {
+	struct fs_section sect;
 	struct meta *m = ip->fs->meta;
 	struct iomapfs_key lo = meta_key(ip->ino, IOMAPFS_ITEM_SYMLINK, 0);
 	struct iomapfs_key hi = meta_key(ip->ino, IOMAPFS_ITEM_SYMLINK, UINT64_MAX);
@@ -697,7 +746,7 @@ static int inode_free_items(struct fs_inode *ip)
 	long n;
 	int err;
 
-	meta_begin(m);
+	fs_section_begin1(&sect, ip);
 	err = fs_xattr_remove_all(ip->fs, ip->ino);
 	if (!err) {
 		n = btree_delete_range(m, &lo, &hi);
@@ -711,7 +760,7 @@ static int inode_free_items(struct fs_inode *ip)
 			err = 0;
 		meta_inodes_changed(m, -1);
 	}
-	meta_end(m);
+	fs_section_end(&sect);
 	return err;
 }
 
@@ -801,11 +850,12 @@ int fs_inode_write_dirty_all(struct fs *fs)
 
 	for (size_t i = 0; v && i < nr; i++) {
 		struct fs_inode *ip = v[i];
+		struct fs_section sect;
 
 		if (!err && !fs_is_shutdown(fs) && inode_is_dirty(ip)) {
-			meta_begin(fs->meta);
+			fs_section_begin1(&sect, ip);
 			err = fs_inode_write(ip);
-			meta_end(fs->meta);
+			fs_section_end(&sect);
 		}
 		fs_iput(ip);
 	}
@@ -872,9 +922,11 @@ static int orphan_free(struct fs *fs, uint64_t ino)
 	int err = fs_iget(fs, ino, &ip);
 
 	if (err == -ENOENT || (!err && ip->di.nlink)) {
-		meta_begin(fs->meta);
+		struct fs_section sect;
+
+		fs_section_begin(&sect, fs, &ip, err ? 0 : 1);
 		btree_delete(fs->meta, &key);
-		meta_end(fs->meta);
+		fs_section_end(&sect);
 		if (!err)
 			fs_iput(ip);
 		return 0;

@@ -22,6 +22,7 @@ static void fs_free(struct fs *fs)
 {
 	kfree(fs->ihash);
 	pthread_mutex_destroy(&fs->icache_lock);
+	pthread_mutex_destroy(&fs->rename_lock);
 	pthread_cond_destroy(&fs->icache_wait);
 	kfree(fs);
 }
@@ -39,6 +40,7 @@ static struct fs *fs_alloc(const struct fs_mount_opts *opts)
 		fs->opts.blk.readonly = true;
 	}
 	pthread_mutex_init(&fs->icache_lock, NULL);
+	pthread_mutex_init(&fs->rename_lock, NULL);
 	pthread_cond_init(&fs->icache_wait, NULL);
 	return fs;
 }
@@ -204,9 +206,7 @@ int fs_statfs(struct fs *fs, struct statvfs *st)
 	/* Inodes are B+tree items: as many as there is room for. */
 	st->f_ffree = sp.avail_blocks;
 	st->f_favail = sp.avail_blocks;
-	meta_begin_read(fs->meta);
-	st->f_files = sb->nr_inodes + sp.avail_blocks;
-	meta_end_read(fs->meta);
+	st->f_files = sp.nr_inodes + sp.avail_blocks;
 	memcpy(&fsid, sb->uuid, sizeof(fsid));
 	st->f_fsid = fsid;
 	st->f_namemax = IOMAPFS_NAME_MAX;

@@ -289,34 +289,31 @@ static int create_fill(struct fs *fs, struct fs_inode *dp, struct fs_inode *ip,
 	return err;
 }
 
-int fs_create(struct fs *fs, uint64_t dir, const char *name,
-	      const struct fs_create_args *args, struct fs_inode **out)
+/* One try of fs_create: the section.  *out is NULL after an error. */
+static int create_once(struct fs *fs, struct fs_inode *dp, const char *name,
+		       const struct fs_create_args *args, struct fs_inode **out)
 {
-	struct fs_inode *dp, *ip = NULL;
-	int err = ns_may_write(fs);
+	struct fs_inode *ip = NULL;
+	struct fs_section sect;
+	int err = 0;
 
-	if (!err)
-		err = create_check(name, args);
-	if (!err)
-		err = dir_get(fs, dir, &dp);
-	if (err)
-		return err;
-	meta_begin(fs->meta);
+	fs_section_begin1(&sect, dp);
 	if (!inode_nlink(dp))
 		err = -ENOENT;		/* removed while we were on our way */
 	else if (S_ISDIR(args->mode) && inode_nlink(dp) >= NS_LINK_MAX)
 		err = -EMLINK;
 	if (!err)
-		err = fs_dir_check_add(fs, dir, name);
+		err = fs_dir_check_add(fs, dp->ino, name);
 	if (!err)
 		err = fs_inode_alloc(fs, dp, args, &ip);
 	if (err)
 		goto out_end;
+	fs_section_adopt(&sect, ip);
 	err = create_fill(fs, dp, ip, args);
 	if (!err)
-		err = fs_dir_add(fs, dir, name, ip->ino, fs_mode_to_dtype(args->mode));
+		err = fs_dir_add(fs, dp->ino, name, ip->ino, fs_mode_to_dtype(args->mode));
 	if (err) {
-		/* Only an I/O error gets here; the inode goes away as an orphan. */
+		/* The inode goes away as an orphan. */
 		fs_inode_drop_link(ip);
 		if (S_ISDIR(args->mode))
 			fs_inode_drop_link(ip);
@@ -327,13 +324,32 @@ int fs_create(struct fs *fs, uint64_t dir, const char *name,
 	if (!err)
 		err = fs_inode_write(dp);
 out_end:
-	meta_end(fs->meta);
-	fs_iput(dp);
+	fs_section_end(&sect);
 	if (err && ip) {	/* outside the section: it may free the inode */
 		fs_iput(ip);
 		ip = NULL;
 	}
 	*out = ip;
+	return err;
+}
+
+int fs_create(struct fs *fs, uint64_t dir, const char *name,
+	      const struct fs_create_args *args, struct fs_inode **out)
+{
+	struct fs_inode *dp;
+	int err = ns_may_write(fs), tries = 0;
+
+	*out = NULL;
+	if (!err)
+		err = create_check(name, args);
+	if (!err)
+		err = dir_get(fs, dir, &dp);
+	if (err)
+		return err;
+	do {
+		err = create_once(fs, dp, name, args, out);
+	} while (fs_enospc_retry(fs, err, &tries));
+	fs_iput(dp);
 	return err;
 }
 
@@ -355,7 +371,8 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newdir, const char *name,
 	    struct fs_inode **out)
 {
 	struct fs_inode *ip, *dp;
-	int err = ns_may_write(fs);
+	struct fs_section sect;
+	int err = ns_may_write(fs), tries = 0;
 
 	if (!err)
 		err = name_check(name);
@@ -371,19 +388,24 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newdir, const char *name,
 		fs_iput(ip);
 		return err;
 	}
-	meta_begin(fs->meta);
-	err = link_check(fs, ip, dp, name);
-	if (!err)
-		err = fs_dir_add(fs, newdir, name, ino, fs_mode_to_dtype(inode_mode(ip)));
-	if (!err)
-		err = fs_inode_add_link(ip);
-	if (!err) {
-		dir_changed(dp, 1);
-		err = fs_inode_write(ip);
-	}
-	if (!err)
-		err = fs_inode_write(dp);
-	meta_end(fs->meta);
+	do {
+		struct fs_inode *both[] = { ip, dp };
+
+		fs_section_begin(&sect, fs, both, 2);
+		err = link_check(fs, ip, dp, name);
+		if (!err)
+			err = fs_dir_add(fs, newdir, name, ino,
+					 fs_mode_to_dtype(inode_mode(ip)));
+		if (!err)
+			err = fs_inode_add_link(ip);
+		if (!err) {
+			dir_changed(dp, 1);
+			err = fs_inode_write(ip);
+		}
+		if (!err)
+			err = fs_inode_write(dp);
+		fs_section_end(&sect);
+	} while (fs_enospc_retry(fs, err, &tries));
 	fs_iput(dp);
 	if (err) {
 		fs_iput(ip);
@@ -432,7 +454,8 @@ static int remove_entry(struct fs *fs, struct fs_inode *dp, const char *name,
 
 static int do_remove(struct fs *fs, uint64_t dir, const char *name, bool rmdir)
 {
-	struct fs_inode *dp, *ip;
+	struct fs_inode *dp, *ip, *both[2];
+	struct fs_section sect;
 	uint64_t ino;
 	int err = ns_may_write(fs);
 
@@ -450,9 +473,11 @@ static int do_remove(struct fs *fs, uint64_t dir, const char *name, bool rmdir)
 			err = fs_iget(fs, ino, &ip);
 		if (err)
 			break;
-		meta_begin(fs->meta);
+		both[0] = dp;
+		both[1] = ip;
+		fs_section_begin(&sect, fs, both, 2);
 		if (!ns_still(fs, dir, name, ip)) {
-			meta_end(fs->meta);
+			fs_section_end(&sect);
 			fs_iput(ip);
 			err = -EAGAIN;
 			if (tries < NS_RETRIES_MAX)
@@ -462,7 +487,7 @@ static int do_remove(struct fs *fs, uint64_t dir, const char *name, bool rmdir)
 		err = remove_check(fs, ip, rmdir);
 		if (!err)
 			err = remove_entry(fs, dp, name, ip, rmdir);
-		meta_end(fs->meta);
+		fs_section_end(&sect);
 		fs_iput(ip);
 		break;
 	}
@@ -512,7 +537,8 @@ static int rename_args_check(const char *name, const char *newname, unsigned fla
 /*
  * In a section: is directory @anc an ancestor of (or equal to) @ino?
  * Walks the parent fields on disk; every rename that moves a directory
- * writes its new parent in the same section, so the tree is current.
+ * writes its new parent in the same section, so the tree is current, and
+ * the caller holds fs.rename_lock, so no other rename moves one meanwhile.
  */
 static int is_ancestor(struct fs *fs, uint64_t anc, uint64_t ino, bool *res)
 {
@@ -689,11 +715,17 @@ static int rename_get(struct rename_ctx *rc)
 static int rename_once(struct rename_ctx *rc)
 {
 	struct fs *fs = rc->fs;
+	struct fs_inode *all[4];
+	struct fs_section sect;
 	int err = rename_get(rc);
 
 	if (err)
 		goto out_put;
-	meta_begin(fs->meta);
+	all[0] = rc->dp;
+	all[1] = rc->ndp;
+	all[2] = rc->sip;
+	all[3] = rc->tip;
+	fs_section_begin(&sect, fs, all, 4);
 	if (!ns_still(fs, rc->dir, rc->name, rc->sip) ||
 	    !ns_still(fs, rc->newdir, rc->newname, rc->tip)) {
 		err = -EAGAIN;
@@ -706,7 +738,7 @@ static int rename_once(struct rename_ctx *rc)
 	if (!err)
 		err = rename_write(rc);
 out_end:
-	meta_end(fs->meta);
+	fs_section_end(&sect);
 out_put:
 	rename_put(rc);
 	return err;
@@ -730,11 +762,19 @@ int fs_rename(struct fs *fs, uint64_t dir, const char *name, uint64_t newdir,
 		fs_iput(rc.dp);
 		return err;
 	}
-	for (int tries = 0; tries < NS_RETRIES_MAX; tries++) {
+	/* Between two directories, as the VFS's s_vfs_rename_mutex: no
+	 * other rename moves a directory while is_ancestor() walks up. */
+	if (dir != newdir)
+		pthread_mutex_lock(&fs->rename_lock);
+	for (int tries = 0, nospc = 0; tries < NS_RETRIES_MAX; tries++) {
 		err = rename_once(&rc);
+		if (fs_enospc_retry(fs, err, &nospc))
+			continue;
 		if (err != -EAGAIN)
 			break;
 	}
+	if (dir != newdir)
+		pthread_mutex_unlock(&fs->rename_lock);
 	fs_iput(rc.ndp);
 	fs_iput(rc.dp);
 	return err;

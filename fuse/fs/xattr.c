@@ -293,15 +293,19 @@ int fs_setxattr_mode(struct fs *fs, uint64_t ino, const char *name,
 	struct xattr_set xs = { .name = name, .value = value, .size = size,
 				.flags = flags };
 	struct fs_inode *ip;
+	struct fs_section sect;
+	int tries = 0;
 	int err = value ? xattr_set_check(&xs) : xattr_name_check(name);
 
 	if (!err)
 		err = xattr_iget_for_change(fs, ino, &ip);
 	if (err)
 		return err;
-	meta_begin(fs->meta);
-	err = xattr_change_locked(fs, ip, &xs, mode);
-	meta_end(fs->meta);
+	do {
+		fs_section_begin1(&sect, ip);
+		err = xattr_change_locked(fs, ip, &xs, mode);
+		fs_section_end(&sect);
+	} while (fs_enospc_retry(fs, err, &tries));
 	fs_iput(ip);
 	return err;
 }
@@ -329,6 +333,8 @@ ssize_t fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *value,
 		return ret;
 	xattr_bucket_init(&b, ino);
 	x = (const void *)b.val;
+	/* Shared: a value in chunks must not change between two of them. */
+	down_read(&ip->sect_lock);
 	meta_begin_read(fs->meta);
 	ret = fs_bucket_find(fs->meta, &b, name);
 	if (ret == -ENOENT)
@@ -340,6 +346,7 @@ ssize_t fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *value,
 	if (!ret)
 		ret = x->value_len;
 	meta_end_read(fs->meta);
+	up_read(&ip->sect_lock);
 	fs_iput(ip);
 	return ret;
 }
@@ -386,15 +393,18 @@ ssize_t fs_listxattr(struct fs *fs, uint64_t ino, char *list, size_t size)
 
 	if (ret)
 		return ret;
+	down_read(&ip->sect_lock);
 	meta_begin_read(fs->meta);
 	ret = xattr_list_locked(fs->meta, ino, list, size);
 	meta_end_read(fs->meta);
+	up_read(&ip->sect_lock);
 	fs_iput(ip);
 	return ret;
 }
 
 int fs_removexattr(struct fs *fs, uint64_t ino, const char *name)
 {
+	struct fs_section sect;
 	struct fs_inode *ip;
 	int err;
 
@@ -403,13 +413,13 @@ int fs_removexattr(struct fs *fs, uint64_t ino, const char *name)
 	err = xattr_iget_for_change(fs, ino, &ip);
 	if (err)
 		return err;
-	meta_begin(fs->meta);
+	fs_section_begin1(&sect, ip);
 	err = xattr_remove_locked(fs, ip, name);
 	if (!err) {
 		fs_inode_touch(ip, FS_TOUCH_CTIME);
 		err = fs_inode_write(ip);
 	}
-	meta_end(fs->meta);
+	fs_section_end(&sect);
 	fs_iput(ip);
 	return err;
 }

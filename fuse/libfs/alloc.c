@@ -123,6 +123,9 @@ int meta_alloc_load(struct meta *m)
 	a->busy = kzalloc(a->nr_words * sizeof(uint64_t));
 	a->group_free = kzalloc(a->nr_groups * sizeof(uint32_t));
 	pthread_mutex_init(&a->space_lock, NULL);
+	a->group_lock = kmalloc(a->nr_groups * sizeof(*a->group_lock));
+	for (uint64_t g = 0; g < a->nr_groups; g++)
+		pthread_mutex_init(&a->group_lock[g], NULL);
 	a->data_start = m->sb.bitmap_start + m->sb.bitmap_blocks;
 	a->goal_meta = a->goal_data = a->data_start;
 	a->meta_reserve = meta_reserve_for(m->nr_blocks);
@@ -136,6 +139,9 @@ void meta_alloc_destroy(struct meta *m)
 	kfree(a->busy);
 	kfree(a->group_free);
 	kfree(a->dfree);
+	for (uint64_t g = 0; a->group_lock && g < a->nr_groups; g++)
+		pthread_mutex_destroy(&a->group_lock[g]);
+	kfree(a->group_lock);
 	if (a->busy)
 		pthread_mutex_destroy(&a->space_lock);
 	memset(a, 0, sizeof(*a));
@@ -148,12 +154,16 @@ static int bitmap_update(struct meta *m, uint64_t start, uint64_t len, bool set)
 		uint64_t g = start / IOMAPFS_BITMAP_BITS;
 		uint64_t i = start % IOMAPFS_BITMAP_BITS;
 		uint64_t n = min_t(uint64_t, len, IOMAPFS_BITMAP_BITS - i);
-		struct mbuf *b = bitmap_buf(m, g);
+		struct mbuf *b;
 		struct iomapfs_bitmap_hdr *h;
 		uint8_t *bits;
 
-		if (IS_ERR(b))
+		pthread_mutex_lock(&m->alloc.group_lock[g]);
+		b = bitmap_buf(m, g);
+		if (IS_ERR(b)) {
+			pthread_mutex_unlock(&m->alloc.group_lock[g]);
 			return PTR_ERR(b);
+		}
 		h = b->data;
 		bits = bitmap_bits(b);
 		mbuf_mark_dirty(m, b);
@@ -166,6 +176,7 @@ static int bitmap_update(struct meta *m, uint64_t start, uint64_t len, bool set)
 			h->nr_free += set ? -1 : 1;
 		}
 		mbuf_put(m, b);
+		pthread_mutex_unlock(&m->alloc.group_lock[g]);
 		start += n;
 		len -= n;
 	}
@@ -253,7 +264,7 @@ static int find_extent(struct meta *m, uint64_t goal, uint64_t min_len,
 }
 
 /* Take [start, start+len), already busy in memory, in the bitmap block(s);
- * on failure it is free in memory again.  Under meta->lock. */
+ * on failure it is free in memory again.  In a section. */
 static int take_extent(struct meta *m, uint64_t start, uint64_t len)
 {
 	int err = bitmap_update(m, start, len, true);
@@ -298,29 +309,31 @@ static uint64_t alloc_limit_locked(struct meta_alloc *a, bool meta, bool from_re
 int meta_check_growth(struct meta *m, uint64_t nr_items, uint64_t nr_bytes)
 {
 	struct meta_alloc *a = &m->alloc;
-	uint64_t path = (uint64_t)m->sb.tree_height + 1;
-	uint64_t need = 2 * path + DIV_ROUND_UP(nr_bytes + nr_items *
+	uint64_t height = __atomic_load_n(&m->sb.tree_height, __ATOMIC_RELAXED);
+	uint64_t need = 2 * (height + 1) + DIV_ROUND_UP(nr_bytes + nr_items *
 			sizeof(struct iomapfs_leaf_item), IOMAPFS_BLOCK_SIZE / 2);
-	int err = 0;
+	int err;
 
-	if (WARN_ON_ONCE(!meta_lock_held(m)))
+	if (WARN_ON_ONCE(!meta_may_modify(m)))
 		return -EIO;
-	for (int tries = 0; tries < 2; tries++) {
-		bool held_frees;
-
-		pthread_mutex_lock(&a->space_lock);
-		err = a->nr_free < a->reserved + a->meta_reserve + need ? -ENOSPC : 0;
-		held_frees = a->nr_dfree;
-		pthread_mutex_unlock(&a->space_lock);
-		if (!err || !held_frees || tries)
-			break;
-		/* Blocks freed by transactions not durable yet: as ext4, commit
-		 * and look again before ENOSPC.  Nothing changed yet here. */
-		err = meta_commit_release_locked(m);
-		if (err)
-			break;
-	}
+	pthread_mutex_lock(&a->space_lock);
+	err = a->nr_free < a->reserved + a->meta_reserve + need ? -ENOSPC : 0;
+	pthread_mutex_unlock(&a->space_lock);
 	return err;
+}
+
+bool meta_enospc_retry(struct meta *m)
+{
+	bool held;
+
+	if (WARN_ON_ONCE(meta_lock_held_any(m)) || atomic_load(&m->shutdown))
+		return false;
+	pthread_mutex_lock(&m->alloc.space_lock);
+	held = m->alloc.nr_dfree;
+	pthread_mutex_unlock(&m->alloc.space_lock);
+	/* Blocks freed by transactions not durable yet: as ext4, commit and
+	 * let the caller look again before it says ENOSPC. */
+	return held && !meta_commit(m);
 }
 
 static int __alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
@@ -336,32 +349,36 @@ static int __alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
 		return -EIO;
 	if (m->readonly)
 		return -EROFS;
-	if (WARN_ON_ONCE(!meta_lock_held(m)) || !min_len || min_len > max_len)
+	if (WARN_ON_ONCE(!meta_may_modify(m)) || !min_len || min_len > max_len)
 		return -EINVAL;
-	if (unlikely(a->fail_countdown) && (a->fail_countdown == 1 || !--a->fail_countdown))
-		return -EIO;	/* meta_alloc_fail_after(): stays at 1 */
 	/* space_lock across the search and busy[]: ->reserved changes
-	 * without the metadata lock (alloc_reserve from a buffered write),
-	 * and a commit releases frees into busy[] without it. */
+	 * outside sections (alloc_reserve from a buffered write), a commit
+	 * releases frees into busy[] outside them, and handles allocate
+	 * concurrently. */
 	pthread_mutex_lock(&a->space_lock);
+	if (unlikely(a->fail_countdown) && (a->fail_countdown == 1 || !--a->fail_countdown)) {
+		pthread_mutex_unlock(&a->space_lock);
+		return -EIO;	/* meta_alloc_fail_after(): stays at 1 */
+	}
 	limit = alloc_limit_locked(a, meta, from_resv);
 	err = limit < min_len ? -ENOSPC : 0;
 	max_len = min_t(uint64_t, max_len, limit);
 	if (!err)
 		err = find_extent(m, goal ? goal : meta ? a->goal_meta : a->goal_data,
 				  min_len, max_len, &r);
-	if (!err)
+	if (!err) {
 		busy_update(a, r.start, r.len, true);
+		if (meta)
+			a->goal_meta = r.start + r.len;
+		else
+			a->goal_data = r.start + r.len;
+	}
 	pthread_mutex_unlock(&a->space_lock);
 	if (err)
 		return err;
 	err = take_extent(m, r.start, r.len);
 	if (err)
 		return err;
-	if (meta)
-		a->goal_meta = r.start + r.len;
-	else
-		a->goal_data = r.start + r.len;
 	*start = r.start;
 	*len = r.len;
 	return 0;
@@ -369,9 +386,9 @@ static int __alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
 
 void meta_alloc_fail_after(struct meta *m, unsigned n)
 {
-	meta_lock(m);
+	pthread_mutex_lock(&m->alloc.space_lock);
 	m->alloc.fail_countdown = n;
-	meta_unlock(m);
+	pthread_mutex_unlock(&m->alloc.space_lock);
 }
 
 int alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
@@ -401,16 +418,22 @@ static bool bitmap_range_used(struct meta *m, uint64_t start, uint64_t len)
 	while (len) {
 		uint64_t i = start % IOMAPFS_BITMAP_BITS;
 		uint64_t n = min_t(uint64_t, len, IOMAPFS_BITMAP_BITS - i);
-		struct mbuf *mb = bitmap_buf(m, start / IOMAPFS_BITMAP_BITS);
+		uint64_t g = start / IOMAPFS_BITMAP_BITS;
+		struct mbuf *mb;
 		const uint8_t *bits;
 		bool used = true;
 
-		if (IS_ERR(mb))
+		pthread_mutex_lock(&m->alloc.group_lock[g]);
+		mb = bitmap_buf(m, g);
+		if (IS_ERR(mb)) {
+			pthread_mutex_unlock(&m->alloc.group_lock[g]);
 			return false;
+		}
 		bits = bitmap_bits(mb);
 		for (uint64_t k = i; k < i + n && used; k++)
 			used = bits[k / 8] >> (k % 8) & 1;
 		mbuf_put(m, mb);
+		pthread_mutex_unlock(&m->alloc.group_lock[g]);
 		if (!used)
 			return false;
 		start += n;
@@ -531,6 +554,7 @@ void meta_get_space(struct meta *m, struct meta_space *sp)
 	sp->bfree = a->nr_free + deferred > a->reserved ?
 		    a->nr_free + deferred - a->reserved : 0;
 	sp->avail_blocks = sp->bfree > a->meta_reserve ? sp->bfree - a->meta_reserve : 0;
+	sp->nr_inodes = m->sb.nr_inodes;
 	pthread_mutex_unlock(&a->space_lock);
 }
 
@@ -604,7 +628,7 @@ static long check_group(struct meta *m, uint64_t g, const uint8_t *used,
 
 long meta_check_bitmap(struct meta *m, const uint8_t *used, bool fix, FILE *log)
 {
-	bool locked = !meta_lock_held(m);
+	bool locked = !meta_may_modify(m);	/* fsck: single-threaded in its handle */
 	long problems = 0, reported = 0;
 
 	if (m->readonly || atomic_load(&m->shutdown))

@@ -445,7 +445,7 @@ static int btree_precheck(struct meta *m, bool modify)
 
 	if (atomic_load(&m->shutdown))
 		return -EIO;
-	if (WARN_ON_ONCE(!(modify ? meta_lock_held(m) : meta_lock_held_any(m))))
+	if (WARN_ON_ONCE(!(modify ? meta_may_modify(m) : meta_lock_held_any(m))))
 		return -EIO;
 	if (!modify)
 		return 0;
@@ -458,7 +458,7 @@ static int btree_precheck(struct meta *m, bool modify)
 	return 0;
 }
 
-int btree_insert(struct meta *m, const struct iomapfs_key *key,
+static int __btree_insert(struct meta *m, const struct iomapfs_key *key,
 		 const void *val, uint32_t len)
 {
 	struct btree_path p;
@@ -603,7 +603,7 @@ static int delete_at(struct meta *m, struct btree_path *p)
 	return after_remove(m, p, 0, p->slots[0]);
 }
 
-int btree_delete(struct meta *m, const struct iomapfs_key *key)
+static int __btree_delete(struct meta *m, const struct iomapfs_key *key)
 {
 	struct btree_path p;
 	int err = btree_precheck(m, true);
@@ -632,7 +632,7 @@ static void copy_out(struct mbuf *leaf, int slot, void *val, uint32_t *len)
 	*len = it->val_len;
 }
 
-int btree_lookup(struct meta *m, const struct iomapfs_key *key, void *val,
+static int __btree_lookup(struct meta *m, const struct iomapfs_key *key, void *val,
 		 uint32_t *len)
 {
 	struct btree_path p;
@@ -708,7 +708,7 @@ static int search_ge(struct meta *m, const struct iomapfs_key *key, struct btree
 	return 0;
 }
 
-int btree_next(struct meta *m, struct iomapfs_key *key,
+static int __btree_next(struct meta *m, struct iomapfs_key *key,
 	       const struct iomapfs_key *max, void *val, uint32_t *len)
 {
 	struct btree_path p;
@@ -740,7 +740,7 @@ int btree_next(struct meta *m, struct iomapfs_key *key,
 	return err;
 }
 
-long btree_delete_range(struct meta *m, const struct iomapfs_key *lo,
+static long __btree_delete_range(struct meta *m, const struct iomapfs_key *lo,
 			const struct iomapfs_key *hi)
 {
 	struct iomapfs_key cur = *lo;
@@ -767,4 +767,55 @@ long btree_delete_range(struct meta *m, const struct iomapfs_key *lo,
 		count++;
 	}
 	return err == -ENOENT || err == 0 ? count : err;
+}
+
+/* ---- the public calls: each under the tree lock (meta_internal.h) ---- */
+
+int btree_insert(struct meta *m, const struct iomapfs_key *key,
+		 const void *val, uint32_t len)
+{
+	bool taken = meta_tree_lock(m, true);
+	int err = __btree_insert(m, key, val, len);
+
+	meta_tree_unlock(m, true, taken);
+	return err;
+}
+
+int btree_delete(struct meta *m, const struct iomapfs_key *key)
+{
+	bool taken = meta_tree_lock(m, true);
+	int err = __btree_delete(m, key);
+
+	meta_tree_unlock(m, true, taken);
+	return err;
+}
+
+long btree_delete_range(struct meta *m, const struct iomapfs_key *lo,
+			const struct iomapfs_key *hi)
+{
+	bool taken = meta_tree_lock(m, true);
+	long ret = __btree_delete_range(m, lo, hi);
+
+	meta_tree_unlock(m, true, taken);
+	return ret;
+}
+
+int btree_lookup(struct meta *m, const struct iomapfs_key *key, void *val,
+		 uint32_t *len)
+{
+	bool taken = meta_tree_lock(m, false);
+	int err = __btree_lookup(m, key, val, len);
+
+	meta_tree_unlock(m, false, taken);
+	return err;
+}
+
+int btree_next(struct meta *m, struct iomapfs_key *key,
+	       const struct iomapfs_key *max, void *val, uint32_t *len)
+{
+	bool taken = meta_tree_lock(m, false);
+	int err = __btree_next(m, key, max, val, len);
+
+	meta_tree_unlock(m, false, taken);
+	return err;
 }

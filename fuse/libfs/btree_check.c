@@ -138,7 +138,7 @@ long meta_check_tree(struct meta *m, uint8_t *used,
 		     void *ctx)
 {
 	struct tree_check tc = { .m = m, .used = used, .item = item, .ctx = ctx };
-	bool locked = !meta_lock_held(m);
+	bool locked = !meta_may_modify(m);	/* fsck: single-threaded in its handle */
 
 	if (locked)
 		meta_lock(m);

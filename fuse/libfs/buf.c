@@ -12,12 +12,13 @@
  *
  * Concurrency: the cache's own lock (bc.lock, a leaf) protects the hash,
  * the LRU, every buffer's refs and dirty flag; it is never held across
- * I/O.  Buffer contents are the metadata lock's: read sections (shared)
- * only read them, write sections (exclusive) change them, and a commit
+ * I/O.  Buffer contents belong to the lock of what they hold: a B+tree
+ * node's to the tree lock (readers shared, btree_insert/delete
+ * exclusive), a bitmap block's to its group lock (alloc.c); a commit
  * writes frozen copies, never the buffers.  Two readers missing the same
  * block both read it, and the second to finish uses the first one's
  * buffer: a block that is not cached cannot change under a reader, since
- * every writer is excluded and a buffer being written home stays pinned
+ * its writers are excluded and a buffer being written home stays pinned
  * (hence cached) until its write completes.
  *
  * mbuf_* run in a section (either kind) unless noted; mio_* anywhere in
@@ -329,7 +330,12 @@ void mbuf_put(struct meta *m, struct mbuf *b)
 	pthread_mutex_unlock(&m->bc.lock);
 }
 
-/* In a write section. */
+/*
+ * In a write section, holding the lock of what @b holds (the tree lock
+ * for a B+tree node, the group's lock for a bitmap block), so nobody else
+ * changes b->dirty under us; concurrent handles share txn_list, hence
+ * bc.lock around it.
+ */
 void mbuf_mark_dirty(struct meta *m, struct mbuf *b)
 {
 	if (b->dirty)
@@ -337,9 +343,10 @@ void mbuf_mark_dirty(struct meta *m, struct mbuf *b)
 	pthread_mutex_lock(&m->bc.lock);
 	b->dirty = true;
 	list_del_init(&b->lru);
-	pthread_mutex_unlock(&m->bc.lock);
 	list_add_tail(&b->txn, &m->txn_list);
 	m->txn_nr++;
+	pthread_mutex_unlock(&m->bc.lock);
+	meta_handle_dirtied(m);
 }
 
 /* Under bc.lock. */

@@ -75,11 +75,20 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* ---- the metadata lock ---- */
+/* ---- the metadata lock, handles and read sections ---- */
 
-/* The filesystem whose metadata lock this thread holds, for writing or for
- * reading (a thread holds at most one: sections never nest). */
+/*
+ * What this thread holds of which filesystem: the metadata lock for
+ * writing (meta_lock: mount, unmount, fsck, a commit), a handle (a write
+ * section: the metadata lock shared), or a read section (the tree lock
+ * shared).  A thread holds at most one of them: sections never nest.
+ */
 static _Thread_local struct meta *meta_locked_by_me, *meta_read_by_me;
+static _Thread_local struct meta_handle {
+	struct meta	*m;
+	size_t		credits;	/* journal blocks reserved at meta_begin */
+	size_t		dirtied;	/* blocks it added to the transaction */
+} cur_handle;
 
 void meta_lock(struct meta *m)
 {
@@ -99,53 +108,85 @@ bool meta_lock_held(struct meta *m)
 	return meta_locked_by_me == m;
 }
 
+bool meta_in_handle(struct meta *m)
+{
+	return cur_handle.m == m;
+}
+
+bool meta_may_modify(struct meta *m)
+{
+	return meta_locked_by_me == m || cur_handle.m == m;
+}
+
 bool meta_lock_held_any(struct meta *m)
 {
-	return meta_locked_by_me == m || meta_read_by_me == m;
+	return meta_may_modify(m) || meta_read_by_me == m;
 }
 
-void meta_begin(struct meta *m)
+void meta_handle_dirtied(struct meta *m)
 {
-	meta_lock(m);
-	m->sect_start_nr = m->txn_nr;
-	atomic_fetch_add_explicit(&m->st_sections, 1, memory_order_relaxed);
+	if (cur_handle.m == m)
+		cur_handle.dirtied++;
 }
 
-void meta_begin_read(struct meta *m)
+bool meta_tree_lock(struct meta *m, bool modify)
 {
-	might_sleep();
-	/* The lock prefers writers: a nested read would deadlock behind one. */
-	WARN_ON_ONCE(meta_lock_held_any(m));
-	down_read(&m->lock);
-	meta_read_by_me = m;
+	if (meta_read_by_me == m) {
+		WARN_ON_ONCE(modify);
+		return false;	/* the read section holds it */
+	}
+	if (modify)
+		down_write(&m->tree_lock);
+	else
+		down_read(&m->tree_lock);
+	return true;
 }
 
-void meta_end_read(struct meta *m)
+void meta_tree_unlock(struct meta *m, bool modify, bool taken)
 {
-	meta_read_by_me = NULL;
-	up_read(&m->lock);
+	if (!taken)
+		return;
+	if (modify)
+		up_write(&m->tree_lock);
+	else
+		up_read(&m->tree_lock);
 }
 
 /*
- * meta_end() leaves at most j_cap / 2 - 2 blocks in the running
- * transaction, so a section of up to j_cap / 2 - 2 more blocks still fits
- * in an emptied journal with its descriptors, superblock and commit block.
+ * A transaction may hold txn_limit() blocks: one closed when it passed
+ * section_budget() still fits in an emptied journal with its descriptors,
+ * superblock and commit block.  A handle reserves handle_budget() of it
+ * (its credits); meta_section_full() keeps a chained operation within
+ * them.  A quarter of the old single-section budget lets about seven
+ * handles run at once in the smallest journal (1,024 blocks: 127 each).
  */
+#define META_HANDLE_SHARE	4
+
 static size_t section_budget(struct meta *m)
 {
 	return m->j_cap / 2 > 4 ? m->j_cap / 2 - 2 : 2;
 }
 
-bool meta_section_full(struct meta *m)
+static size_t txn_limit(struct meta *m)
 {
-	size_t used = m->txn_nr > m->sect_start_nr ? m->txn_nr - m->sect_start_nr : 0;
-
-	return used + META_SECTION_STEP_MAX > section_budget(m);
+	return 2 * section_budget(m);
 }
 
-void meta_txn_orders_data(struct meta *m)
+static size_t handle_budget(struct meta *m)
 {
-	m->txn_preflush = true;
+	size_t b = section_budget(m) / META_HANDLE_SHARE;
+
+	return b >= 4 * META_SECTION_STEP_MAX ? b : section_budget(m);
+}
+
+static size_t txn_blocks(struct meta *m)
+{
+	size_t n;
+
+	pthread_mutex_lock(&m->bc.lock);
+	n = m->txn_nr;
+	pthread_mutex_unlock(&m->bc.lock);
+	return n;
 }
 
 enum {
@@ -158,30 +199,150 @@ enum {
 
 static int commit_held(struct meta *m, unsigned flags);
 
+/*
+ * Join the running transaction, as jbd2's start_this_handle: the metadata
+ * lock shared (a commit closing the transaction holds it for writing, so
+ * a handle waits for the close and joins the next one), then credits.
+ * When the transaction cannot take this handle's credits, wait for a
+ * handle to end; when none is running and it is past half the journal,
+ * commit it first.  The caller holds no lock a handle takes (per-object
+ * locks are taken after meta_begin), so the wait cannot close a cycle.
+ */
+void meta_begin(struct meta *m)
+{
+	size_t need = handle_budget(m);
+	bool waited = false;
+
+	might_sleep();
+	WARN_ON_ONCE(meta_lock_held_any(m));
+	for (;;) {
+		size_t nr;
+		uint64_t gen;
+		bool idle;
+
+		down_read(&m->lock);
+		nr = txn_blocks(m);
+		pthread_mutex_lock(&m->h_lock);
+		if ((nr <= section_budget(m) || atomic_load(&m->shutdown)) &&
+		    nr + m->h_credits + need <= txn_limit(m))
+			break;
+		idle = !m->h_active;
+		gen = m->h_gen;
+		if (!idle) {
+			up_read(&m->lock);
+			while (gen == m->h_gen)
+				pthread_cond_wait(&m->h_cond, &m->h_lock);
+			pthread_mutex_unlock(&m->h_lock);
+		} else {
+			pthread_mutex_unlock(&m->h_lock);
+			up_read(&m->lock);
+			/* Past half the journal and nobody in it: commit. */
+			meta_lock(m);
+			if (txn_blocks(m) > section_budget(m) && !atomic_load(&m->shutdown))
+				commit_held(m, COMMIT_CHECKPOINT);
+			else
+				meta_unlock(m);
+		}
+		waited = true;
+	}
+	m->h_active++;
+	m->h_credits += need;
+	if (m->h_active > atomic_load_explicit(&m->st_handles_max, memory_order_relaxed))
+		atomic_store_explicit(&m->st_handles_max, m->h_active, memory_order_relaxed);
+	pthread_mutex_unlock(&m->h_lock);
+	cur_handle = (struct meta_handle){ .m = m, .credits = need };
+	atomic_fetch_add_explicit(&m->st_sections, 1, memory_order_relaxed);
+	if (waited)
+		atomic_fetch_add_explicit(&m->st_handle_waits, 1, memory_order_relaxed);
+}
+
+/* Leave the transaction: the handle's credits go back. */
+static void handle_stop(struct meta *m)
+{
+	pthread_mutex_lock(&m->h_lock);
+	m->h_active--;
+	m->h_credits -= cur_handle.credits;
+	m->h_gen++;
+	pthread_cond_broadcast(&m->h_cond);
+	pthread_mutex_unlock(&m->h_lock);
+	cur_handle = (struct meta_handle){ 0 };
+	up_read(&m->lock);
+}
+
+void meta_begin_read(struct meta *m)
+{
+	might_sleep();
+	/* The tree lock prefers writers: a nested read would deadlock behind one. */
+	WARN_ON_ONCE(meta_lock_held_any(m));
+	down_read(&m->tree_lock);
+	meta_read_by_me = m;
+}
+
+void meta_end_read(struct meta *m)
+{
+	meta_read_by_me = NULL;
+	up_read(&m->tree_lock);
+}
+
+bool meta_section_full(struct meta *m)
+{
+	if (WARN_ON_ONCE(cur_handle.m != m))
+		return true;
+	return cur_handle.dirtied + META_SECTION_STEP_MAX > cur_handle.credits;
+}
+
+void meta_txn_orders_data(struct meta *m)
+{
+	atomic_store(&m->txn_preflush, true);
+}
+
+static bool txn_wants_commit(struct meta *m)
+{
+	size_t nr = txn_blocks(m);
+
+	return m->commit_each_section ? nr > 0 : nr + 2 > m->j_cap / 2;
+}
+
+/*
+ * End the handle.  The caller has dropped its per-object locks: a commit
+ * started here waits for every other handle, and they may wait for those.
+ */
 void meta_end(struct meta *m)
 {
-	if (m->crash_countdown && --m->crash_countdown == 0) {
-		/* The crash test hook: commit this section, then die. */
+	bool crash = false;
+
+	if (WARN_ON_ONCE(cur_handle.m != m))
+		return;
+	pthread_mutex_lock(&m->h_lock);
+	if (m->crash_countdown && --m->crash_countdown == 0)
+		crash = true;
+	pthread_mutex_unlock(&m->h_lock);
+	handle_stop(m);
+	if (crash) {
+		/* The crash test hook: commit this section, then die.  Tests
+		 * that use it run one section at a time. */
+		meta_lock(m);
 		commit_held(m, COMMIT_CRASH);
 		return;
 	}
-	if ((m->txn_nr + 2 > m->j_cap / 2 || (m->commit_each_section && m->txn_nr)) &&
-	    !atomic_load(&m->shutdown)) {
-		/* A large transaction commits now, before it outgrows the
-		 * journal; the commit=each_section debug mode commits every
-		 * section.  The commit closes the transaction before it drops
-		 * the lock, so no other section joins it. */
-		commit_held(m, COMMIT_CHECKPOINT);
+	if (!txn_wants_commit(m) || atomic_load(&m->shutdown))
 		return;
-	}
-	meta_unlock(m);
+	/* A large transaction commits now, before it outgrows the journal;
+	 * the commit=each_section debug mode commits after every section.
+	 * The commit closes the transaction only when every handle in it
+	 * has ended; another handle's meta_end may have committed it first. */
+	meta_lock(m);
+	if (txn_wants_commit(m))
+		commit_held(m, COMMIT_CHECKPOINT);
+	else
+		meta_unlock(m);
 }
 
 void meta_crash_after_sections(struct meta *m, unsigned n)
 {
-	meta_lock(m);
+	pthread_mutex_lock(&m->h_lock);
 	m->crash_countdown = n;
-	meta_unlock(m);
+	pthread_mutex_unlock(&m->h_lock);
 }
 
 uint64_t meta_running_seq(struct meta *m)
@@ -600,6 +761,9 @@ static void txn_close(struct meta *m, struct jcommit *c)
 		abort();
 	}
 	c->n = c->nr_pins = 0;
+	/* No handle runs (->lock is ours), but a read section may be
+	 * walking the buffers this stamps. */
+	down_write(&m->tree_lock);
 	m->sb.journal_seq = c->seq + 1;
 	m->sb.free_blocks = meta_alloc_disk_free(m);
 	m->sb.write_time_ns = realtime_ns();
@@ -618,8 +782,8 @@ static void txn_close(struct meta *m, struct jcommit *c)
 		c->pins[c->nr_pins++] = b;
 		mbuf_mark_clean(m, b);
 	}
-	c->preflush = m->txn_preflush;
-	m->txn_preflush = false;
+	up_write(&m->tree_lock);
+	c->preflush = atomic_exchange(&m->txn_preflush, false);
 	m->sb_dirty = false;
 	m->sb_disk = m->sb;
 	atomic_store(&m->running_seq, c->seq + 1);
@@ -905,13 +1069,6 @@ static int commit_unlocked(struct meta *m, unsigned flags, bool *flushed)
 int meta_commit_locked(struct meta *m)
 {
 	return commit_held(m, COMMIT_CHECKPOINT | COMMIT_KEEP_LOCK);
-}
-
-int meta_commit_release_locked(struct meta *m)
-{
-	if (atomic_load(&m->shutdown))
-		return -EIO;
-	return commit_held(m, COMMIT_CHECKPOINT | COMMIT_RELEASE | COMMIT_KEEP_LOCK);
 }
 
 int meta_commit(struct meta *m)

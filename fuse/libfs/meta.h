@@ -4,32 +4,45 @@
  * B+tree of items and the free-space allocator.  Used by the filesystem
  * objects (inode.c, dir.c, xattr.c, extent.c), mkfs and fsck.
  *
- * Concurrency: one metadata lock per filesystem, a reader/writer lock.
- * A write section, meta_begin() to meta_end(), holds it exclusively: every
- * B+tree, allocator and superblock change happens in one, in the running
- * transaction; a transaction only closes between sections, so a section
- * is atomic on disk.  A section must check its preconditions (ENOENT,
- * EEXIST, ENOSPC, ...) before it changes anything: there is no rollback.
- * Metadata blocks needed by B+tree splits come from a reserve that data
- * allocations cannot touch, so a section that passed its checks does not
- * fail halfway for lack of space.  A read section, meta_begin_read() to
- * meta_end_read(), shares the lock with other readers and may only look
- * up and iterate the B+tree (lookup, readdir, getxattr, readlink, loading
- * an inode).
+ * Concurrency, as jbd2's handles and transactions:
+ *  - A write section, meta_begin() to meta_end(), is a handle on the
+ *    running transaction.  Handles run concurrently: meta_begin() takes
+ *    the metadata lock shared and reserves journal credits; a commit takes
+ *    the lock for writing only to close the transaction, so it closes when
+ *    every handle in it has ended, and a handle is atomic on disk.  The
+ *    handles of one transaction commit together.
+ *  - The engine's own state has its own locks: the B+tree a tree lock
+ *    (each btree_* call takes it, exclusive for a change), each bitmap
+ *    block a group lock, free space and the superblock counters
+ *    space_lock, the buffer cache and the transaction's list bc.lock.
+ *  - Callers lock the objects a section changes (the filesystem's
+ *    per-inode section locks, fs/fs.h) after meta_begin() and drop them
+ *    before meta_end(): a handle never waits for a lock held by a thread
+ *    waiting in meta_begin(), and meta_end() may commit.
+ *  - A section must check its preconditions (ENOENT, EEXIST, ENOSPC, ...)
+ *    before it changes anything: there is no rollback.  Metadata blocks
+ *    needed by B+tree splits come from a reserve that data allocations
+ *    cannot touch, so a section that passed its checks does not fail
+ *    halfway for lack of space.
+ *  - A read section, meta_begin_read() to meta_end_read(), holds the tree
+ *    lock shared and may only look up and iterate the B+tree (lookup,
+ *    readdir, getxattr, readlink, loading an inode).  It sees every
+ *    B+tree call complete or not started, not every handle: a reader that
+ *    needs several items of one object to agree holds that object's lock
+ *    shared.
+ *  - A commit writes the journal, flushes and checkpoints after dropping
+ *    the metadata lock, while new handles fill the next transaction.
  *
- * A commit holds the lock for writing only to close the running
- * transaction (copy its blocks); it writes the journal, flushes and
- * checkpoints after dropping it, while new sections fill the next one.
- *
- * Never wait for data I/O while holding the metadata lock.  Journal and
- * metadata I/O complete in the reaper without locks, so waiting for them
- * is fine.
+ * Never wait for data I/O in a section.  Journal and metadata I/O
+ * complete in the reaper without locks, so waiting for them is fine.
  *
  * Lock order (docs/design.md, "Lock order"): inode rwsem -> folio lock
- * -> metadata lock -> inode lock -> inode-hash lock; inside this engine
- * the metadata lock -> the journal's commit lock -> alloc.space_lock ->
- * the buffer cache's lock (meta_internal.h).  The cache's mapping lock is
- * never held when a section starts.
+ * -> a handle (the metadata lock) -> inode section locks, by inode number
+ * -> the tree lock -> inode lock -> inode-hash lock; inside this engine
+ * the metadata lock -> the journal's commit lock -> the tree lock -> a
+ * group lock -> alloc.space_lock -> the buffer cache's lock
+ * (meta_internal.h).  The cache's mapping lock is never held when a
+ * section starts.
  */
 #ifndef IOMAPFS_META_H
 #define IOMAPFS_META_H
@@ -110,8 +123,9 @@ bool meta_journal_was_salvaged(struct meta *m);
 /*
  * A section's blocks must fit in the journal: meta_end() commits once the
  * running transaction passes half the journal (after every section with
- * meta_mount_opts.commit_each_section), so a section may dirty up
- * to META_SECTION_BUDGET(journal) blocks.  Work that may need more (freeing
+ * meta_mount_opts.commit_each_section), and meta_begin() admits a handle
+ * only while the transaction has room for its credits (an eighth of the
+ * journal, 127 blocks at the smallest).  Work that may need more (freeing
  * or converting the extents of a fragmented file) is a chain of sections,
  * each ending when meta_section_full() says so and each leaving a
  * consistent filesystem, as XFS rolls its transactions.  A section that
@@ -119,8 +133,8 @@ bool meta_journal_was_salvaged(struct meta *m);
  * refused and the filesystem shuts down (a message says so).
  * Sections do not nest.
  */
-void meta_begin(struct meta *m);	/* takes the metadata lock for writing */
-void meta_end(struct meta *m);		/* drops it; may commit if the txn is large */
+void meta_begin(struct meta *m);	/* starts a handle; may wait for a commit */
+void meta_end(struct meta *m);		/* ends it; may commit if the txn is large */
 /* A read section: the metadata lock shared, for btree_lookup() and
  * btree_next() only.  Read sections do not nest either. */
 void meta_begin_read(struct meta *m);
@@ -244,6 +258,15 @@ long btree_delete_range(struct meta *m, const struct iomapfs_key *lo,
  */
 int alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
 		 uint64_t max_len, bool meta, uint64_t *start, uint64_t *len);
+/*
+ * Outside a section, after one failed with -ENOSPC: were blocks freed by
+ * transactions that are not durable yet?  Then commit, which makes them
+ * allocatable, and return true so the caller runs its section once more,
+ * as ext4_should_retry_alloc().  A section cannot commit itself: the
+ * commit waits for every handle, and another handle may be waiting for an
+ * object lock this one holds.
+ */
+bool meta_enospc_retry(struct meta *m);
 /* Free blocks; they become allocatable only after the transaction that
  * freed them is durable (a crash must not find them overwritten). */
 int free_extent(struct meta *m, uint64_t start, uint64_t len);
@@ -273,6 +296,7 @@ struct meta_space {
 	uint64_t tree_free;	/* free - reserved: what B+tree growth may take */
 	uint64_t bfree;		/* free + freed-not-durable - reserved: statfs f_bfree */
 	uint64_t avail_blocks;	/* bfree - meta_reserve: statfs f_bavail */
+	uint64_t nr_inodes;	/* the superblock's count */
 };
 void meta_get_space(struct meta *m, struct meta_space *sp);
 
@@ -303,7 +327,9 @@ long meta_check_bitmap(struct meta *m, const uint8_t *used, bool fix, FILE *log)
 
 struct meta_stats {
 	uint64_t commits, journal_blocks_written, checkpoints, replayed_txns;
-	uint64_t sections;		/* meta_begin() calls: who takes the lock */
+	uint64_t sections;		/* meta_begin() calls: handles started */
+	uint64_t handles_max;		/* most handles running at once */
+	uint64_t handle_waits;		/* meta_begin() calls that waited for room */
 	uint64_t preflushes;		/* commits flushed data before their commit block */
 	uint64_t oversize_refused;	/* sections too big for the journal: shut down */
 	uint64_t buf_hits, buf_misses, buf_cached;

@@ -75,15 +75,16 @@ struct meta_alloc {
 	uint32_t		*group_free;	/* per bitmap block: zero bits in busy */
 	uint64_t		nr_groups;
 	uint64_t		data_start;	/* first block after the static area */
-	uint64_t		goal_meta, goal_data;	/* next-to-previous placement */
+	uint64_t		goal_meta, goal_data;	/* next-to-previous placement; space_lock */
 	pthread_mutex_t		space_lock;
+	pthread_mutex_t		*group_lock;	/* per bitmap block: its buffer's contents */
 	uint64_t		nr_free;	/* zero bits in busy */
 	uint64_t		reserved;	/* delayed-allocation reservations */
 	uint64_t		meta_reserve;
 	struct meta_dfree	*dfree;		/* appended in sections, released by commits */
 	size_t			nr_dfree, cap_dfree;
 	uint64_t		dfree_blocks;	/* their total length, under space_lock */
-	unsigned		fail_countdown;	/* meta_alloc_fail_after(); meta->lock */
+	unsigned		fail_countdown;	/* meta_alloc_fail_after(); space_lock */
 };
 
 /*
@@ -144,9 +145,30 @@ struct meta {
 	uint64_t		nr_blocks;
 
 	struct meta_bufcache	bc;
-	struct list_head	txn_list;	/* dirty buffers of the running txn */
-	size_t			txn_nr;
-	bool			sb_dirty;
+	struct list_head	txn_list;	/* dirty buffers of the running txn, */
+	size_t			txn_nr;		/*  both under bc.lock */
+	atomic_bool		sb_dirty;
+
+	/*
+	 * The B+tree's lock: its nodes, sb.root_node and sb.tree_height.
+	 * btree_insert/delete/delete_range take it for writing and lookups
+	 * for reading, each for one call; a read section holds it shared
+	 * throughout, and a commit holds it for writing while it stamps and
+	 * freezes the transaction's blocks.
+	 */
+	struct rwsem		tree_lock;
+
+	/*
+	 * Handle admission (journal.c, meta_begin): every write section is a
+	 * handle on the running transaction and reserves h_budget journal
+	 * blocks of it, as jbd2 handles reserve credits.  Under h_lock.
+	 */
+	pthread_mutex_t		h_lock;
+	pthread_cond_t		h_cond;		/* a handle ended (h_gen moved) */
+	unsigned		h_active;	/* handles running */
+	size_t			h_credits;	/* blocks they reserved, in all */
+	uint64_t		h_gen;
+	unsigned		crash_countdown;	/* meta_crash_after_sections() */
 
 	/* Journal (journal.c), under commit_lock; before the log thread
 	 * starts and at unmount, single-threaded. */
@@ -167,10 +189,7 @@ struct meta {
 	atomic_uint_fast64_t	durable_seq;
 	atomic_bool		shutdown;
 	void			*j_scratch;	/* aligned scratch block */
-	/* The running transaction, under ->lock held for writing: */
-	unsigned		crash_countdown;	/* meta_crash_after_sections() */
-	size_t			sect_start_nr;	/* txn_nr when the running section began */
-	bool			txn_preflush;	/* meta_txn_orders_data() in the running txn */
+	atomic_bool		txn_preflush;	/* meta_txn_orders_data() in the running txn */
 
 	struct meta_alloc	alloc;
 
@@ -186,6 +205,7 @@ struct meta {
 	/* Counters: atomics, read relaxed. */
 	atomic_uint_fast64_t	st_commits, st_jblocks, st_checkpoints, st_replayed;
 	atomic_uint_fast64_t	st_preflushes, st_oversize, st_sections;
+	atomic_uint_fast64_t	st_handle_waits, st_handles_max;
 	atomic_uint_fast64_t	st_buf_hits, st_buf_misses, st_buf_cached, st_buf_ra;
 };
 
@@ -237,16 +257,22 @@ int mio_wait(struct meta_io *io);
 /* The metadata lock for writing (meta_begin without the section's start). */
 void meta_lock(struct meta *m);
 void meta_unlock(struct meta *m);
-/* Does the calling thread hold the metadata lock for writing / either way? */
+/* Does the calling thread hold the metadata lock for writing / a handle
+ * (meta_begin) / either of them, so that it may change metadata / any
+ * section or the lock, so that it may read the B+tree? */
 bool meta_lock_held(struct meta *m);
+bool meta_in_handle(struct meta *m);
+bool meta_may_modify(struct meta *m);
 bool meta_lock_held_any(struct meta *m);
+/* buf.c: a buffer joined the running transaction (the handle's count). */
+void meta_handle_dirtied(struct meta *m);
+/* btree.c: the tree lock around one call, unless the caller's read section
+ * holds it (returns whether it was taken, for meta_tree_unlock). */
+bool meta_tree_lock(struct meta *m, bool modify);
+void meta_tree_unlock(struct meta *m, bool modify, bool taken);
 /* meta_commit() for a holder of the metadata lock (for writing), which it
  * keeps throughout: new sections wait for the whole commit. */
 int meta_commit_locked(struct meta *m);
-/* meta_commit() for a holder of the metadata lock, in a section that has
- * changed nothing yet: afterwards the frees of every committed transaction
- * are allocatable (meta_check_growth's ENOSPC retry). */
-int meta_commit_release_locked(struct meta *m);
 /* Unmount: flush the home writes and leave the journal empty (a clean tail). */
 int meta_journal_checkpoint_all(struct meta *m);
 void meta_journal_destroy(struct meta *m);

@@ -158,7 +158,10 @@ static struct meta *meta_alloc(struct blk_dev *dev, const struct iomapfs_super *
 
 	m->dev = dev;
 	rwsem_init_writer_first(&m->lock);
+	rwsem_init_writer_first(&m->tree_lock);
 	pthread_mutex_init(&m->commit_lock, NULL);
+	pthread_mutex_init(&m->h_lock, NULL);
+	pthread_cond_init(&m->h_cond, NULL);
 	m->sb = *sb;
 	m->sb_disk = *sb;
 	m->readonly = readonly;
@@ -184,6 +187,9 @@ static void meta_free(struct meta *m)
 	free(m->sb_block);
 	free(m->j_scratch);
 	pthread_mutex_destroy(&m->commit_lock);
+	pthread_cond_destroy(&m->h_cond);
+	pthread_mutex_destroy(&m->h_lock);
+	rwsem_destroy(&m->tree_lock);
 	rwsem_destroy(&m->lock);
 	kfree(m);
 }
@@ -311,17 +317,25 @@ const struct iomapfs_super *meta_super(struct meta *m)
 	return &m->sb;
 }
 
+/* Concurrent handles share the superblock's counters: space_lock. */
 uint64_t meta_alloc_ino(struct meta *m)
 {
-	WARN_ON_ONCE(!meta_lock_held(m));
+	uint64_t ino;
+
+	WARN_ON_ONCE(!meta_may_modify(m));
+	pthread_mutex_lock(&m->alloc.space_lock);
+	ino = m->sb.next_ino++;
+	pthread_mutex_unlock(&m->alloc.space_lock);
 	m->sb_dirty = true;
-	return m->sb.next_ino++;
+	return ino;
 }
 
 void meta_inodes_changed(struct meta *m, int64_t delta)
 {
-	WARN_ON_ONCE(!meta_lock_held(m));
+	WARN_ON_ONCE(!meta_may_modify(m));
+	pthread_mutex_lock(&m->alloc.space_lock);
 	m->sb.nr_inodes += delta;
+	pthread_mutex_unlock(&m->alloc.space_lock);
 	m->sb_dirty = true;
 }
 
@@ -333,6 +347,8 @@ void meta_get_stats(struct meta *m, struct meta_stats *st)
 	st->checkpoints = atomic_load(&m->st_checkpoints);
 	st->replayed_txns = atomic_load(&m->st_replayed);
 	st->preflushes = atomic_load(&m->st_preflushes);
+	st->handles_max = atomic_load(&m->st_handles_max);
+	st->handle_waits = atomic_load(&m->st_handle_waits);
 	st->oversize_refused = atomic_load(&m->st_oversize);
 	st->buf_hits = atomic_load(&m->st_buf_hits);
 	st->buf_misses = atomic_load(&m->st_buf_misses);

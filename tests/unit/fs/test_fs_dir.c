@@ -8,6 +8,8 @@
  * codes, directory link counts, symlinks, and persistence over a remount.
  */
 #include <dirent.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <linux/fs.h>
 #include "test_fs_dir_util.h"
 
@@ -927,6 +929,335 @@ START_TEST(lookups_and_readdir_beside_creates_links_and_unlinks)
 }
 END_TEST
 
+/* ---- concurrent handles: per-inode section locks ---- */
+
+struct linker {
+	uint64_t	own, shared;	/* its own directory, everyone's */
+	uint64_t	target;		/* the file every thread links to */
+	unsigned	id;
+	int		bad;
+};
+
+/* Links to one file, in its own directory and the shared one, moved
+ * between them by rename and removed again; ends with 10 of its own. */
+static void *link_churn(void *arg)
+{
+	struct linker *l = arg;
+	char a[32], b[32];
+
+	for (unsigned i = 0; i < 1200; i++) {
+		struct fs_inode *ip;
+		int err;
+
+		snprintf(a, sizeof(a), "k%u-%u", l->id, i % 10);
+		snprintf(b, sizeof(b), "m%u-%u", l->id, i % 10);
+		err = fs_link(t.fs, l->target, l->own, a, &ip);
+		if (!err)
+			fs_iput(ip);
+		else if (err != -EEXIST)
+			l->bad = err;
+		err = fs_rename(t.fs, l->own, a, l->shared, b, 0);
+		if (err && err != -ENOENT)
+			l->bad = err;
+		if (i % 3 == 0)
+			continue;	/* some stay in the shared directory */
+		err = fs_rename(t.fs, l->shared, b, l->own, a, RENAME_NOREPLACE);
+		if (err && err != -ENOENT && err != -EEXIST)
+			l->bad = err;
+		if (i % 3 == 1 && (err = fs_unlink(t.fs, l->own, a)) && err != -ENOENT)
+			l->bad = err;
+	}
+	/* Settle: exactly names k<id>-0..9 in its own directory, none shared. */
+	for (unsigned j = 0; j < 10; j++) {
+		struct fs_inode *ip;
+		int err;
+
+		snprintf(a, sizeof(a), "k%u-%u", l->id, j);
+		snprintf(b, sizeof(b), "m%u-%u", l->id, j);
+		if ((err = fs_unlink(t.fs, l->shared, b)) && err != -ENOENT)
+			l->bad = err;
+		err = fs_link(t.fs, l->target, l->own, a, &ip);
+		if (!err)
+			fs_iput(ip);
+		else if (err != -EEXIST)
+			l->bad = err;
+	}
+	return NULL;
+}
+
+/*
+ * Issue 11: write sections run concurrently, each holding the section
+ * locks of the inodes it changes.  Four threads link one file under many
+ * names, rename the links between their own directories and a shared one
+ * and unlink them: every section changes the target's link count, so a
+ * lost update (two sections on one inode without its lock) leaves a count
+ * that differs from its names.  Run under TSan in the sanitizer builds.
+ */
+START_TEST(parallel_links_renames_and_unlinks_keep_the_link_count_exact)
+{
+	uint64_t shared = tfs_create(t.fs, ROOT, "shared", S_IFDIR | 0755, NULL);
+	uint64_t target = tfs_create(t.fs, ROOT, "target", S_IFREG | 0644, NULL);
+	struct linker l[4];
+	pthread_t th[4];
+	char name[32];
+
+	for (unsigned i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "own%u", i);
+		l[i] = (struct linker){ .own = tfs_create(t.fs, ROOT, name, S_IFDIR | 0755, NULL),
+					.shared = shared, .target = target, .id = i };
+	}
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, link_churn, &l[i]), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_msg(!l[i].bad, "thread %d saw %d", i, l[i].bad);
+	ck_assert_uint_eq(tfs_stat(t.fs, target).st_nlink, 1 + 4 * 10);
+	ck_assert_uint_eq(tfs_stat(t.fs, shared).st_size, 0);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_uint_eq(tfs_stat(t.fs, l[i].own).st_size, 10 * FS_DIRENT_SIZE);
+	tfs_unmount(&t);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_OK);
+}
+END_TEST
+
+struct same_names {
+	uint64_t	dir;
+	unsigned	created, exists;
+	int		bad;
+};
+
+/* Every thread creates the same names, then removes half of them. */
+static void *create_same_names(void *arg)
+{
+	struct same_names *c = arg;
+	char name[32];
+
+	for (unsigned i = 0; i < 400; i++) {
+		struct fs_create_args ca = { .mode = (i % 4 ? S_IFREG : S_IFDIR) | 0755 };
+		struct fs_inode *ip;
+		int err;
+
+		snprintf(name, sizeof(name), "n%u", i);
+		err = fs_create(t.fs, c->dir, name, &ca, &ip);
+		if (!err) {
+			c->created++;
+			fs_iput(ip);
+		} else if (err == -EEXIST) {
+			c->exists++;
+		} else {
+			c->bad = err;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The check and the change of a create are one section over the
+ * directory's lock: of four threads creating the same 400 names at once,
+ * exactly one wins each name and the others get EEXIST; the directory
+ * lists each name once and its size and link count agree.
+ */
+START_TEST(racing_creates_of_one_name_make_exactly_one_entry)
+{
+	uint64_t d = tfs_create(t.fs, ROOT, "d", S_IFDIR | 0755, NULL);
+	struct same_names c[4];
+	pthread_t th[4];
+	unsigned created = 0, exists = 0;
+	struct rd r = { 0 };
+
+	for (int i = 0; i < 4; i++) {
+		c[i] = (struct same_names){ .dir = d };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, create_same_names, &c[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_msg(!c[i].bad, "thread %d saw %d", i, c[i].bad);
+		created += c[i].created;
+		exists += c[i].exists;
+	}
+	ck_assert_uint_eq(created, 400);
+	ck_assert_uint_eq(exists, 3 * 400);
+	rd_all(t.fs, d, &r);
+	ck_assert_uint_eq(r.nr, 2 + 400);	/* with "." and ".." */
+	free(r.ents);
+	ck_assert_uint_eq(tfs_stat(t.fs, d).st_size, 400 * FS_DIRENT_SIZE);
+	ck_assert_uint_eq(tfs_stat(t.fs, d).st_nlink, 2 + 100);
+	tfs_unmount(&t);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_OK);
+}
+END_TEST
+
+struct held_section {
+	struct fs_inode	*ip;
+	pthread_mutex_t	lock;
+	pthread_cond_t	cond;
+	bool		held, release;
+	pthread_t	tid;
+};
+
+/* Hold a write section over one inode until released. */
+static void *hold_section(void *arg)
+{
+	struct held_section *h = arg;
+	struct fs_section sect;
+
+	fs_section_begin1(&sect, h->ip);
+	pthread_mutex_lock(&h->lock);
+	h->held = true;
+	pthread_cond_broadcast(&h->cond);
+	while (!h->release)
+		pthread_cond_wait(&h->cond, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+	fs_section_end(&sect);
+	return NULL;
+}
+
+struct create_one {
+	uint64_t	dir;
+	const char	*name;
+	int		err;
+	atomic_bool	done;
+	pthread_t	tid;
+};
+
+static void *create_one_thread(void *arg)
+{
+	struct create_one *c = arg;
+	struct fs_create_args ca = { .mode = S_IFREG | 0644 };
+	struct fs_inode *ip;
+
+	c->err = fs_create(t.fs, c->dir, c->name, &ca, &ip);
+	if (!c->err)
+		fs_iput(ip);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+static bool joined_within_a_minute(pthread_t tid)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 60;
+	return pthread_timedjoin_np(tid, NULL, &ts) == 0;
+}
+
+/*
+ * Issue 11: the per-object locks of concurrent write sections.  While a
+ * section holds directory x, a create in directory y completes (it once
+ * waited: every write section was exclusive), and a create in x waits
+ * for x's section to end and then succeeds.
+ */
+START_TEST(a_section_on_one_directory_does_not_hold_up_another)
+{
+	uint64_t x = tfs_create(t.fs, ROOT, "x", S_IFDIR | 0755, NULL);
+	uint64_t y = tfs_create(t.fs, ROOT, "y", S_IFDIR | 0755, NULL);
+	struct held_section h = { 0 };
+	struct create_one cy = { .dir = y, .name = "in-y" };
+	struct create_one cx = { .dir = x, .name = "in-x" };
+	bool y_done;
+
+	ck_assert_int_eq(fs_iget(t.fs, x, &h.ip), 0);
+	pthread_mutex_init(&h.lock, NULL);
+	pthread_cond_init(&h.cond, NULL);
+	ck_assert_int_eq(pthread_create(&h.tid, NULL, hold_section, &h), 0);
+	pthread_mutex_lock(&h.lock);
+	while (!h.held)
+		pthread_cond_wait(&h.cond, &h.lock);
+	pthread_mutex_unlock(&h.lock);
+
+	ck_assert_int_eq(pthread_create(&cx.tid, NULL, create_one_thread, &cx), 0);
+	ck_assert_int_eq(pthread_create(&cy.tid, NULL, create_one_thread, &cy), 0);
+	y_done = joined_within_a_minute(cy.tid);
+	/* x's section is still held: its create cannot have finished. */
+	ck_assert(!atomic_load(&cx.done));
+
+	pthread_mutex_lock(&h.lock);
+	h.release = true;
+	pthread_cond_broadcast(&h.cond);
+	pthread_mutex_unlock(&h.lock);
+	pthread_join(h.tid, NULL);
+	pthread_join(cx.tid, NULL);
+	if (!y_done)
+		pthread_join(cy.tid, NULL);
+	fs_iput(h.ip);
+	pthread_cond_destroy(&h.cond);
+	pthread_mutex_destroy(&h.lock);
+	ck_assert_msg(y_done, "a create in y waited for a section on x");
+	ck_assert_int_eq(cy.err, 0);
+	ck_assert_int_eq(cx.err, 0);
+	ck_assert_int_eq(tfs_lookup(t.fs, x, "in-x", NULL), 0);
+	ck_assert_int_eq(tfs_lookup(t.fs, y, "in-y", NULL), 0);
+}
+END_TEST
+
+struct mover {
+	uint64_t	root;
+	const char	*mine, *other;	/* move "mine" into "other" and back */
+	unsigned	moved, refused;
+	int		bad;
+};
+
+static void *move_into_other(void *arg)
+{
+	struct mover *mv = arg;
+
+	for (unsigned i = 0; i < 1500; i++) {
+		uint64_t other;
+		int err = tfs_lookup(t.fs, mv->root, mv->other, &other);
+
+		if (err)
+			continue;	/* the other is inside mine right now */
+		err = fs_rename(t.fs, mv->root, mv->mine, other, mv->mine, 0);
+		if (err == -EINVAL || err == -ENOENT) {
+			mv->refused++;	/* would be a loop, or moved meanwhile */
+			continue;
+		}
+		if (err) {
+			mv->bad = err;
+			continue;
+		}
+		mv->moved++;
+		err = fs_rename(t.fs, other, mv->mine, mv->root, mv->mine, 0);
+		if (err)
+			mv->bad = err;
+	}
+	return NULL;
+}
+
+/*
+ * Two threads each move their directory into the other's and back.  Each
+ * move alone passes the loop check; both at once would make a cycle that
+ * no path from the root reaches.  Renames between directories take
+ * fs.rename_lock, so one of them sees the other's move and is refused.
+ */
+START_TEST(crossing_directory_moves_never_make_a_cycle)
+{
+	struct mover mv[2] = {
+		{ .root = ROOT, .mine = "a", .other = "b" },
+		{ .root = ROOT, .mine = "b", .other = "a" },
+	};
+	pthread_t th[2];
+
+	tfs_create(t.fs, ROOT, "a", S_IFDIR | 0755, NULL);
+	tfs_create(t.fs, ROOT, "b", S_IFDIR | 0755, NULL);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, move_into_other, &mv[i]), 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_msg(!mv[i].bad, "mover %d saw %d", i, mv[i].bad);
+	ck_assert_uint_gt(mv[0].moved + mv[1].moved, 0);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "a", NULL), 0);
+	ck_assert_int_eq(tfs_lookup(t.fs, ROOT, "b", NULL), 0);
+	ck_assert_uint_eq(tfs_stat(t.fs, ROOT).st_nlink, 2 + 2);
+	tfs_unmount(&t);
+	ck_assert_int_eq(tfs_fsck(&t, false, NULL), FSCK_OK);
+}
+END_TEST
+
 static Suite *dir_suite(void)
 {
 	Suite *s = suite_create("fs_dir");
@@ -964,6 +1295,10 @@ static Suite *dir_suite(void)
 	tcase_add_test(tc, concurrent_creates_renames_and_unlinks_leave_a_consistent_tree);
 	tcase_add_test(tc, concurrent_creates_in_an_unheld_directory_lose_no_update);
 	tcase_add_test(tc, lookups_and_readdir_beside_creates_links_and_unlinks);
+	tcase_add_test(tc, parallel_links_renames_and_unlinks_keep_the_link_count_exact);
+	tcase_add_test(tc, crossing_directory_moves_never_make_a_cycle);
+	tcase_add_test(tc, racing_creates_of_one_name_make_exactly_one_entry);
+	tcase_add_test(tc, a_section_on_one_directory_does_not_hold_up_another);
 	suite_add_tcase(s, tc);
 	return s;
 }

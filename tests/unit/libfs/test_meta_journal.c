@@ -18,8 +18,10 @@
 #include "test_meta_fixture.c"
 
 #include <dirent.h>
+#include <iomapfs/rwsem.h>
 #include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 
 static void put_u64(struct meta *m, uint64_t obj, uint64_t off, uint64_t v)
 {
@@ -1340,6 +1342,7 @@ END_TEST
 struct rw_worker {
 	struct meta	*m;
 	uint64_t	obj;
+	struct rwsem	*objlock;	/* the object's lock, as fs_inode.sect_lock */
 	bool		writer;
 	unsigned	checked;	/* reader: values verified */
 	pthread_t	tid;
@@ -1347,9 +1350,11 @@ struct rw_worker {
 
 /*
  * Writers rewrite their object's range generation by generation (one
- * section per generation, with splits and commits as the tree grows);
- * readers walk a writer's range in read sections and require every value
- * to belong to one generation: a section is atomic to readers too.
+ * section per generation, with splits and commits as the tree grows), as
+ * a handle holding the object's lock; readers walk a writer's range in
+ * read sections holding that lock shared and require every value to
+ * belong to one generation: with the object's lock, a section is atomic
+ * to readers too, while the two objects' writers run concurrently.
  */
 static void *rw_worker(void *arg)
 {
@@ -1357,7 +1362,12 @@ static void *rw_worker(void *arg)
 
 	for (uint64_t gen = 1; gen <= 60; gen++) {
 		if (w->writer) {
-			put_range(w->m, w->obj, 64, gen % 10);
+			meta_begin(w->m);
+			down_write(w->objlock);
+			for (uint64_t i = 0; i < 64; i++)
+				put_u64(w->m, w->obj, i, w->obj * 1000000 + i * 10 + gen % 10);
+			up_write(w->objlock);
+			meta_end(w->m);
 			if (gen % 15 == 0)
 				ck_assert_int_eq(meta_commit(w->m), 0);
 			continue;
@@ -1368,6 +1378,7 @@ static void *rw_worker(void *arg)
 		uint32_t len = sizeof(v);
 		int err;
 
+		down_read(w->objlock);
 		meta_begin_read(w->m);
 		while (!(err = btree_next(w->m, &k, &max, &v, &len))) {
 			uint64_t g = v % 10;
@@ -1380,6 +1391,7 @@ static void *rw_worker(void *arg)
 			meta_key_next(&k);
 		}
 		meta_end_read(w->m);
+		up_read(w->objlock);
 		ck_assert_int_eq(err, -ENOENT);
 	}
 	return NULL;
@@ -1390,6 +1402,7 @@ START_TEST(readers_see_whole_sections_while_writers_and_commits_run)
 	struct fx f = { 0 };
 	struct meta_mount_opts mo = { .commit_interval_ms = 1 };
 	struct rw_worker w[4];
+	struct rwsem objlock[2];
 
 	fx_image(&f, "rw.img", 64 * MiB);
 	fx_open(&f);
@@ -1397,8 +1410,11 @@ START_TEST(readers_see_whole_sections_while_writers_and_commits_run)
 	ck_assert_int_eq(fx_mount_opts(&f, &mo), 0);
 	put_range(f.m, 350, 64, 0);
 	put_range(f.m, 351, 64, 0);
+	rwsem_init(&objlock[0]);
+	rwsem_init(&objlock[1]);
 	for (int i = 0; i < 4; i++) {
-		w[i] = (struct rw_worker){ .m = f.m, .obj = 350 + i % 2, .writer = i < 2 };
+		w[i] = (struct rw_worker){ .m = f.m, .obj = 350 + i % 2,
+					   .objlock = &objlock[i % 2], .writer = i < 2 };
 		ck_assert_int_eq(pthread_create(&w[i].tid, NULL, rw_worker, &w[i]), 0);
 	}
 	for (int i = 0; i < 4; i++)
@@ -1408,6 +1424,156 @@ START_TEST(readers_see_whole_sections_while_writers_and_commits_run)
 	ck_assert(range_is(f.m, 350, 64, 0));
 	ck_assert(range_is(f.m, 351, 64, 0));
 	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	rwsem_destroy(&objlock[0]);
+	rwsem_destroy(&objlock[1]);
+	fx_teardown(&f);
+}
+END_TEST
+
+/* ---- concurrent handles ---- */
+
+/* A thread that opens a handle, changes @obj, and keeps the handle open
+ * until released. */
+struct open_handle {
+	struct meta	*m;
+	uint64_t	obj;
+	pthread_mutex_t	lock;
+	pthread_cond_t	cond;
+	bool		opened, release;
+	pthread_t	tid;
+};
+
+static void *open_handle_thread(void *arg)
+{
+	struct open_handle *h = arg;
+
+	meta_begin(h->m);
+	put_u64(h->m, h->obj, 0, h->obj * 1000000 + 7);
+	pthread_mutex_lock(&h->lock);
+	h->opened = true;
+	pthread_cond_broadcast(&h->cond);
+	while (!h->release)
+		pthread_cond_wait(&h->cond, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+	meta_end(h->m);
+	return NULL;
+}
+
+static void open_handle_start(struct open_handle *h, struct meta *m, uint64_t obj)
+{
+	*h = (struct open_handle){ .m = m, .obj = obj };
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	ck_assert_int_eq(pthread_create(&h->tid, NULL, open_handle_thread, h), 0);
+	pthread_mutex_lock(&h->lock);
+	while (!h->opened)
+		pthread_cond_wait(&h->cond, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void open_handle_release(struct open_handle *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->release = true;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->tid, NULL);
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+}
+
+struct one_section {
+	struct meta	*m;
+	uint64_t	obj;
+	pthread_t	tid;
+};
+
+static void *one_section_thread(void *arg)
+{
+	struct one_section *o = arg;
+
+	put_range(o->m, o->obj, 8, 3);
+	return NULL;
+}
+
+static void *commit_thread(void *arg)
+{
+	struct one_section *o = arg;
+
+	ck_assert_int_eq(meta_commit(o->m), 0);
+	return NULL;
+}
+
+/*
+ * Issue 11: a write section used to hold the metadata lock exclusively,
+ * so a second section waited for the first to end.  Now sections are
+ * handles on the running transaction: while one thread keeps a handle
+ * open, another begins, changes another object and ends; a lookup runs
+ * too.  Both land in the same transaction, and the counters say two
+ * handles ran at once.
+ */
+START_TEST(a_second_handle_runs_while_the_first_is_open)
+{
+	struct fx f = { 0 };
+	struct open_handle h;
+	struct one_section o;
+	struct reader r = { 0 };
+	struct meta_stats st;
+	uint64_t seq;
+	bool joined;
+
+	fx_setup(&f, "handles.img", 32 * MiB, 0);
+	put_range(f.m, 340, 1, 1);
+	seq = meta_running_seq(f.m);
+	open_handle_start(&h, f.m, 360);
+	o = (struct one_section){ .m = f.m, .obj = 361 };
+	ck_assert_int_eq(pthread_create(&o.tid, NULL, one_section_thread, &o), 0);
+	joined = join_or_stuck(o.tid);
+	r.m = f.m;
+	ck_assert_int_eq(pthread_create(&r.tid, NULL, reader_thread, &r), 0);
+	joined = join_or_stuck(r.tid) && joined;
+	ck_assert_uint_eq(meta_running_seq(f.m), seq);	/* nothing closed it */
+	open_handle_release(&h);
+	ck_assert_msg(joined, "a section or a lookup waited for another open section");
+	ck_assert_int_eq(r.err, 0);
+	meta_get_stats(f.m, &st);
+	ck_assert_uint_ge(st.handles_max, 2);
+	ck_assert_int_eq(meta_commit(f.m), 0);
+	ck_assert_uint_eq(meta_durable_seq(f.m), seq);	/* one transaction */
+	ck_assert(range_is(f.m, 361, 8, 3));
+	ck_assert_uint_eq(get_u64(f.m, 360, 0), 360 * 1000000 + 7);
+	fx_teardown(&f);
+}
+END_TEST
+
+/*
+ * The other half of jbd2's rule: a commit closes the transaction only
+ * once every handle in it has ended, so a handle is never split between
+ * two transactions (a crash would show half of it).  The commit waits
+ * for the open handle and then takes its change with it.
+ */
+START_TEST(a_commit_waits_for_open_handles_and_takes_them_whole)
+{
+	struct fx f = { 0 };
+	struct open_handle h;
+	struct one_section c;
+	struct meta_stats st;
+	uint64_t seq;
+
+	fx_setup(&f, "handles2.img", 32 * MiB, 0);
+	seq = meta_running_seq(f.m);
+	open_handle_start(&h, f.m, 362);
+	c = (struct one_section){ .m = f.m };
+	ck_assert_int_eq(pthread_create(&c.tid, NULL, commit_thread, &c), 0);
+	/* The commit cannot close the transaction while the handle is open. */
+	usleep(100 * 1000);
+	ck_assert_uint_lt(meta_durable_seq(f.m), seq);
+	ck_assert_uint_eq(meta_running_seq(f.m), seq);
+	open_handle_release(&h);
+	pthread_join(c.tid, NULL);
+	ck_assert_uint_ge(meta_durable_seq(f.m), seq);
+	crash_and_remount(&f, false, &st);
+	ck_assert_uint_eq(get_u64(f.m, 362, 0), 362 * 1000000 + 7);
 	fx_teardown(&f);
 }
 END_TEST
@@ -1437,6 +1603,8 @@ int main(void)
 	tcase_add_test(tc, fsync_waits_for_its_transaction_not_the_next);
 	tcase_add_test(tc, read_sections_share_the_lock);
 	tcase_add_test(tc, readers_see_whole_sections_while_writers_and_commits_run);
+	tcase_add_test(tc, a_second_handle_runs_while_the_first_is_open);
+	tcase_add_test(tc, a_commit_waits_for_open_handles_and_takes_them_whole);
 	tcase_add_test(tc, commit_costs_exactly_one_flush);
 	tcase_add_test(tc, crash_with_unflushed_home_writes_replays_the_last_commit);
 	tcase_add_test(tc, journal_laps_with_lazy_tails_and_random_power_cuts);
