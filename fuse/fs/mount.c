@@ -246,6 +246,8 @@ void fs_stats_for_each(struct fs *fs,
 	fn(ctx, "inodes_cached", cached);
 	meta_get_stats(fs->meta, &ms);
 	fn(ctx, "meta_sections", ms.sections);
+	fn(ctx, "meta_handles_max", ms.handles_max);
+	fn(ctx, "meta_handle_waits", ms.handle_waits);
 	fn(ctx, "meta_commits", ms.commits);
 	fn(ctx, "meta_journal_blocks_written", ms.journal_blocks_written);
 	fn(ctx, "meta_checkpoints", ms.checkpoints);

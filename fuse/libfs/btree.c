@@ -23,9 +23,13 @@
  * alloc_extent(meta=true); a section checks up front that the tree can
  * grow by a full path, so a split never fails for lack of space.
  *
- * Everything here runs in a section (the metadata lock held); lookups and
- * iteration also in a read section, where they share the nodes with other
- * readers and change nothing but the buffer cache (buf.c).
+ * Everything here runs in a section; lookups and iteration also in a read
+ * section, where they share the nodes with other readers and change
+ * nothing but the buffer cache (buf.c).  Concurrent handles share the
+ * tree: each public call holds the tree lock (exclusive for a change,
+ * shared for a lookup, or the read section's hold), so a call is atomic;
+ * what keeps a handle's several calls on one object atomic is the
+ * caller's lock on that object (meta.h).
  */
 #include "btree_internal.h"
 

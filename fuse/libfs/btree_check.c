@@ -9,8 +9,9 @@
  * Problems are reported on stderr and counted; the walk never modifies
  * the tree.
  *
- * It runs in a section, taking the metadata lock itself when the caller
- * does not hold it.
+ * It runs with no writer beside it: fsck's own handle (fsck is single
+ * threaded), or the metadata lock for writing, which it takes itself when
+ * the caller holds neither.
  */
 #include "btree_internal.h"
 

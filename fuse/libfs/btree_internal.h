@@ -2,8 +2,8 @@
 /*
  * Private to the B+tree (btree.c: search, insert, delete, iteration;
  * btree_check.c: the fsck walk): the node layout and the helpers both
- * read nodes with.  Everything here runs in a section (the metadata lock
- * held).
+ * read nodes with.  Everything here runs in a section, under the tree
+ * lock (btree.c) or, for the fsck walk, with no writer running.
  */
 #ifndef IOMAPFS_BTREE_INTERNAL_H
 #define IOMAPFS_BTREE_INTERNAL_H

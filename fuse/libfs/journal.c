@@ -108,11 +108,6 @@ bool meta_lock_held(struct meta *m)
 	return meta_locked_by_me == m;
 }
 
-bool meta_in_handle(struct meta *m)
-{
-	return cur_handle.m == m;
-}
-
 bool meta_may_modify(struct meta *m)
 {
 	return meta_locked_by_me == m || cur_handle.m == m;
@@ -223,8 +218,9 @@ void meta_begin(struct meta *m)
 		down_read(&m->lock);
 		nr = txn_blocks(m);
 		pthread_mutex_lock(&m->h_lock);
-		if ((nr <= section_budget(m) || atomic_load(&m->shutdown)) &&
-		    nr + m->h_credits + need <= txn_limit(m))
+		/* After a shutdown nothing commits: admit, the section fails. */
+		if (atomic_load(&m->shutdown) ||
+		    (nr <= section_budget(m) && nr + m->h_credits + need <= txn_limit(m)))
 			break;
 		idle = !m->h_active;
 		gen = m->h_gen;

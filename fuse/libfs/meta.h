@@ -135,7 +135,7 @@ bool meta_journal_was_salvaged(struct meta *m);
  */
 void meta_begin(struct meta *m);	/* starts a handle; may wait for a commit */
 void meta_end(struct meta *m);		/* ends it; may commit if the txn is large */
-/* A read section: the metadata lock shared, for btree_lookup() and
+/* A read section: the tree lock shared, for btree_lookup() and
  * btree_next() only.  Read sections do not nest either. */
 void meta_begin_read(struct meta *m);
 void meta_end_read(struct meta *m);
@@ -199,7 +199,8 @@ int meta_commit_no_checkpoint(struct meta *m, bool torn);
  * down, as if the machine had crashed right after that section's commit
  * reached the device.  A test calls it with 1, 2, 3, ... around one
  * operation to crash at each of its section boundaries; 0 cancels.
- * Takes the metadata lock: call it outside a section.
+ * With sections running concurrently the crash also takes the others
+ * that ended by then; the tests that use it run one at a time.
  */
 void meta_crash_after_sections(struct meta *m, unsigned n);
 /*
@@ -208,7 +209,7 @@ void meta_crash_after_sections(struct meta *m, unsigned n);
  * allocation fails with -EIO, as if the bitmap block it needed could not
  * be read, until a call with 0.  Lets a test fail an operation that
  * allocates in pieces part way through, with no later retry succeeding
- * behind its back.  Takes the metadata lock: call it outside a section.
+ * behind its back.
  */
 void meta_alloc_fail_after(struct meta *m, unsigned n);
 /* Stop all metadata I/O (FS_IOC_SHUTDOWN); later calls fail with -EIO. */

@@ -22,10 +22,11 @@
 #define META_JOURNAL_MAX	65536	/* blocks: replay reads the journal into memory */
 
 /*
- * A cached metadata block.  hnext, lru, refs and dirty are under the
- * cache's lock (bc.lock); txn under the metadata lock held for writing;
- * the contents are read in any section and changed only in a write
- * section (buf.c says why that is enough).
+ * A cached metadata block.  hnext, lru, refs, dirty and txn are under the
+ * cache's lock (bc.lock); the contents are read in any section and
+ * changed only in a write section holding the lock of what the block
+ * holds: the tree lock for a B+tree node, the group's lock for a bitmap
+ * block (buf.c says why that is enough).
  *
  * States:  clean, on the LRU (refs may be > 0 while a B+tree walk holds it)
  *          dirty: on meta->txn_list, off the LRU
@@ -124,10 +125,18 @@ struct meta_ckpt {
  *
  * Lock order (docs/design.md, "Lock order"):
  *
- *	lock (the metadata rwsem: meta_begin writes, meta_begin_read reads)
+ *	lock (the metadata rwsem: handles -- meta_begin -- take it shared,
+ *	      meta_lock and a commit's close for writing)
+ *	  -> [the callers' per-object locks: fs_inode.sect_lock]
  *	  -> commit_lock (the journal's I/O side; its holder never waits for
  *	     ->lock, so a write section may wait for it)
- *	    -> alloc.space_lock -> bc.lock (leaves; bc.lock never held across I/O)
+ *	    -> tree_lock (per B+tree call; a read section holds it shared
+ *	       without ->lock; a commit's close takes it for writing)
+ *	      -> alloc.group_lock[g] (a bitmap block's contents)
+ *	        -> alloc.space_lock -> bc.lock (leaves; bc.lock never held
+ *	           across I/O)
+ *	h_lock (handle admission) is taken with ->lock held shared and
+ *	nothing else, and dropped before any wait but its own condition.
  *
  * A commit outside a section takes ->lock for writing and then only tries
  * commit_lock; if a commit is in flight it drops ->lock and waits for
@@ -254,14 +263,14 @@ void mio_submit(struct meta_io *io, struct blk_dev *dev, enum req_op op,
 int mio_wait(struct meta_io *io);
 
 /* ---- journal.c ---- */
-/* The metadata lock for writing (meta_begin without the section's start). */
+/* The metadata lock for writing: no handle runs (mount, unmount, fsck's
+ * repairs, a commit's close). */
 void meta_lock(struct meta *m);
 void meta_unlock(struct meta *m);
-/* Does the calling thread hold the metadata lock for writing / a handle
- * (meta_begin) / either of them, so that it may change metadata / any
- * section or the lock, so that it may read the B+tree? */
+/* Does the calling thread hold the metadata lock for writing / that or a
+ * handle (meta_begin), so that it may change metadata / any section or
+ * the lock, so that it may read the B+tree? */
 bool meta_lock_held(struct meta *m);
-bool meta_in_handle(struct meta *m);
 bool meta_may_modify(struct meta *m);
 bool meta_lock_held_any(struct meta *m);
 /* buf.c: a buffer joined the running transaction (the handle's count). */
