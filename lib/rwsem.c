@@ -26,6 +26,49 @@ static void rwlock_init_writer_first(pthread_rwlock_t *l)
 	pthread_rwlockattr_destroy(&a);
 }
 
+#define RWSEM_SPIN	200	/* try-lock rounds: a few microseconds */
+
+void mutex_init_adaptive(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* The spinning phase: true when the lock was taken without sleeping. */
+static bool rwlock_spin(struct rwsem *s, bool write)
+{
+	for (unsigned i = 0; i < s->spin; i++) {
+		if (!(write ? pthread_rwlock_trywrlock(&s->lock)
+			    : pthread_rwlock_tryrdlock(&s->lock)))
+			return true;
+		cpu_relax();
+	}
+	return false;
+}
+
+static void rwlock_lock(struct rwsem *s, bool write)
+{
+	if (s->spin && rwlock_spin(s, write))
+		return;
+	if (write)
+		pthread_rwlock_wrlock(&s->lock);
+	else
+		pthread_rwlock_rdlock(&s->lock);
+}
+
 #ifdef IOMAPFS_DEBUG_LOCKS
 
 #define HELD_MAX	16	/* distinct rwsems one thread may hold at once */
@@ -107,6 +150,7 @@ void rwsem_init_writer_first(struct rwsem *s)
 void rwsem_init(struct rwsem *s)
 {
 	pthread_rwlock_init(&s->lock, NULL);
+	s->spin = 0;
 	atomic_store(&s->owner, 0);
 	atomic_store(&s->readers, 0);
 }
@@ -121,7 +165,7 @@ void rwsem_destroy(struct rwsem *s)
 void down_read(struct rwsem *s)
 {
 	check_acquire(s, false);
-	pthread_rwlock_rdlock(&s->lock);
+	rwlock_lock(s, false);
 	atomic_fetch_add(&s->readers, 1);
 	held_find(s, true)->reads++;
 }
@@ -142,7 +186,7 @@ void up_read(struct rwsem *s)
 void down_write(struct rwsem *s)
 {
 	check_acquire(s, true);
-	pthread_rwlock_wrlock(&s->lock);
+	rwlock_lock(s, true);
 	if (atomic_load(&s->readers))
 		rwsem_bug(s, "write-locked with readers inside");
 	atomic_store(&s->owner, current_tid());
@@ -163,12 +207,22 @@ void up_write(struct rwsem *s)
 
 #else /* !IOMAPFS_DEBUG_LOCKS */
 
-void rwsem_init(struct rwsem *s) { pthread_rwlock_init(&s->lock, NULL); }
-void rwsem_init_writer_first(struct rwsem *s) { rwlock_init_writer_first(&s->lock); }
+void rwsem_init(struct rwsem *s) { pthread_rwlock_init(&s->lock, NULL); s->spin = 0; }
+void rwsem_init_writer_first(struct rwsem *s)
+{
+	rwlock_init_writer_first(&s->lock);
+	s->spin = 0;
+}
 void rwsem_destroy(struct rwsem *s) { pthread_rwlock_destroy(&s->lock); }
-void down_read(struct rwsem *s) { pthread_rwlock_rdlock(&s->lock); }
+void down_read(struct rwsem *s) { rwlock_lock(s, false); }
 void up_read(struct rwsem *s) { pthread_rwlock_unlock(&s->lock); }
-void down_write(struct rwsem *s) { pthread_rwlock_wrlock(&s->lock); }
+void down_write(struct rwsem *s) { rwlock_lock(s, true); }
 void up_write(struct rwsem *s) { pthread_rwlock_unlock(&s->lock); }
 
 #endif
+
+void rwsem_init_spinning(struct rwsem *s)
+{
+	rwsem_init_writer_first(s);
+	s->spin = RWSEM_SPIN;
+}

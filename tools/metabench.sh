@@ -56,7 +56,10 @@ mount_fs() {
 		"$bin/iomapfs" "$loop" "$mnt" ${opts:+-o "$opts"}
 		timeout 30 bash -c "until mountpoint -q '$mnt'; do sleep 0.1; done" ;;
 	ext4)
-		mkfs.ext4 -q -F "$loop"
+		# Inodes for the largest run and the walk: mkfs's default (one
+		# per 16 KiB) runs out at 4 x 100,000 files on 4 GiB.
+		local maxp=$(tr ' ' '\n' <<< "$procs" | sort -n | tail -1)
+		mkfs.ext4 -q -F -N $((files * maxp + 50000)) "$loop"
 		mount "$loop" "$mnt" ;;
 	nullmeta)
 		"$bin/nullmeta" "$mnt"

@@ -39,7 +39,7 @@ static struct fs *fs_alloc(const struct fs_mount_opts *opts)
 		fs->opts.meta.readonly = true;
 		fs->opts.blk.readonly = true;
 	}
-	pthread_mutex_init(&fs->icache_lock, NULL);
+	mutex_init_adaptive(&fs->icache_lock);
 	pthread_mutex_init(&fs->rename_lock, NULL);
 	pthread_cond_init(&fs->icache_wait, NULL);
 	return fs;

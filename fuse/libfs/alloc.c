@@ -122,7 +122,7 @@ int meta_alloc_load(struct meta *m)
 	a->nr_words = a->nr_groups * GROUP_WORDS;
 	a->busy = kzalloc(a->nr_words * sizeof(uint64_t));
 	a->group_free = kzalloc(a->nr_groups * sizeof(uint32_t));
-	pthread_mutex_init(&a->space_lock, NULL);
+	mutex_init_adaptive(&a->space_lock);
 	a->group_lock = kmalloc(a->nr_groups * sizeof(*a->group_lock));
 	for (uint64_t g = 0; g < a->nr_groups; g++)
 		pthread_mutex_init(&a->group_lock[g], NULL);

@@ -48,7 +48,7 @@ int mbuf_cache_init(struct meta *m, size_t limit_bytes)
 	size_t most;
 
 	INIT_LIST_HEAD(&bc->lru);
-	pthread_mutex_init(&bc->lock, NULL);
+	mutex_init_adaptive(&bc->lock);
 	bc->limit = max_t(size_t, limit_bytes / IOMAPFS_BLOCK_SIZE, 64);
 	/*
 	 * About four buffers a chain when full (-o meta_cache scales it),

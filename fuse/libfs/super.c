@@ -158,9 +158,9 @@ static struct meta *meta_alloc(struct blk_dev *dev, const struct iomapfs_super *
 
 	m->dev = dev;
 	rwsem_init_writer_first(&m->lock);
-	rwsem_init_writer_first(&m->tree_lock);
+	rwsem_init_spinning(&m->tree_lock);
 	pthread_mutex_init(&m->commit_lock, NULL);
-	pthread_mutex_init(&m->h_lock, NULL);
+	mutex_init_adaptive(&m->h_lock);
 	pthread_cond_init(&m->h_cond, NULL);
 	m->sb = *sb;
 	m->sb_disk = *sb;

@@ -26,6 +26,7 @@
 
 struct rwsem {
 	pthread_rwlock_t	lock;
+	unsigned		spin;		/* try-lock rounds before sleeping */
 #ifdef IOMAPFS_DEBUG_LOCKS
 	atomic_int		owner;		/* writer's tid, 0 if none */
 	atomic_int		readers;	/* read holds, all threads */
@@ -40,6 +41,18 @@ void rwsem_init(struct rwsem *s);
  * hold it: with a writer waiting, that deadlocks.
  */
 void rwsem_init_writer_first(struct rwsem *s);
+/*
+ * A writer-first lock whose holds are a few microseconds (the B+tree's):
+ * a contended down_read/down_write tries again for a short while before
+ * it sleeps, as the kernel's rwsem spins on a running owner, since on a
+ * small machine a sleep and a wake-up cost more than the hold.
+ */
+void rwsem_init_spinning(struct rwsem *s);
+/*
+ * A pthread mutex of glibc's adaptive kind (spins a little before it
+ * sleeps), for the short, hot leaf locks (inode hash, buffer cache).
+ */
+void mutex_init_adaptive(pthread_mutex_t *m);
 /* The lock must be free (debug builds check it). */
 void rwsem_destroy(struct rwsem *s);
 void down_read(struct rwsem *s);
