@@ -389,9 +389,7 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newdir, const char *name,
 		return err;
 	}
 	do {
-		struct fs_inode *both[] = { ip, dp };
-
-		fs_section_begin(&sect, fs, both, 2);
+		fs_section_begin(&sect, fs, (struct fs_inode *[]){ ip, dp }, 2);
 		err = link_check(fs, ip, dp, name);
 		if (!err)
 			err = fs_dir_add(fs, newdir, name, ino,
@@ -454,7 +452,7 @@ static int remove_entry(struct fs *fs, struct fs_inode *dp, const char *name,
 
 static int do_remove(struct fs *fs, uint64_t dir, const char *name, bool rmdir)
 {
-	struct fs_inode *dp, *ip, *both[2];
+	struct fs_inode *dp, *ip;
 	struct fs_section sect;
 	uint64_t ino;
 	int err = ns_may_write(fs);
@@ -473,9 +471,7 @@ static int do_remove(struct fs *fs, uint64_t dir, const char *name, bool rmdir)
 			err = fs_iget(fs, ino, &ip);
 		if (err)
 			break;
-		both[0] = dp;
-		both[1] = ip;
-		fs_section_begin(&sect, fs, both, 2);
+		fs_section_begin(&sect, fs, (struct fs_inode *[]){ dp, ip }, 2);
 		if (!ns_still(fs, dir, name, ip)) {
 			fs_section_end(&sect);
 			fs_iput(ip);
@@ -715,17 +711,13 @@ static int rename_get(struct rename_ctx *rc)
 static int rename_once(struct rename_ctx *rc)
 {
 	struct fs *fs = rc->fs;
-	struct fs_inode *all[4];
 	struct fs_section sect;
 	int err = rename_get(rc);
 
 	if (err)
 		goto out_put;
-	all[0] = rc->dp;
-	all[1] = rc->ndp;
-	all[2] = rc->sip;
-	all[3] = rc->tip;
-	fs_section_begin(&sect, fs, all, 4);
+	fs_section_begin(&sect, fs,
+			 (struct fs_inode *[]){ rc->dp, rc->ndp, rc->sip, rc->tip }, 4);
 	if (!ns_still(fs, rc->dir, rc->name, rc->sip) ||
 	    !ns_still(fs, rc->newdir, rc->newname, rc->tip)) {
 		err = -EAGAIN;

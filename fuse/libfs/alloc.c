@@ -77,6 +77,25 @@ static struct mbuf *bitmap_buf(struct meta *m, uint64_t group)
 	return mbuf_read(m, m->sb.bitmap_start + group, IOMAPFS_BITMAP_MAGIC);
 }
 
+/* A section's view of bitmap block @group: its group lock held until
+ * bitmap_put(); on an error the lock is dropped again. */
+static struct mbuf *bitmap_get_locked(struct meta *m, uint64_t group)
+{
+	struct mbuf *b;
+
+	pthread_mutex_lock(&m->alloc.group_lock[group]);
+	b = bitmap_buf(m, group);
+	if (IS_ERR(b))
+		pthread_mutex_unlock(&m->alloc.group_lock[group]);
+	return b;
+}
+
+static void bitmap_put(struct meta *m, uint64_t group, struct mbuf *b)
+{
+	mbuf_put(m, b);
+	pthread_mutex_unlock(&m->alloc.group_lock[group]);
+}
+
 /* Rebuild busy[] and the counters from the bitmap blocks, deferred frees
  * still busy.  Under meta->lock (or at mount). */
 static int alloc_scan(struct meta *m)
@@ -154,16 +173,12 @@ static int bitmap_update(struct meta *m, uint64_t start, uint64_t len, bool set)
 		uint64_t g = start / IOMAPFS_BITMAP_BITS;
 		uint64_t i = start % IOMAPFS_BITMAP_BITS;
 		uint64_t n = min_t(uint64_t, len, IOMAPFS_BITMAP_BITS - i);
-		struct mbuf *b;
+		struct mbuf *b = bitmap_get_locked(m, g);
 		struct iomapfs_bitmap_hdr *h;
 		uint8_t *bits;
 
-		pthread_mutex_lock(&m->alloc.group_lock[g]);
-		b = bitmap_buf(m, g);
-		if (IS_ERR(b)) {
-			pthread_mutex_unlock(&m->alloc.group_lock[g]);
+		if (IS_ERR(b))
 			return PTR_ERR(b);
-		}
 		h = b->data;
 		bits = bitmap_bits(b);
 		mbuf_mark_dirty(m, b);
@@ -175,8 +190,7 @@ static int bitmap_update(struct meta *m, uint64_t start, uint64_t len, bool set)
 			bits[k / 8] ^= bit;
 			h->nr_free += set ? -1 : 1;
 		}
-		mbuf_put(m, b);
-		pthread_mutex_unlock(&m->alloc.group_lock[g]);
+		bitmap_put(m, g, b);
 		start += n;
 		len -= n;
 	}
@@ -419,21 +433,16 @@ static bool bitmap_range_used(struct meta *m, uint64_t start, uint64_t len)
 		uint64_t i = start % IOMAPFS_BITMAP_BITS;
 		uint64_t n = min_t(uint64_t, len, IOMAPFS_BITMAP_BITS - i);
 		uint64_t g = start / IOMAPFS_BITMAP_BITS;
-		struct mbuf *mb;
+		struct mbuf *mb = bitmap_get_locked(m, g);
 		const uint8_t *bits;
 		bool used = true;
 
-		pthread_mutex_lock(&m->alloc.group_lock[g]);
-		mb = bitmap_buf(m, g);
-		if (IS_ERR(mb)) {
-			pthread_mutex_unlock(&m->alloc.group_lock[g]);
+		if (IS_ERR(mb))
 			return false;
-		}
 		bits = bitmap_bits(mb);
 		for (uint64_t k = i; k < i + n && used; k++)
 			used = bits[k / 8] >> (k % 8) & 1;
-		mbuf_put(m, mb);
-		pthread_mutex_unlock(&m->alloc.group_lock[g]);
+		bitmap_put(m, g, mb);
 		if (!used)
 			return false;
 		start += n;

@@ -194,6 +194,28 @@ enum {
 
 static int commit_held(struct meta *m, unsigned flags);
 
+/* Past half the journal (each_section: anything at all), so that the next
+ * handle's credits still fit. */
+static bool txn_wants_commit(struct meta *m)
+{
+	size_t nr = txn_blocks(m);
+
+	return m->commit_each_section ? nr > 0 : nr > section_budget(m);
+}
+
+/*
+ * Outside any handle: commit if the transaction still wants it once no
+ * handle runs (another thread's commit may have come first).
+ */
+static void commit_if_wanted(struct meta *m)
+{
+	meta_lock(m);
+	if (txn_wants_commit(m) && !atomic_load(&m->shutdown))
+		commit_held(m, COMMIT_CHECKPOINT);
+	else
+		meta_unlock(m);
+}
+
 /*
  * Join the running transaction, as jbd2's start_this_handle: the metadata
  * lock shared (a commit closing the transaction holds it for writing, so
@@ -232,12 +254,7 @@ void meta_begin(struct meta *m)
 		} else {
 			pthread_mutex_unlock(&m->h_lock);
 			up_read(&m->lock);
-			/* Past half the journal and nobody in it: commit. */
-			meta_lock(m);
-			if (txn_blocks(m) > section_budget(m) && !atomic_load(&m->shutdown))
-				commit_held(m, COMMIT_CHECKPOINT);
-			else
-				meta_unlock(m);
+			commit_if_wanted(m);	/* past half the journal, nobody in it */
 		}
 		waited = true;
 	}
@@ -252,10 +269,15 @@ void meta_begin(struct meta *m)
 		atomic_fetch_add_explicit(&m->st_handle_waits, 1, memory_order_relaxed);
 }
 
-/* Leave the transaction: the handle's credits go back. */
-static void handle_stop(struct meta *m)
+/* Leave the transaction: the handle's credits go back.  Returns whether
+ * meta_crash_after_sections() counted down to this handle. */
+static bool handle_stop(struct meta *m)
 {
+	bool crash = false;
+
 	pthread_mutex_lock(&m->h_lock);
+	if (m->crash_countdown && --m->crash_countdown == 0)
+		crash = true;
 	m->h_active--;
 	m->h_credits -= cur_handle.credits;
 	m->h_gen++;
@@ -263,6 +285,7 @@ static void handle_stop(struct meta *m)
 	pthread_mutex_unlock(&m->h_lock);
 	cur_handle = (struct meta_handle){ 0 };
 	up_read(&m->lock);
+	return crash;
 }
 
 void meta_begin_read(struct meta *m)
@@ -292,46 +315,27 @@ void meta_txn_orders_data(struct meta *m)
 	atomic_store(&m->txn_preflush, true);
 }
 
-static bool txn_wants_commit(struct meta *m)
-{
-	size_t nr = txn_blocks(m);
-
-	return m->commit_each_section ? nr > 0 : nr + 2 > m->j_cap / 2;
-}
-
 /*
  * End the handle.  The caller has dropped its per-object locks: a commit
  * started here waits for every other handle, and they may wait for those.
  */
 void meta_end(struct meta *m)
 {
-	bool crash = false;
-
 	if (WARN_ON_ONCE(cur_handle.m != m))
 		return;
-	pthread_mutex_lock(&m->h_lock);
-	if (m->crash_countdown && --m->crash_countdown == 0)
-		crash = true;
-	pthread_mutex_unlock(&m->h_lock);
-	handle_stop(m);
-	if (crash) {
+	if (handle_stop(m)) {
 		/* The crash test hook: commit this section, then die.  Tests
 		 * that use it run one section at a time. */
 		meta_lock(m);
 		commit_held(m, COMMIT_CRASH);
 		return;
 	}
-	if (!txn_wants_commit(m) || atomic_load(&m->shutdown))
-		return;
 	/* A large transaction commits now, before it outgrows the journal;
 	 * the commit=each_section debug mode commits after every section.
 	 * The commit closes the transaction only when every handle in it
-	 * has ended; another handle's meta_end may have committed it first. */
-	meta_lock(m);
-	if (txn_wants_commit(m))
-		commit_held(m, COMMIT_CHECKPOINT);
-	else
-		meta_unlock(m);
+	 * has ended. */
+	if (txn_wants_commit(m) && !atomic_load(&m->shutdown))
+		commit_if_wanted(m);
 }
 
 void meta_crash_after_sections(struct meta *m, unsigned n)
