@@ -307,14 +307,15 @@ static int take_extent(struct meta *m, uint64_t start, uint64_t len)
  *     is why a section that grows the tree on a user's request checks
  *     meta_check_growth() first, leaving the reserve to writeback.
  */
-static uint64_t alloc_limit_locked(struct meta_alloc *a, bool meta, bool from_reservation)
+static uint64_t alloc_limit_locked(struct meta_alloc *a, bool meta, bool from_reservation,
+				   uint64_t own)
 {
 	uint64_t keep;
 
 	if (from_reservation)
 		keep = 0;
 	else if (meta)
-		keep = a->reserved;
+		keep = a->reserved - min_t(uint64_t, a->reserved, own);
 	else
 		keep = a->reserved + a->meta_reserve;
 	return a->nr_free > keep ? a->nr_free - keep : 0;
@@ -330,10 +331,46 @@ int meta_check_growth(struct meta *m, uint64_t nr_items, uint64_t nr_bytes)
 
 	if (WARN_ON_ONCE(!meta_may_modify(m)))
 		return -EIO;
+	/*
+	 * Concurrent handles: what passed is reserved for this handle (as
+	 * delalloc reservations are), so other handles' growth cannot take
+	 * it before this one's splits need it; its metadata allocations
+	 * draw on it first, and handle_stop() gives back the rest.
+	 */
+	uint64_t *growth = meta_handle_growth(m);
+
 	pthread_mutex_lock(&a->space_lock);
 	err = a->nr_free < a->reserved + a->meta_reserve + need ? -ENOSPC : 0;
+	if (!err && growth) {
+		a->reserved += need;
+		*growth += need;
+	}
 	pthread_mutex_unlock(&a->space_lock);
 	return err;
+}
+
+void meta_release_growth(struct meta *m, uint64_t *growth)
+{
+	if (!*growth)
+		return;
+	pthread_mutex_lock(&m->alloc.space_lock);
+	m->alloc.reserved -= min_t(uint64_t, m->alloc.reserved, *growth);
+	pthread_mutex_unlock(&m->alloc.space_lock);
+	*growth = 0;
+}
+
+bool meta_tree_may_grow(struct meta *m, uint64_t n)
+{
+	struct meta_alloc *a = &m->alloc;
+	uint64_t *growth = meta_handle_growth(m);
+	uint64_t own = growth ? *growth : 0;
+	bool ok;
+
+	/* Never the blocks reserved for dirty data or other handles. */
+	pthread_mutex_lock(&a->space_lock);
+	ok = a->nr_free + own >= a->reserved + n;
+	pthread_mutex_unlock(&a->space_lock);
+	return ok;
 }
 
 bool meta_enospc_retry(struct meta *m)
@@ -355,7 +392,7 @@ static int __alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
 			  uint64_t *start, uint64_t *len)
 {
 	struct meta_alloc *a = &m->alloc;
-	uint64_t limit;
+	uint64_t limit, *growth;
 	struct run r;
 	int err;
 
@@ -374,7 +411,9 @@ static int __alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
 		pthread_mutex_unlock(&a->space_lock);
 		return -EIO;	/* meta_alloc_fail_after(): stays at 1 */
 	}
-	limit = alloc_limit_locked(a, meta, from_resv);
+	/* A handle's own growth reservation is not kept from it. */
+	growth = meta ? meta_handle_growth(m) : NULL;
+	limit = alloc_limit_locked(a, meta, from_resv, growth ? *growth : 0);
 	err = limit < min_len ? -ENOSPC : 0;
 	max_len = min_t(uint64_t, max_len, limit);
 	if (!err)
@@ -382,6 +421,12 @@ static int __alloc_extent(struct meta *m, uint64_t goal, uint64_t min_len,
 				  min_len, max_len, &r);
 	if (!err) {
 		busy_update(a, r.start, r.len, true);
+		if (growth && *growth) {	/* consumed from its reservation */
+			uint64_t used = min_t(uint64_t, *growth, r.len);
+
+			*growth -= used;
+			a->reserved -= min_t(uint64_t, a->reserved, used);
+		}
 		if (meta)
 			a->goal_meta = r.start + r.len;
 		else

@@ -445,8 +445,6 @@ static int split_leaf_insert(struct meta *m, struct btree_path *p, int slot,
 /* Refuse early what could fail halfway: a section has no rollback. */
 static int btree_precheck(struct meta *m, bool modify)
 {
-	struct meta_space sp;
-
 	if (atomic_load(&m->shutdown))
 		return -EIO;
 	if (WARN_ON_ONCE(!(modify ? meta_may_modify(m) : meta_lock_held_any(m))))
@@ -455,9 +453,9 @@ static int btree_precheck(struct meta *m, bool modify)
 		return 0;
 	if (m->readonly)
 		return -EROFS;
-	/* Never the blocks reserved for other files' dirty data. */
-	meta_get_space(m, &sp);
-	if (sp.tree_free < (uint64_t)m->sb.tree_height + 1)
+	/* Never the blocks reserved for other files' dirty data, nor what
+	 * other handles reserved with meta_check_growth(). */
+	if (!meta_tree_may_grow(m, (uint64_t)m->sb.tree_height + 1))
 		return -ENOSPC;
 	return 0;
 }

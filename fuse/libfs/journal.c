@@ -88,6 +88,7 @@ static _Thread_local struct meta_handle {
 	struct meta	*m;
 	size_t		credits;	/* journal blocks reserved at meta_begin */
 	size_t		dirtied;	/* blocks it added to the transaction */
+	uint64_t	growth;		/* blocks meta_check_growth() reserved for it */
 } cur_handle;
 
 void meta_lock(struct meta *m)
@@ -116,6 +117,11 @@ bool meta_may_modify(struct meta *m)
 bool meta_lock_held_any(struct meta *m)
 {
 	return meta_may_modify(m) || meta_read_by_me == m;
+}
+
+uint64_t *meta_handle_growth(struct meta *m)
+{
+	return cur_handle.m == m ? &cur_handle.growth : NULL;
 }
 
 void meta_handle_dirtied(struct meta *m)
@@ -275,6 +281,7 @@ static bool handle_stop(struct meta *m)
 {
 	bool crash = false;
 
+	meta_release_growth(m, &cur_handle.growth);
 	pthread_mutex_lock(&m->h_lock);
 	if (m->crash_countdown && --m->crash_countdown == 0)
 		crash = true;

@@ -288,7 +288,9 @@ int alloc_extent_reserved(struct meta *m, uint64_t goal, uint64_t max_len,
  * metadata reserve, which stay for writeback (ext4 keeps its dirty and
  * reserved clusters from non-delalloc allocations the same way).  Once
  * it passed, the section's allocations may use the reserve, so it does
- * not fail halfway.
+ * not fail halfway.  In a handle, what passed is also reserved for it
+ * until meta_end(): concurrent handles cannot take it meanwhile, and its
+ * own B+tree growth draws on it first.
  */
 int meta_check_growth(struct meta *m, uint64_t nr_items, uint64_t nr_bytes);
 

@@ -273,6 +273,12 @@ void meta_unlock(struct meta *m);
 bool meta_lock_held(struct meta *m);
 bool meta_may_modify(struct meta *m);
 bool meta_lock_held_any(struct meta *m);
+/* alloc.c: the blocks meta_check_growth() reserved for the calling
+ * thread's handle (NULL outside one); what is left goes back at its end. */
+uint64_t *meta_handle_growth(struct meta *m);
+void meta_release_growth(struct meta *m, uint64_t *growth);
+/* btree.c: may the B+tree grow by @n blocks for the calling thread? */
+bool meta_tree_may_grow(struct meta *m, uint64_t n);
 /* buf.c: a buffer joined the running transaction (the handle's count). */
 void meta_handle_dirtied(struct meta *m);
 /* btree.c: the tree lock around one call, unless the caller's read section

@@ -10,6 +10,8 @@
  */
 #include "test_meta_fixture.c"
 
+#include <pthread.h>
+
 static int alloc_in_section(struct meta *m, uint64_t goal, uint64_t min, uint64_t max,
 			    bool meta, uint64_t *start, uint64_t *len)
 {
@@ -365,6 +367,70 @@ START_TEST(random_allocations_and_frees_match_a_model)
 }
 END_TEST
 
+/* Another thread's handle that takes every metadata block it can. */
+struct hog {
+	struct meta	*m;
+	uint64_t	ext[64][2];
+	size_t		nr;
+	pthread_t	tid;
+};
+
+static void *hog_thread(void *arg)
+{
+	struct hog *h = arg;
+	uint64_t s, l;
+
+	meta_begin(h->m);
+	while (h->nr < 64 && !alloc_extent(h->m, 0, 1, 1u << 20, true, &s, &l)) {
+		h->ext[h->nr][0] = s;
+		h->ext[h->nr][1] = l;
+		h->nr++;
+	}
+	meta_end(h->m);
+	return NULL;
+}
+
+/*
+ * Regression (generic/141 under concurrent handles: an xattr's value
+ * chunks stored, its item not, "xattr value chunk belongs to no xattr"):
+ * a section that passed meta_check_growth() must not fail halfway because
+ * another handle took the space meanwhile.  The check now reserves what
+ * it passed for its handle: a second handle that allocates every
+ * metadata block it can leaves it, and the first section's inserts,
+ * splits and all, succeed.
+ */
+START_TEST(a_checked_section_keeps_its_growth_from_other_handles)
+{
+	struct fx f = { 0 };
+	struct hog h = { 0 };
+	char val[1000];
+	int err = 0;
+
+	fx_setup(&f, "growth.img", 32 * MiB, 0);
+	memset(val, 'v', sizeof(val));
+	meta_begin(f.m);
+	ck_assert_int_eq(meta_check_growth(f.m, 64, 64 * sizeof(val)), 0);
+	h.m = f.m;
+	ck_assert_int_eq(pthread_create(&h.tid, NULL, hog_thread, &h), 0);
+	ck_assert_int_eq(pthread_join(h.tid, NULL), 0);
+	ck_assert_uint_gt(h.nr, 0);
+	for (uint64_t i = 0; i < 64 && !err; i++) {
+		struct iomapfs_key k = meta_key(900, IOMAPFS_ITEM_XATTR, i);
+
+		err = btree_insert(f.m, &k, val, sizeof(val));
+	}
+	meta_end(f.m);
+	ck_assert_int_eq(err, 0);
+	meta_begin(f.m);
+	for (size_t i = 0; i < h.nr; i++)
+		ck_assert_int_eq(free_extent(f.m, h.ext[i][0], h.ext[i][1]), 0);
+	meta_end(f.m);
+	ck_assert_int_eq(meta_commit(f.m), 0);
+	ck_assert_int_eq(fx_check_all(f.m, NULL, 0), 0);
+	fx_teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("meta_alloc");
@@ -378,6 +444,7 @@ int main(void)
 	tcase_add_test(tc, metadata_leaves_reservations_and_reserve_to_writeback);
 	tcase_add_test(tc, check_bitmap_repairs_a_leak_and_a_missing_bit);
 	tcase_add_test(tc, random_allocations_and_frees_match_a_model);
+	tcase_add_test(tc, a_checked_section_keeps_its_growth_from_other_handles);
 	suite_add_tcase(s, tc);
 	return fx_run(s);
 }
